@@ -1,0 +1,123 @@
+//! Format-aware escaping: every value a template prints into TOML, YAML or a zone file goes through here.
+
+use std::fmt::Write as _;
+
+/// A TOML basic string (`"…"`) per TOML 1.0: `"` `\` and every control character escaped.
+pub fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                write!(out, "\\u{:04X}", u32::from(c)).expect("write to String");
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A YAML double-quoted scalar. Besides `"` and `\`, C0/C1 controls, DEL, U+2028/2029 (line breaks
+/// in YAML 1.1) and the BOM are escaped, so no value can start a new line or key.
+pub fn yaml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') => {
+                write!(out, "\\u{:04X}", u32::from(c)).expect("write to String");
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A YAML literal block (`|`) holding `text`, indented by `indent` spaces, when that form round-trips
+/// exactly; otherwise the double-quoted form.
+pub fn yaml_block(text: &str, indent: usize) -> String {
+    let plain = |c: char| !(c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}'));
+    let lines: Vec<&str> = text.strip_suffix('\n').unwrap_or(text).split('\n').collect();
+    let block_safe = !text.is_empty()
+        && text.ends_with('\n')
+        && !text.ends_with("\n\n")
+        && lines.iter().all(|l| !l.is_empty() && !l.starts_with([' ', '\t']) && !l.ends_with([' ', '\t']) && l.chars().all(plain));
+    if !block_safe {
+        return yaml_string(text);
+    }
+    let pad = " ".repeat(indent);
+    let mut out = String::from("|");
+    for line in lines {
+        out.push('\n');
+        out.push_str(&pad);
+        out.push_str(line);
+    }
+    out
+}
+
+/// Zone files have no escaping that makes arbitrary text safe, so only name-like tokens pass.
+pub fn zone_token(s: &str) -> Result<&str, String> {
+    if !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'*' | b'@' | b'\\'))
+    {
+        Ok(s)
+    } else {
+        Err(format!("{s:?} cannot be written into a zone file: only letters, digits and . - _ * @ are allowed"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(serde::Deserialize)]
+    struct T {
+        v: String,
+    }
+
+    proptest! {
+        #[test]
+        fn toml_round_trips(s in any::<String>()) {
+            let doc = format!("v = {}\n", toml_string(&s));
+            let t: T = toml::from_str(&doc).unwrap();
+            prop_assert_eq!(t.v, s);
+        }
+
+        #[test]
+        fn yaml_round_trips(s in any::<String>()) {
+            let doc = format!("v: {}\nafter: 1\n", yaml_string(&s));
+            let t: std::collections::BTreeMap<String, serde_json::Value> = serde_saphyr::from_str(&doc).unwrap();
+            prop_assert_eq!(t["v"].as_str().unwrap(), s.as_str());
+            prop_assert_eq!(t.len(), 2);
+        }
+
+        #[test]
+        fn yaml_block_round_trips(lines in proptest::collection::vec(any::<String>(), 0..5)) {
+            let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+            let doc = format!("data:\n  v: {}\n  after: x\n", yaml_block(&text, 4));
+            let t: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> = serde_saphyr::from_str(&doc).unwrap();
+            prop_assert_eq!(&t["data"]["v"], &text);
+            prop_assert_eq!(t["data"].len(), 2);
+        }
+
+        #[test]
+        fn zone_tokens_never_carry_syntax(s in any::<String>()) {
+            if let Ok(t) = zone_token(&s) {
+                prop_assert!(!t.contains([' ', '\n', ';', '"', '$', '(', ')', '\t']));
+            }
+        }
+    }
+}

@@ -1,0 +1,581 @@
+//! The pure, deterministic core: for every active consumer, which inventory validators are in its
+//! set, at which endpoint and node ID, and so each validator's peers. No I/O happens here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+use crate::address::{AddressError, Endpoint, Host};
+use crate::endpoint::{TemplatePort, Vars};
+use crate::inventory::{Inventory, Settings, Validator, ValidatorPorts};
+use crate::node_id::NodeId;
+use crate::port::{self, PortStrategy};
+use crate::selection::{self, Selected, Selection, SelectionError};
+use crate::state::{Phase, ProviderState};
+use crate::yaml::Origin;
+
+/// Why a member has the port it has; collision messages name the setting to change.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PortSource {
+    ValidatorOverride(Origin),
+    Template(Origin),
+    ValidatorRange(Origin),
+    ValidatorFixed(Origin),
+    Consumer { strategy: PortStrategy, at: Origin },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Member {
+    pub validator: String,
+    pub moniker: String,
+    pub operator_address: String,
+    pub node_id: NodeId,
+    pub endpoint: Endpoint,
+    pub port_source: PortSource,
+}
+
+impl Member {
+    pub fn peer_string(&self) -> String {
+        format!("{}@{}", self.node_id, self.endpoint)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConsumerPlan {
+    pub consumer_id: String,
+    pub chain_id: String,
+    /// Directory name: the chain id, or `<chain_id>--<consumer_id>` when active consumers share it.
+    pub slug: String,
+    pub phase: Phase,
+    pub settings: Settings,
+    /// Inventory validators in the selected set, sorted by name.
+    pub members: Vec<Member>,
+    /// Selected provider validators the inventory does not describe: reported, never invented.
+    pub missing: Vec<Selected>,
+    /// Selected validators removed by `exclude:`.
+    pub excluded: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct InactiveConsumer {
+    pub consumer_id: String,
+    pub chain_id: String,
+    pub phase: Phase,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub consumers: Vec<ConsumerPlan>,
+    pub inactive: Vec<InactiveConsumer>,
+    pub warnings: Vec<String>,
+}
+
+/// One validator's view of one consumer: what its node's peer config says.
+#[derive(Clone, Debug)]
+pub struct View<'a> {
+    pub consumer: &'a ConsumerPlan,
+    pub member: &'a Member,
+    pub peers: Vec<&'a Member>,
+    pub persistent_peers: String,
+    pub peers_sha256: String,
+    pub namespace: String,
+    pub configmap: String,
+    pub workload: Option<String>,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum PlanError {
+    Selection(SelectionError),
+    NoNodeId {
+        validator: String,
+        consumer_id: String,
+        chain_id: String,
+        at: Origin,
+    },
+    Endpoint {
+        validator: String,
+        consumer_id: String,
+        chain_id: String,
+        template: String,
+        at: Origin,
+        error: AddressError,
+    },
+    PortCollision {
+        validator: String,
+        endpoint: Endpoint,
+        first: (String, String, PortSource),
+        second: (String, String, PortSource),
+        suggestion: Option<u16>,
+    },
+    NodeIdConflict {
+        consumer_id: String,
+        node_id: NodeId,
+        a: String,
+        b: String,
+    },
+    AmbiguousMoniker {
+        consumer_id: String,
+        moniker: String,
+        validator: String,
+    },
+    BadName {
+        validator: String,
+        consumer_id: String,
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
+    DuplicateName {
+        validator: String,
+        what: String,
+        consumers: (String, String),
+    },
+}
+
+fn describe_port_source(s: &PortSource, consumer_id: &str) -> String {
+    match s {
+        PortSource::ValidatorOverride(at) => format!("port_overrides entry at {at}"),
+        PortSource::Template(at) => format!("the port written in consumer_template at {at}"),
+        PortSource::ValidatorRange(at) => format!("the validator's port range at {at} (consumer id mod range size)"),
+        PortSource::ValidatorFixed(at) => format!("the validator's fixed `ports` at {at}"),
+        PortSource::Consumer { strategy: PortStrategy::Hash, .. } => {
+            format!("the `hash` port strategy (sha256 of consumer id {consumer_id:?})")
+        }
+        PortSource::Consumer { strategy: PortStrategy::Fixed(_), at } => format!("the fixed `port` at {at}"),
+    }
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanError::Selection(e) => write!(f, "{e}"),
+            PlanError::NoNodeId { validator, consumer_id, chain_id, at } => write!(
+                f,
+                "{at}: validators.{validator}: no node ID for consumer {consumer_id} ({chain_id}): set node_id, node_ids.{consumer_id} or node_key_file"
+            ),
+            PlanError::Endpoint { validator, consumer_id, chain_id, template, at, error } => write!(
+                f,
+                "{at}: validators.{validator}.consumer_template: {template:?} for consumer {consumer_id} ({chain_id}) gives an invalid peer address: {error}"
+            ),
+            PlanError::PortCollision { validator, endpoint, first, second, suggestion } => {
+                write!(
+                    f,
+                    "port collision: validator {validator} would serve consumer {} ({}) and consumer {} ({}) both at {endpoint}; \
+                     {}'s port comes from {} and {}'s from {}. peergen never moves a port silently: \
+                     give one consumer its own port, e.g. `consumers: {{\"{}\": {{port: {}}}}}` in the inventory",
+                    first.0, first.1, second.0, second.1,
+                    first.0, describe_port_source(&first.2, &first.0),
+                    second.0, describe_port_source(&second.2, &second.0),
+                    second.0,
+                    suggestion.map_or_else(|| "PORT".to_owned(), |p| p.to_string()),
+                )?;
+                if matches!(second.2, PortSource::ValidatorRange(_) | PortSource::Template(_) | PortSource::ValidatorFixed(_)) {
+                    write!(f, ", or `validators.{validator}.port_overrides: {{\"{}\": PORT}}`", second.0)?;
+                }
+                Ok(())
+            }
+            PlanError::NodeIdConflict { consumer_id, node_id, a, b } => write!(
+                f,
+                "consumer {consumer_id}: validators {a} and {b} both claim node ID {node_id} with different endpoints; a node ID names one node"
+            ),
+            PlanError::AmbiguousMoniker { consumer_id, moniker, validator } => write!(
+                f,
+                "consumer {consumer_id}: several selected provider validators have moniker {moniker:?}, so validators.{validator} cannot be matched by moniker: set its operator_address"
+            ),
+            PlanError::BadName { validator, consumer_id, what, value, reason } => write!(
+                f,
+                "validator {validator}, consumer {consumer_id}: {what} {value:?} is not a valid Kubernetes name: {reason}; change the `{what}` pattern"
+            ),
+            PlanError::DuplicateName { validator, what, consumers } => write!(
+                f,
+                "validator {validator}: consumers {} and {} both get {what}; make the name pattern include {{{{chain_id}}}} or {{{{consumer_id}}}}",
+                consumers.0, consumers.1
+            ),
+        }
+    }
+}
+
+/// Every problem found, not only the first, so one run shows the whole fix list.
+#[derive(Debug, thiserror::Error)]
+pub struct PlanErrors(pub Vec<PlanError>);
+
+impl fmt::Display for PlanErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for e in &self.0 {
+            if !first {
+                f.write_str("\n")?;
+            }
+            first = false;
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+pub fn plan(inventory: &Inventory, state: &ProviderState) -> Result<Plan, PlanErrors> {
+    let mut errors = Vec::new();
+    let mut warnings = inventory.warnings.clone();
+    let mut consumers = Vec::new();
+    let mut inactive = Vec::new();
+
+    let mut chain_count: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in state.consumers.iter().filter(|c| c.phase.is_active()) {
+        *chain_count.entry(c.chain_id.as_str()).or_default() += 1;
+    }
+    for (key, over) in &inventory.consumers {
+        if !state.consumers.iter().any(|c| &c.consumer_id == key || &c.chain_id == key) {
+            warnings.push(format!(
+                "{}: consumers.{key} matches no consumer id or chain id in the provider state",
+                over.at
+            ));
+        }
+    }
+    for v in inventory.validators.values() {
+        for (key, l) in &v.node_ids {
+            if !state.consumers.iter().any(|c| &c.consumer_id == key || &c.chain_id == key) {
+                warnings.push(format!(
+                    "{}: validators.{}.node_ids.{key} matches no consumer id or chain id in the provider state",
+                    l.at, v.name
+                ));
+            }
+        }
+    }
+
+    for consumer in &state.consumers {
+        if !consumer.phase.is_active() {
+            inactive.push(InactiveConsumer {
+                consumer_id: consumer.consumer_id.clone(),
+                chain_id: consumer.chain_id.clone(),
+                phase: consumer.phase,
+            });
+            continue;
+        }
+        let settings = inventory.settings_for(&consumer.consumer_id, &consumer.chain_id);
+        let selected = match selection::select(settings.selection, consumer, state) {
+            Ok(s) => s,
+            Err(e) => {
+                errors.push(PlanError::Selection(e));
+                continue;
+            }
+        };
+        let slug = if chain_count.get(consumer.chain_id.as_str()).copied().unwrap_or(0) > 1 {
+            format!("{}--{}", consumer.chain_id, consumer.consumer_id)
+        } else {
+            consumer.chain_id.clone()
+        };
+        let mut cp = ConsumerPlan {
+            consumer_id: consumer.consumer_id.clone(),
+            chain_id: consumer.chain_id.clone(),
+            slug,
+            phase: consumer.phase,
+            settings,
+            members: Vec::new(),
+            missing: Vec::new(),
+            excluded: Vec::new(),
+        };
+        let mut used_excludes = BTreeSet::new();
+        for s in &selected {
+            let Some(v) = match_validator(inventory, &selected, s, &cp.consumer_id, &mut errors) else {
+                cp.missing.push(s.clone());
+                continue;
+            };
+            if let Some(ex) = cp.settings.exclude.iter().find(|e| e.value == v.name || e.value == s.operator_address) {
+                used_excludes.insert(ex.value.clone());
+                cp.excluded.push(v.name.clone());
+                continue;
+            }
+            if let Some(m) = member(v, s, consumer, &cp.settings, &mut errors) {
+                cp.members.push(m);
+            }
+        }
+        for ex in &cp.settings.exclude {
+            if !used_excludes.contains(&ex.value) && !cp.missing.iter().any(|m| m.operator_address == ex.value) {
+                warnings.push(format!(
+                    "{}: exclude entry {:?} matches no selected validator of consumer {}",
+                    ex.at, ex.value, cp.consumer_id
+                ));
+            }
+        }
+        cp.members.sort_by(|a, b| a.validator.cmp(&b.validator));
+        for m in &cp.missing {
+            warnings.push(format!(
+                "consumer {} ({}): selected validator {} ({:?}) is not in the inventory; it gets no peer entry",
+                cp.consumer_id, cp.chain_id, m.operator_address, m.moniker
+            ));
+        }
+        check_node_ids(&cp, &mut errors, &mut warnings);
+        if cp.settings.p2p.addr_book_strict.as_ref().is_none_or(|s| s.value)
+            && cp.members.iter().any(|m| !m.endpoint.host.is_routable())
+        {
+            warnings.push(format!(
+                "consumer {} ({}): some peers have private addresses, which CometBFT drops while addr_book_strict is true; set `p2p: {{addr_book_strict: false}}`",
+                cp.consumer_id, cp.chain_id
+            ));
+        }
+        consumers.push(cp);
+    }
+    check_collisions(&consumers, &mut errors);
+    let plan = Plan { consumers, inactive, warnings };
+    check_names(&plan, &mut errors);
+    if errors.is_empty() { Ok(plan) } else { Err(PlanErrors(errors)) }
+}
+
+fn match_validator<'a>(
+    inventory: &'a Inventory,
+    selected: &[Selected],
+    s: &Selected,
+    consumer_id: &str,
+    errors: &mut Vec<PlanError>,
+) -> Option<&'a Validator> {
+    if let Some(v) = inventory
+        .validators
+        .values()
+        .find(|v| v.operator_address.as_deref() == Some(s.operator_address.as_str()))
+    {
+        return Some(v);
+    }
+    let v = inventory
+        .validators
+        .values()
+        .find(|v| v.operator_address.is_none() && v.moniker == s.moniker)?;
+    if selected.iter().filter(|o| o.moniker == s.moniker).count() > 1 {
+        errors.push(PlanError::AmbiguousMoniker {
+            consumer_id: consumer_id.to_owned(),
+            moniker: s.moniker.clone(),
+            validator: v.name.clone(),
+        });
+        return None;
+    }
+    Some(v)
+}
+
+fn member(
+    v: &Validator,
+    s: &Selected,
+    consumer: &crate::state::Consumer,
+    settings: &Settings,
+    errors: &mut Vec<PlanError>,
+) -> Option<Member> {
+    let (cid, chain) = (consumer.consumer_id.as_str(), consumer.chain_id.as_str());
+    let Some(node_id) = Inventory::node_id_for(v, cid, chain) else {
+        errors.push(PlanError::NoNodeId {
+            validator: v.name.clone(),
+            consumer_id: cid.to_owned(),
+            chain_id: chain.to_owned(),
+            at: v.at.clone(),
+        });
+        return None;
+    };
+    let template = &v.consumer_template;
+    let (port, port_source) = if let Some(o) = v.port_overrides.get(cid).or_else(|| v.port_overrides.get(chain)) {
+        (o.value, PortSource::ValidatorOverride(o.at.clone()))
+    } else {
+        match (template.value.port, &v.ports) {
+            (TemplatePort::Fixed(p), _) => (p, PortSource::Template(template.at.clone())),
+            (TemplatePort::Range(r), _) => (port::range_port(r, cid), PortSource::ValidatorRange(template.at.clone())),
+            (TemplatePort::Consumer, Some(p)) => match p.value {
+                ValidatorPorts::Fixed(port) => (port, PortSource::ValidatorFixed(p.at.clone())),
+                ValidatorPorts::Range(r) => (port::range_port(r, cid), PortSource::ValidatorRange(p.at.clone())),
+            },
+            (TemplatePort::Consumer, None) => (
+                settings.port.value.port(cid),
+                PortSource::Consumer { strategy: settings.port.value, at: settings.port.at.clone() },
+            ),
+        }
+    };
+    let vars = Vars { chain_id: chain, consumer_id: cid, validator: &v.name };
+    let endpoint = match template.value.expand(&vars, port) {
+        Ok(e) => e,
+        Err(error) => {
+            errors.push(PlanError::Endpoint {
+                validator: v.name.clone(),
+                consumer_id: cid.to_owned(),
+                chain_id: chain.to_owned(),
+                template: template.value.as_str().to_owned(),
+                at: template.at.clone(),
+                error,
+            });
+            return None;
+        }
+    };
+    Some(Member {
+        validator: v.name.clone(),
+        moniker: s.moniker.clone(),
+        operator_address: s.operator_address.clone(),
+        node_id: node_id.clone(),
+        endpoint,
+        port_source,
+    })
+}
+
+fn check_node_ids(cp: &ConsumerPlan, errors: &mut Vec<PlanError>, warnings: &mut Vec<String>) {
+    let mut by_id: BTreeMap<&NodeId, &Member> = BTreeMap::new();
+    for m in &cp.members {
+        if let Some(other) = by_id.insert(&m.node_id, m) {
+            if other.endpoint == m.endpoint {
+                warnings.push(format!(
+                    "consumer {}: validators {} and {} describe the same node {}; it is listed once",
+                    cp.consumer_id, other.validator, m.validator, m.peer_string()
+                ));
+            } else {
+                errors.push(PlanError::NodeIdConflict {
+                    consumer_id: cp.consumer_id.clone(),
+                    node_id: m.node_id.clone(),
+                    a: other.validator.clone(),
+                    b: m.validator.clone(),
+                });
+            }
+        }
+    }
+}
+
+fn check_collisions(consumers: &[ConsumerPlan], errors: &mut Vec<PlanError>) {
+    let mut by_validator: BTreeMap<&str, BTreeMap<(&Host, u16), (&ConsumerPlan, &Member)>> = BTreeMap::new();
+    let mut used: BTreeMap<(&str, &Host), BTreeSet<u16>> = BTreeMap::new();
+    for cp in consumers {
+        for m in &cp.members {
+            used.entry((&m.validator, &m.endpoint.host)).or_default().insert(m.endpoint.port);
+        }
+    }
+    for cp in consumers {
+        for m in &cp.members {
+            let slot = by_validator.entry(&m.validator).or_default();
+            if let Some((first_cp, first_m)) = slot.get(&(&m.endpoint.host, m.endpoint.port)) {
+                let taken = &used[&(m.validator.as_str(), &m.endpoint.host)];
+                let suggestion = (m.endpoint.port..=u16::MAX).skip(1).find(|p| !taken.contains(p));
+                errors.push(PlanError::PortCollision {
+                    validator: m.validator.clone(),
+                    endpoint: m.endpoint.clone(),
+                    first: (first_cp.consumer_id.clone(), first_cp.chain_id.clone(), first_m.port_source.clone()),
+                    second: (cp.consumer_id.clone(), cp.chain_id.clone(), m.port_source.clone()),
+                    suggestion,
+                });
+            } else {
+                slot.insert((&m.endpoint.host, m.endpoint.port), (cp, m));
+            }
+        }
+    }
+}
+
+/// RFC 1123 label (namespaces, label values use a looser rule below).
+fn check_label(value: &str) -> Result<(), String> {
+    if value.is_empty() || value.len() > 63 {
+        return Err("must be 1-63 characters".into());
+    }
+    if !value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return Err("only lowercase letters, digits and '-' are allowed".into());
+    }
+    if value.starts_with('-') || value.ends_with('-') {
+        return Err("must start and end with a letter or digit".into());
+    }
+    Ok(())
+}
+
+/// RFC 1123 subdomain (ConfigMap and workload names).
+fn check_subdomain(value: &str) -> Result<(), String> {
+    if value.is_empty() || value.len() > 253 {
+        return Err("must be 1-253 characters".into());
+    }
+    for part in value.split('.') {
+        check_label(part).map_err(|e| format!("each dot-separated part {e}"))?;
+    }
+    Ok(())
+}
+
+/// Kubernetes label values: ≤ 63 characters of `[A-Za-z0-9._-]`, alphanumeric at both ends.
+pub fn check_label_value(value: &str) -> Result<(), String> {
+    let ok = value.len() <= 63
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && value.bytes().next().is_none_or(|b| b.is_ascii_alphanumeric())
+        && value.bytes().last().is_none_or(|b| b.is_ascii_alphanumeric());
+    if ok { Ok(()) } else { Err("label values are ≤ 63 characters of letters, digits, '-', '_', '.', alphanumeric at both ends".into()) }
+}
+
+fn check_names(plan: &Plan, errors: &mut Vec<PlanError>) {
+    let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
+    for cp in &plan.consumers {
+        for m in &cp.members {
+            let view = plan.view(cp, m);
+            let bad = |what: &'static str, value: &str, reason: String| PlanError::BadName {
+                validator: m.validator.clone(),
+                consumer_id: cp.consumer_id.clone(),
+                what,
+                value: value.to_owned(),
+                reason,
+            };
+            if let Err(r) = check_label(&view.namespace) {
+                errors.push(bad("namespace", &view.namespace, r));
+            }
+            if let Err(r) = check_subdomain(&view.configmap) {
+                errors.push(bad("configmap", &view.configmap, r));
+            }
+            if let Some(w) = &view.workload
+                && let Err(r) = check_subdomain(w)
+            {
+                errors.push(bad("workload", w, r));
+            }
+            for (what, value) in [("chain id label", cp.chain_id.as_str()), ("consumer id label", cp.consumer_id.as_str())] {
+                if let Err(r) = check_label_value(value) {
+                    errors.push(bad(what, value, r));
+                }
+            }
+            let key = (m.validator.clone(), format!("ConfigMap {}/{}", view.namespace, view.configmap));
+            if let Some(other) = seen.insert(key.clone(), cp.consumer_id.clone()) {
+                errors.push(PlanError::DuplicateName {
+                    validator: m.validator.clone(),
+                    what: key.1,
+                    consumers: (other, cp.consumer_id.clone()),
+                });
+            }
+        }
+    }
+}
+
+impl Plan {
+    pub fn view<'a>(&'a self, cp: &'a ConsumerPlan, member: &'a Member) -> View<'a> {
+        let mut peers: Vec<&Member> = cp
+            .members
+            .iter()
+            .filter(|m| m.validator != member.validator && m.node_id != member.node_id)
+            .collect();
+        peers.sort_by_key(|m| m.peer_string());
+        peers.dedup_by(|a, b| a.node_id == b.node_id);
+        let persistent_peers = peers.iter().map(|m| m.peer_string()).collect::<Vec<_>>().join(",");
+        let peers_sha256 = hex::encode(Sha256::digest(persistent_peers.as_bytes()));
+        let expand = |p: &crate::inventory::NamePattern| p.expand(&member.validator, &cp.slug, &cp.consumer_id);
+        View {
+            consumer: cp,
+            member,
+            peers,
+            persistent_peers,
+            peers_sha256,
+            namespace: expand(&cp.settings.namespace),
+            configmap: expand(&cp.settings.configmap),
+            workload: cp.settings.workload.as_ref().map(|w| expand(&w.name)),
+        }
+    }
+
+    /// Every (consumer, validator) view, optionally only validator `only`'s, in output order.
+    pub fn views<'a>(&'a self, only: Option<&'a str>) -> impl Iterator<Item = View<'a>> + 'a {
+        self.consumers.iter().flat_map(move |cp| {
+            cp.members
+                .iter()
+                .filter(move |m| only.is_none_or(|o| o == m.validator))
+                .map(move |m| self.view(cp, m))
+        })
+    }
+}
+
+impl Selection {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Selection::ConsumerValidators => "consumer-validators",
+            Selection::OptedIn => "opted-in",
+            Selection::AllBonded => "all-bonded",
+            Selection::Subset { .. } => "subset",
+            Selection::IcsMonitorV1 { .. } => "ics-monitor-v1",
+        }
+    }
+}

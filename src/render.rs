@@ -1,0 +1,194 @@
+//! Cosmos rendering: every plan view through the templates into an in-memory [`OutputTree`], each
+//! file parsed back and checked against the plan before anything may be written.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value as Json, json};
+
+use crate::inventory::Inventory;
+use crate::plan::{Plan, View};
+use crate::template::{TemplateError, Templates};
+use crate::tree::{OutputTree, TreeError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    #[error("rendered {path} fails verification: {message}")]
+    Verify { path: String, message: String },
+    #[error("--self {0}: no validator of that name in the inventory (known: {1})")]
+    UnknownValidator(String, String),
+}
+
+fn opt_list<T: ToString>(l: Option<&crate::inventory::Located<Vec<T>>>) -> Json {
+    l.map_or(Json::Null, |l| Json::String(l.value.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")))
+}
+
+/// The template context of one view. Documented in docs/templates.md; templates rely on its shape.
+pub fn context(view: &View<'_>) -> Json {
+    let cp = view.consumer;
+    let p2p = &cp.settings.p2p;
+    let seeds = p2p.seeds.as_ref().map_or(Json::Null, |s| {
+        Json::String(s.value.iter().map(|(id, ep)| format!("{id}@{ep}")).collect::<Vec<_>>().join(","))
+    });
+    json!({
+        "validator": {
+            "name": view.member.validator,
+            "moniker": view.member.moniker,
+            "operator_address": view.member.operator_address,
+            "node_id": view.member.node_id.as_str(),
+            "endpoint": view.member.endpoint.to_string(),
+        },
+        "consumer": {
+            "consumer_id": cp.consumer_id,
+            "chain_id": cp.chain_id,
+            "slug": cp.slug,
+            "phase": cp.phase.as_str(),
+            "selection": cp.settings.selection.name(),
+        },
+        "peers": view.peers.iter().map(|m| json!({
+            "validator": m.validator,
+            "moniker": m.moniker,
+            "operator_address": m.operator_address,
+            "node_id": m.node_id.as_str(),
+            "host": m.endpoint.host.to_string(),
+            "port": m.endpoint.port,
+            "address": m.peer_string(),
+        })).collect::<Vec<_>>(),
+        "persistent_peers": view.persistent_peers,
+        "peer_lines": view.peers.iter().map(|m| format!("{}\n", m.peer_string())).collect::<String>(),
+        "peers_sha256": view.peers_sha256,
+        "configmap": { "name": view.configmap, "namespace": view.namespace },
+        "workload": cp.settings.workload.as_ref().zip(view.workload.as_ref()).map(|(w, name)| json!({
+            "kind": w.kind.as_str(),
+            "name": name,
+        })),
+        "p2p": {
+            "addr_book_strict": p2p.addr_book_strict.as_ref().map(|b| b.value),
+            "pex": p2p.pex.as_ref().map(|b| b.value),
+            "seeds": seeds,
+            "unconditional_peer_ids": opt_list(p2p.unconditional_peer_ids.as_ref()),
+            "private_peer_ids": opt_list(p2p.private_peer_ids.as_ref()),
+        },
+    })
+}
+
+#[derive(Serialize)]
+struct ValidatorIndex<'a> {
+    validator: BTreeMap<&'a str, &'a str>,
+    consumers: Vec<&'a str>,
+}
+
+pub fn render(
+    plan: &Plan,
+    inventory: &Inventory,
+    templates: &Templates,
+    only: Option<&str>,
+) -> Result<OutputTree, RenderError> {
+    if let Some(name) = only
+        && !inventory.validators.contains_key(name)
+    {
+        let known: Vec<&str> = inventory.validators.keys().map(String::as_str).collect();
+        return Err(RenderError::UnknownValidator(name.to_owned(), known.join(", ")));
+    }
+    let mut tree = OutputTree::default();
+    let mut per_validator: BTreeMap<&str, Vec<&str>> = inventory
+        .validators
+        .keys()
+        .filter(|v| only.is_none_or(|o| o == v.as_str()))
+        .map(|v| (v.as_str(), Vec::new()))
+        .collect();
+    for view in plan.views(only) {
+        let dir = format!("{}/{}", view.member.validator, view.consumer.slug);
+        let ctx = context(&view);
+        let peers = templates.render("cosmos/peers.yaml", &ctx)?;
+        verify_configmap(&format!("{dir}/peers.yaml"), &peers, &view)?;
+        let p2p = templates.render("cosmos/p2p.toml", &ctx)?;
+        verify_p2p(&format!("{dir}/p2p.toml"), &p2p, &view)?;
+        let kustomization = templates.render("cosmos/kustomization.yaml", &ctx)?;
+        verify_yaml(&format!("{dir}/kustomization.yaml"), &kustomization)?;
+        tree.insert(format!("{dir}/peers.yaml"), peers.into_bytes())?;
+        tree.insert(format!("{dir}/p2p.toml"), p2p.into_bytes())?;
+        tree.insert(format!("{dir}/kustomization.yaml"), kustomization.into_bytes())?;
+        if view.workload.is_some() {
+            let rollout = templates.render("cosmos/rollout.yaml", &ctx)?;
+            verify_yaml(&format!("{dir}/rollout/kustomization.yaml"), &rollout)?;
+            tree.insert(format!("{dir}/rollout/kustomization.yaml"), rollout.into_bytes())?;
+        }
+        if let Some(list) = per_validator.get_mut(view.member.validator.as_str()) {
+            list.push(&view.consumer.slug);
+        }
+    }
+    for (validator, mut consumers) in per_validator {
+        consumers.sort_unstable();
+        let index = ValidatorIndex {
+            validator: BTreeMap::from([("name", validator)]),
+            consumers,
+        };
+        let text = templates.render("cosmos/validator-kustomization.yaml", &index)?;
+        let path = format!("{validator}/kustomization.yaml");
+        verify_yaml(&path, &text)?;
+        tree.insert(path, text.into_bytes())?;
+    }
+    Ok(tree)
+}
+
+fn verify_yaml(path: &str, text: &str) -> Result<Json, RenderError> {
+    serde_saphyr::from_str::<Json>(text).map_err(|e| RenderError::Verify {
+        path: path.to_owned(),
+        message: format!("not valid YAML: {}", e.without_snippet()),
+    })
+}
+
+fn verify_configmap(path: &str, text: &str, view: &View<'_>) -> Result<(), RenderError> {
+    let doc = verify_yaml(path, text)?;
+    let fail = |message: String| RenderError::Verify {
+        path: path.to_owned(),
+        message,
+    };
+    let field = |p: &str| doc.pointer(p).and_then(Json::as_str);
+    if field("/apiVersion") != Some("v1") || field("/kind") != Some("ConfigMap") {
+        return Err(fail("not a v1 ConfigMap".into()));
+    }
+    if field("/metadata/name") != Some(view.configmap.as_str()) {
+        return Err(fail(format!("metadata.name is not {:?}", view.configmap)));
+    }
+    if field("/metadata/namespace") != Some(view.namespace.as_str()) {
+        return Err(fail(format!("metadata.namespace is not {:?}", view.namespace)));
+    }
+    if let Some(data) = doc.pointer("/data").and_then(Json::as_object)
+        && let Some((k, _)) = data.iter().find(|(_, v)| !v.is_string())
+    {
+        return Err(fail(format!("data.{k} is not a string; ConfigMap data values must be strings")));
+    }
+    if let Some(labels) = doc.pointer("/metadata/labels").and_then(Json::as_object) {
+        for (k, v) in labels {
+            let v = v.as_str().ok_or_else(|| fail(format!("label {k} is not a string")))?;
+            crate::plan::check_label_value(v).map_err(|r| fail(format!("label {k}={v:?}: {r}")))?;
+        }
+    }
+    if field("/data/persistent_peers") != Some(view.persistent_peers.as_str()) {
+        return Err(fail("data.persistent_peers differs from the planned peer list".into()));
+    }
+    Ok(())
+}
+
+fn verify_p2p(path: &str, text: &str, view: &View<'_>) -> Result<(), RenderError> {
+    let fail = |message: String| RenderError::Verify {
+        path: path.to_owned(),
+        message,
+    };
+    let doc: toml::Table = toml::from_str(text).map_err(|e| fail(format!("not valid TOML: {e}")))?;
+    let peers = doc
+        .get("p2p")
+        .and_then(|p| p.get("persistent_peers"))
+        .and_then(toml::Value::as_str)
+        .ok_or_else(|| fail("has no [p2p] persistent_peers string".into()))?;
+    if peers != view.persistent_peers {
+        return Err(fail("p2p.persistent_peers differs from the planned peer list".into()));
+    }
+    Ok(())
+}

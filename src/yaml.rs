@@ -1,0 +1,86 @@
+//! The one place YAML is parsed: serde-saphyr, duplicate keys rejected, every error carrying file, line and column.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+pub(crate) use serde_saphyr::Spanned;
+
+/// Where a value came from: file, line, column. Displayed as `file:line:column`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub path: Arc<Path>,
+    pub line: u64,
+    pub column: u64,
+}
+
+impl Origin {
+    pub(crate) fn of<T>(path: &Arc<Path>, spanned: &Spanned<T>) -> Origin {
+        Origin {
+            path: Arc::clone(path),
+            line: spanned.referenced.line(),
+            column: spanned.referenced.column(),
+        }
+    }
+
+    pub(crate) fn file(path: &Arc<Path>) -> Origin {
+        Origin {
+            path: Arc::clone(path),
+            line: 0,
+            column: 0,
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}", self.path.display())
+        } else {
+            write!(f, "{}:{}:{}", self.path.display(), self.line, self.column)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum YamlError {
+    #[error("{path}:{line}:{column}: {message}")]
+    Located {
+        path: PathBuf,
+        line: u64,
+        column: u64,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Unlocated { path: PathBuf, message: String },
+}
+
+/// Parses `text` (read from `path`) into `T`. Duplicate mapping keys are errors, never last-wins.
+pub(crate) fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, YamlError> {
+    serde_saphyr::from_str(text).map_err(|e| {
+        let message = e.without_snippet().to_string();
+        let message = strip_location_suffix(&message);
+        match e.location() {
+            Some(loc) if loc.line() > 0 => YamlError::Located {
+                path: path.to_path_buf(),
+                line: loc.line(),
+                column: loc.column(),
+                message,
+            },
+            _ => YamlError::Unlocated {
+                path: path.to_path_buf(),
+                message,
+            },
+        }
+    })
+}
+
+/// serde-saphyr appends ` at line L column C` to messages; we print the location up front instead.
+fn strip_location_suffix(message: &str) -> String {
+    let first = message.lines().next().unwrap_or(message);
+    match first.rfind(" at line ") {
+        Some(i) => first[..i].to_owned(),
+        None => first.to_owned(),
+    }
+}
