@@ -1,1 +1,5 @@
+//! The one integration-test binary: every test drives the built `peergen` CLI in temp directories.
 
+mod harness;
+
+mod foundation;
