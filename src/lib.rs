@@ -78,6 +78,22 @@ pub fn load(inputs: &Inputs) -> Result<Loaded, Error> {
     })
 }
 
+/// Renders everything the inputs produce into memory: the single entry point `render`, `plan` and
+/// `apply` share. `previous` is the directory holding the last committed output (for state that must
+/// carry over between runs, such as zone serials); `only` limits output to one validator.
+pub fn render_tree(
+    loaded: &Loaded,
+    templates: &template::Templates,
+    only: Option<&str>,
+    previous: Option<&std::path::Path>,
+) -> Result<(plan::Plan, tree::OutputTree), Error> {
+    let _ = previous;
+    let plan = plan::plan(&loaded.inventory, &loaded.state)?;
+    warn_all(&plan.warnings);
+    let tree = render::render(&plan, &loaded.inventory, templates, only)?;
+    Ok((plan, tree))
+}
+
 fn warn_all(warnings: &[String]) {
     for w in warnings {
         tracing::warn!("{w}");
@@ -96,10 +112,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
         }
         Command::Render(args) => {
             let loaded = load(&args.inputs)?;
-            let plan = plan::plan(&loaded.inventory, &loaded.state)?;
-            warn_all(&plan.warnings);
             let templates = template::Templates::new(args.templates.as_deref())?;
-            let tree = render::render(&plan, &loaded.inventory, &templates, args.only.as_deref())?;
+            let (_, tree) = render_tree(&loaded, &templates, args.only.as_deref(), Some(&args.out))?;
             let scope: Vec<String> = args.only.iter().cloned().collect();
             let report = tree.write(&args.out, &scope, args.force)?;
             for removed in &report.removed {
