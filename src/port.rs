@@ -18,7 +18,11 @@ impl PortStrategy {
             "hash" => Ok(PortStrategy::Hash),
             other => crate::address::parse_port(other)
                 .map(PortStrategy::Fixed)
-                .map_err(|_| format!("{other:?} is not a port strategy: expected `hash` or a port number 1-65535")),
+                .map_err(|_| {
+                    format!(
+                        "{other:?} is not a port strategy: expected `hash` or a port number 1-65535"
+                    )
+                }),
         }
     }
 
@@ -43,7 +47,7 @@ pub fn hash_port(consumer_id: &str) -> u16 {
 /// A port from a validator's range: numeric consumer ids (ICS ≥ v6 assigns them in sequence) map
 /// to `first + id mod len`, so adding or stopping one consumer never moves another; other ids hash.
 pub fn range_port(range: PortRange, consumer_id: &str) -> u16 {
-    let len = u64::from(range.len());
+    let len = u64::from(range.size());
     let offset = match consumer_id.parse::<u64>() {
         Ok(id) => id % len,
         Err(_) => u64::from(hash_u32(consumer_id)) % len,

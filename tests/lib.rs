@@ -1,5 +1,7 @@
 //! The one integration-test binary: every test drives the built `peergen` CLI in temp directories.
 
+#![allow(unreachable_pub, clippy::print_stdout, clippy::print_stderr)]
+
 mod harness;
 
 mod foundation;
