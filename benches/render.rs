@@ -1,1 +1,110 @@
-fn main() {}
+//! Benchmark: a synthetic 200-validator × 50-consumer inventory, every validator's view rendered.
+//! Run with `cargo bench --bench render`; prints wall time per stage and peak RSS (VmHWM).
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+const VALIDATORS: usize = 200;
+const CONSUMERS: usize = 50;
+const ROUNDS: usize = 5;
+
+fn bech32_valoper(i: usize) -> String {
+    let data: Vec<u8> = (0..20).map(|b| (i * 31 + b * 7) as u8).collect();
+    let hrp = bech32::Hrp::parse("cosmosvaloper").expect("static hrp");
+    bech32::encode::<bech32::Bech32>(hrp, &data).expect("encodes")
+}
+
+fn synthesize(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let mut inv =
+        String::from("version: 1\ndefaults:\n  port: hash\n  p2p:\n    pex: false\nvalidators:\n");
+    let mut bonded = Vec::new();
+    for i in 0..VALIDATORS {
+        let op = bech32_valoper(i);
+        write!(
+            inv,
+            "  val-{i:03}:\n    operator_address: {op}\n    consumer_template: val-{i:03}-{{{{chain_id}}}}.example.net:{{{{port}}}}\n    node_id: {:040x}\n",
+            i + 1
+        )
+        .unwrap();
+        bonded.push(serde_json::json!({
+            "operator_address": op, "moniker": format!("val-{i:03}"), "tokens": format!("{}", 1_000_000 + i),
+            "consumer_pubkey_unused": null,
+        }));
+    }
+    let bonded: Vec<serde_json::Value> = bonded
+        .into_iter()
+        .map(|v| serde_json::json!({
+            "operator_address": v["operator_address"], "moniker": v["moniker"], "tokens": v["tokens"],
+            "consensus_pubkey": "AAAA", "valcons": "cosmosvalcons1x",
+        }))
+        .collect();
+    let consumers: Vec<serde_json::Value> = (0..CONSUMERS)
+        .map(|c| {
+            let validators: Vec<serde_json::Value> = bonded
+                .iter()
+                .map(|v| serde_json::json!({"operator_address": v["operator_address"], "valcons": "cosmosvalcons1x", "moniker": v["moniker"]}))
+                .collect();
+            serde_json::json!({"consumer_id": c.to_string(), "chain_id": format!("chain-{c}"), "phase": "launched",
+                "top_n": 0, "validators": validators, "opted_in": []})
+        })
+        .collect();
+    let state = serde_json::json!({"format": "peergen/provider-state/v1", "provider": {"chain_id": "bench", "height": 1},
+        "bonded_validators": bonded, "consumers": consumers});
+    let inv_path = dir.join("inventory.yaml");
+    let state_path = dir.join("state.json");
+    std::fs::write(&inv_path, inv).unwrap();
+    std::fs::write(&state_path, serde_json::to_string(&state).unwrap()).unwrap();
+    (inv_path, state_path)
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse()
+                    .unwrap_or(0)
+            })
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let (inv, state) = synthesize(dir.path());
+    let inputs = peergen::cli::Inputs {
+        inventory: vec![inv],
+        state: Some(state),
+    };
+    let templates = peergen::template::Templates::new(None).unwrap();
+    let mut best = [f64::MAX; 4];
+    let mut files = 0;
+    for round in 0..ROUNDS {
+        let t0 = Instant::now();
+        let loaded = peergen::load(&inputs).unwrap();
+        let t1 = Instant::now();
+        let (_, tree) = peergen::render_tree(&loaded, &templates, None, None).unwrap();
+        let t2 = Instant::now();
+        let out = dir.path().join(format!("out-{round}"));
+        tree.write(&out, &[], false).unwrap();
+        let t3 = Instant::now();
+        files = tree.len();
+        for (slot, d) in best.iter_mut().zip([t1 - t0, t2 - t1, t3 - t2, t3 - t0]) {
+            *slot = slot.min(d.as_secs_f64());
+        }
+    }
+    println!(
+        "peergen render benchmark: {VALIDATORS} validators x {CONSUMERS} consumers, {files} files, best of {ROUNDS}"
+    );
+    println!("  load inventory + snapshot : {:8.1} ms", best[0] * 1e3);
+    println!("  plan + render + verify    : {:8.1} ms", best[1] * 1e3);
+    println!("  write tree                : {:8.1} ms", best[2] * 1e3);
+    println!("  total                     : {:8.1} ms", best[3] * 1e3);
+    println!(
+        "  peak RSS                  : {:8.1} MiB",
+        peak_rss_kib() as f64 / 1024.0
+    );
+}

@@ -196,7 +196,9 @@ impl OutputTree {
     }
 }
 
-fn stage(target: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile, TreeError> {
+/// Writes `bytes` to a temporary file beside `target` and closes it; the returned path deletes the
+/// file on drop unless it is persisted, and holds no descriptor (trees have tens of thousands of files).
+fn stage(target: &Path, bytes: &[u8]) -> Result<tempfile::TempPath, TreeError> {
     let parent = target
         .parent()
         .expect("target is inside the output directory");
@@ -207,7 +209,7 @@ fn stage(target: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile, TreeErr
         .map_err(io(parent))?;
     tmp.write_all(bytes).map_err(io(target))?;
     tmp.as_file().sync_all().map_err(io(target))?;
-    Ok(tmp)
+    Ok(tmp.into_temp_path())
 }
 
 fn remove_empty_parents(root: &Path, file: &Path) {
