@@ -1,6 +1,8 @@
 //! Benchmark: a synthetic 200-validator × 50-consumer inventory, every validator's view rendered.
 //! Run with `cargo bench --bench render`; prints wall time per stage and peak RSS (VmHWM).
 
+#![allow(clippy::print_stdout)]
+
 use std::fmt::Write as _;
 use std::time::Instant;
 
