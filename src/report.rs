@@ -158,6 +158,14 @@ pub fn markdown(changes: &Changes, prefix: &str, checksum: &str) -> String {
             let count = |n: Option<usize>| n.map_or("–".to_owned(), |n| n.to_string());
             let counts = format!("{} → {}", count(p.before), count(p.after));
             let mut lines = Vec::new();
+            if p.after.is_none() {
+                let _ = writeln!(
+                    out,
+                    "| {} | {counts} | leaves the consumer | | | |",
+                    md_text(&p.validator)
+                );
+                continue;
+            }
             lines.extend(p.added.iter().map(|a| format!("added | {}", peer_cell(a))));
             lines.extend(
                 p.removed
@@ -179,10 +187,7 @@ pub fn markdown(changes: &Changes, prefix: &str, checksum: &str) -> String {
                 )
             }));
             if lines.is_empty() {
-                lines.push(match p.after {
-                    None => "directory removed | | | ".to_owned(),
-                    Some(_) => "other settings | | | ".to_owned(),
-                });
+                lines.push("other settings | | | ".to_owned());
             }
             for line in lines {
                 let _ = writeln!(out, "| {} | {counts} | {line} |", md_text(&p.validator));
