@@ -290,6 +290,49 @@ pub fn json(changes: &Changes, prefix: &str, checksum: &str) -> String {
 mod tests {
     use super::*;
 
+    fn added(path: &str, bytes: usize) -> FileChange {
+        FileChange {
+            path: path.to_owned(),
+            action: Action::Add,
+            old: None,
+            new: Some("x\n".repeat(bytes / 2).into_bytes()),
+        }
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let changes = Changes {
+            files: vec![added("a.yaml", 4)],
+            ..Changes::default()
+        };
+        let plain = text(&changes, "peers/", false);
+        assert!(!plain.contains('\x1b'));
+        assert!(
+            plain.starts_with("--- /dev/null\n+++ b/peers/a.yaml\n@@ -0,0 +1,2 @@\n+x\n+x\n"),
+            "{plain}"
+        );
+        let coloured = text(&changes, "peers/", true);
+        assert!(coloured.contains("\x1b[32m+x"), "{coloured:?}");
+    }
+
+    #[test]
+    fn markdown_diff_is_truncated_with_a_note() {
+        let changes = Changes {
+            files: vec![
+                added("a.yaml", 30_000),
+                added("b.yaml", 30_000),
+                added("c.yaml", 10),
+            ],
+            ..Changes::default()
+        };
+        let md = markdown(&changes, "peers/", "0");
+        assert!(md.starts_with("<!-- peergen-plan -->\n"));
+        assert!(md.len() < 65_536);
+        assert!(md.contains("+++ b/peers/a.yaml") && md.contains("+++ b/peers/c.yaml"));
+        assert!(!md.contains("+++ b/peers/b.yaml"));
+        assert!(md.contains("_Truncated: the diffs of 1 more files exceed 50000 characters"));
+    }
+
     #[test]
     fn fence_outgrows_backticks_inside() {
         assert_eq!(fence("plain"), "```");
