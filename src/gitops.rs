@@ -73,9 +73,9 @@ pub enum GitopsError {
         reason: String,
     },
     #[error(
-        "push of {branch} was rejected and the local branch has {ahead} commits the remote lacks that peergen did not make in this run; refusing to reset it"
+        "push of {branch} was rejected and the local branch has {foreign} unpushed commit(s) that peergen did not make in this run; refusing to reset it: push or rebase them first"
     )]
-    Unpushed { branch: String, ahead: usize },
+    Unpushed { branch: String, foreign: usize },
 }
 
 fn git(action: impl Into<String>) -> impl FnOnce(git2::Error) -> GitopsError {
@@ -614,7 +614,7 @@ fn reset_to(
     if ahead > droppable {
         return Err(GitopsError::Unpushed {
             branch: branch.to_owned(),
-            ahead,
+            foreign: ahead - droppable,
         });
     }
     let target = repo

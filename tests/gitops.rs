@@ -465,3 +465,70 @@ fn a_checksum_branch_is_created_pushed_and_reused() {
     assert_eq!(commits(&repo.remote(), &branch), 2);
     fsck(&repo.remote());
 }
+
+#[test]
+fn a_push_the_remote_refuses_is_retried_a_bounded_number_of_times_then_reported() {
+    let repo = Repo::new();
+    let work = repo.work();
+    let remote = repo.remote();
+    repo.run("apply", &["--push"]).success();
+    let pushed = head(&work);
+    // A held ref lock makes the remote refuse the update itself: libgit2 reports that only through
+    // the push_update_reference callback, never as an error.
+    let lock = remote.join("refs/heads/main.lock");
+    std::fs::write(&lock, "").unwrap();
+    repo.drop_from_consumer("5", "bob");
+    repo.run("apply", &["--push", "--max-push-attempts", "2"])
+        .failure()
+        .stderr_has("push of main to origin still rejected after 2 attempts: failed to lock file");
+    assert_eq!(git(&remote, &["rev-parse", "main"]).trim(), pushed);
+    assert_eq!(
+        commits(&work, "origin/main..main"),
+        1,
+        "exactly one re-made commit waits locally"
+    );
+    assert!(git(&work, &["status", "--porcelain"]).is_empty());
+
+    std::fs::remove_file(&lock).unwrap();
+    repo.run("apply", &["--push"])
+        .success()
+        .stdout_has("no commit: main already holds this output; pushed to origin (attempt 1)");
+    assert_eq!(git(&remote, &["rev-parse", "main"]).trim(), head(&work));
+    fsck(&remote);
+}
+
+#[test]
+fn a_rejected_push_never_drops_someone_elses_unpushed_commit() {
+    let repo = Repo::new();
+    let work = repo.work();
+    repo.run("apply", &["--push"]).success();
+    git(repo.env.dir.path(), &["clone", "-q", "remote.git", "other"]);
+    let other = repo.env.path("other");
+    git(&other, &["commit", "-q", "--allow-empty", "-m", "theirs"]);
+    git(&other, &["push", "-q", "origin", "main"]);
+    git(
+        &work,
+        &[
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "a local human commit",
+        ],
+    );
+    let mine = head(&work);
+
+    repo.drop_from_consumer("5", "bob");
+    repo.run("apply", &["--push"]).failure().stderr_has(
+        "the local branch has 1 unpushed commit(s) that peergen did not make in this run",
+    );
+    assert_eq!(
+        git(&work, &["rev-parse", "HEAD~1"]).trim(),
+        mine,
+        "the human commit is kept"
+    );
+    assert_eq!(
+        git(&work, &["log", "-1", "--format=%s", "HEAD~1"]).trim(),
+        "a local human commit"
+    );
+}
