@@ -188,15 +188,23 @@ pub fn apply(
     let out_dir = target.out_dir();
 
     let (plan, tree) = render(&out_dir)?;
+    let mut rendered = Some((plan, tree));
     let branch = match &opts.branch {
         Some(pattern) => {
-            let name = pattern.replace(CHECKSUM_PLACEHOLDER, &tree.checksum()[..12]);
-            switch_branch(&repo, &name)?;
+            let checksum = rendered
+                .as_ref()
+                .map(|(_, t)| t.checksum())
+                .unwrap_or_default();
+            let name = pattern.replace(CHECKSUM_PLACEHOLDER, &checksum[..12]);
+            // Output can depend on the previous output (zone serials): render again on the
+            // branch's own tree.
+            if switch_branch(&repo, &name)? {
+                rendered = None;
+            }
             name
         }
         None => current_branch(&repo, &target.repo)?,
     };
-    let mut rendered = Some((plan, tree));
     let mut outcome = Outcome {
         branch: branch.clone(),
         ..Outcome::default()
@@ -371,8 +379,9 @@ fn current_branch(repo: &Repository, path: &Path) -> Result<String, GitopsError>
         .ok_or_else(|| GitopsError::Detached(path.to_path_buf()))
 }
 
-/// Checks out `name`, creating it from the current HEAD when it does not exist yet.
-fn switch_branch(repo: &Repository, name: &str) -> Result<(), GitopsError> {
+/// Checks out `name`, creating it from the current HEAD when it does not exist yet. True when the
+/// working tree now holds another commit.
+fn switch_branch(repo: &Repository, name: &str) -> Result<bool, GitopsError> {
     if !Branch::name_is_valid(name).unwrap_or(false) {
         return Err(GitopsError::BadBranch(name.to_owned()));
     }
@@ -383,8 +392,9 @@ fn switch_branch(repo: &Repository, name: &str) -> Result<(), GitopsError> {
         .and_then(|h| h.symbolic_target().ok().flatten())
         == Some(refname.as_str())
     {
-        return Ok(());
+        return Ok(false);
     }
+    let mut moved = false;
     match repo.find_reference(&refname) {
         Ok(existing) => {
             let commit = existing
@@ -394,6 +404,7 @@ fn switch_branch(repo: &Repository, name: &str) -> Result<(), GitopsError> {
                 .map_err(git(format!(
                     "checking out {name} (local changes would be overwritten?)"
                 )))?;
+            moved = repo.head().ok().and_then(|h| h.target()) != Some(commit.id());
         }
         Err(e) if e.code() == ErrorCode::NotFound => {
             if let Ok(head) = repo.head().and_then(|h| h.peel_to_commit()) {
@@ -404,7 +415,8 @@ fn switch_branch(repo: &Repository, name: &str) -> Result<(), GitopsError> {
         Err(e) => return Err(git(format!("reading branch {name}"))(e)),
     }
     repo.set_head(&refname)
-        .map_err(git(format!("switching to {name}")))
+        .map_err(git(format!("switching to {name}")))?;
+    Ok(moved)
 }
 
 fn commit(

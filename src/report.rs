@@ -121,18 +121,19 @@ fn fence(body: &str) -> String {
 
 pub fn markdown(changes: &Changes, prefix: &str, checksum: &str) -> String {
     let mut out = String::new();
+    let dir = if prefix.is_empty() { "." } else { prefix };
     let _ = writeln!(out, "{MARKER}");
     let _ = writeln!(out, "### peergen plan\n");
     let c = changes.counts();
     if changes.is_empty() {
         let _ = writeln!(
             out,
-            "No changes: the committed output under `{prefix}` matches the inputs.\n"
+            "No changes: the committed output under `{dir}` matches the inputs.\n"
         );
     } else {
         let _ = writeln!(
             out,
-            "**{} to add, {} to change, {} to remove** ({} unchanged) under `{prefix}`.\n",
+            "**{} to add, {} to change, {} to remove** ({} unchanged) under `{dir}`.\n",
             c.added, c.changed, c.removed, changes.unchanged
         );
     }

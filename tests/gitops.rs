@@ -532,3 +532,67 @@ fn a_rejected_push_never_drops_someone_elses_unpushed_commit() {
         "a local human commit"
     );
 }
+
+#[test]
+fn the_commit_message_template_and_author_can_be_overridden() {
+    let repo = Repo::new();
+    let work = repo.work();
+    repo.run("apply", &[]).success();
+    repo.drop_from_consumer("5", "bob");
+    repo.env.write(
+        "message.j2",
+        "peers: {{ consumers | map(attribute='slug') | join(', ') }}\n\n\
+         {% for c in consumers %}{% for v in c.validators %}{{ v.validator }}={{ v.removed | length }}\n{% endfor %}{% endfor %}",
+    );
+    repo.run(
+        "apply",
+        &[
+            "--message-template",
+            "message.j2",
+            "--author-name",
+            "Ops",
+            "--author-email",
+            "ops@example.org",
+        ],
+    )
+    .success();
+    assert_eq!(
+        git(&work, &["log", "-1", "--format=%B"]),
+        "peers: sandbox-1--5\n\nalice=1\nbob=2\ncarol=1\n\n"
+    );
+    assert_eq!(
+        git(&work, &["log", "-1", "--format=%an <%ae>"]).trim(),
+        "Ops <ops@example.org>"
+    );
+
+    repo.env.write("bad.j2", "{{ no_such_field }}");
+    repo.drop_from_consumer("0", "carol");
+    repo.run("apply", &["--message-template", "bad.j2"])
+        .failure()
+        .stderr_has("commit message template: undefined value");
+}
+
+#[test]
+fn plan_for_one_validator_compares_only_its_subtree() {
+    let repo = Repo::new();
+    repo.run("apply", &[]).success();
+    repo.drop_from_consumer("5", "bob");
+    let alice = repo.run("plan", &["--self", "alice", "--format", "json"]);
+    alice.success();
+    let plan: serde_json::Value = serde_json::from_str(&alice.stdout).unwrap();
+    let files: Vec<&str> = plan["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "alice/sandbox-1--5/kustomization.yaml",
+            "alice/sandbox-1--5/p2p.toml",
+            "alice/sandbox-1--5/peers.yaml",
+            "alice/sandbox-1--5/rollout/kustomization.yaml"
+        ]
+    );
+}
