@@ -187,15 +187,12 @@ pub fn apply(
     check_repo_state(&repo, &target.repo)?;
     let out_dir = target.out_dir();
 
-    let (plan, tree) = render(&out_dir)?;
-    let mut rendered = Some((plan, tree));
+    let first = render(&out_dir)?;
+    let first_checksum = first.1.checksum();
+    let mut rendered = Some(first);
     let branch = match &opts.branch {
         Some(pattern) => {
-            let checksum = rendered
-                .as_ref()
-                .map(|(_, t)| t.checksum())
-                .unwrap_or_default();
-            let name = pattern.replace(CHECKSUM_PLACEHOLDER, &checksum[..12]);
+            let name = pattern.replace(CHECKSUM_PLACEHOLDER, &first_checksum[..12]);
             // Output can depend on the previous output (zone serials): render again on the
             // branch's own tree.
             if switch_branch(&repo, &name)? {
