@@ -596,3 +596,18 @@ fn plan_for_one_validator_compares_only_its_subtree() {
         ]
     );
 }
+
+#[test]
+fn port_changes_are_reported_per_peer() {
+    let repo = Repo::new();
+    repo.run("apply", &[]).success();
+    let extra = repo
+        .env
+        .write("port.yaml", "consumers:\n  \"5\":\n    port: 30001\n");
+    let mut args = repo.args("plan", &["--format", "markdown"]);
+    args.splice(3..3, ["-i".to_owned(), extra.to_str().unwrap().to_owned()]);
+    let run = repo.env.run(args);
+    run.success();
+    let tables = run.stdout.split("<details>").next().unwrap();
+    insta::assert_snapshot!("plan_markdown_port_change", tables);
+}
