@@ -55,9 +55,16 @@ pub fn summary_line(changes: &Changes) -> String {
     )
 }
 
+/// Resets before the newline, so a pager or a later line never inherits the colour.
 fn paint(out: &mut String, style: Style, line: &str, color: bool) {
-    if color {
-        let _ = write!(out, "{}{line}{}", style.render(), style.render_reset());
+    let (body, newline) = line.strip_suffix('\n').map_or((line, ""), |b| (b, "\n"));
+    if color && style != Style::new() {
+        let _ = write!(
+            out,
+            "{}{body}{}{newline}",
+            style.render(),
+            style.render_reset()
+        );
     } else {
         out.push_str(line);
     }
@@ -313,7 +320,7 @@ mod tests {
             "{plain}"
         );
         let coloured = text(&changes, "peers/", true);
-        assert!(coloured.contains("\x1b[32m+x"), "{coloured:?}");
+        assert!(coloured.contains("\x1b[32m+x\x1b[0m\n"), "{coloured:?}");
     }
 
     #[test]
