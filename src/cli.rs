@@ -66,6 +66,95 @@ Everything is rendered and verified in memory first; nothing is written on error
         after_help = "Example:\n  peergen node-id ~/.gaia/config/node_key.json"
     )]
     NodeId(NodeIdArgs),
+    /// Show what apply would change in a GitOps repository: a diff, a pull-request comment or JSON
+    #[command(
+        after_help = "Example:\n  peergen plan -i inventory.yaml --state state.json --repo ../gitops --path peers --format markdown\n\n\
+Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error or (--check) drift, 2 changes with --detailed-exitcode."
+    )]
+    Plan(PlanArgs),
+    /// Fail when the committed output is not what the inputs produce (same as `plan --check`)
+    Verify(TargetArgs),
+    /// Write the rendered output into a GitOps repository, commit it, and optionally push it
+    #[command(
+        after_help = "Example:\n  peergen apply -i inventory.yaml --state state.json --repo ../gitops --path peers --push\n\n\
+The plan is printed first. Removing more than --max-peer-removal-percent of a peer list of 4 or more, emptying a\n\
+peer list or deleting a consumer needs --force. No commit is made when nothing changed."
+    )]
+    Apply(ApplyArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+/// Inputs plus the repository directory plan, verify and apply compare against.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    #[command(flatten)]
+    pub inputs: Inputs,
+    /// The GitOps repository (a git working tree for apply; any directory for plan)
+    #[arg(long, value_name = "DIR")]
+    pub repo: PathBuf,
+    /// Output directory inside the repository
+    #[arg(long, value_name = "SUBDIR", default_value = "peers")]
+    pub path: PathBuf,
+    /// Only this validator's subtree
+    #[arg(long = "self", value_name = "VALIDATOR")]
+    pub only: Option<String>,
+    /// Directory of template overrides (same names as the built-in templates, with `.j2`)
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// How to show the plan
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Exit 2 when there are changes, 0 when there are none (1 stays an error)
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Exit 1 when there are changes: the committed output is not what the inputs produce
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Commit on this branch, created from HEAD when missing; `{checksum}` becomes the plan checksum's first 12 hex digits
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+    /// Push the branch to REMOTE; a rejected push is retried after fetching and re-rendering
+    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
+    pub push: Option<String>,
+    /// Refuse unless the planned tree has this checksum (from `plan --format json` or the PR comment)
+    #[arg(long, value_name = "SHA256")]
+    pub plan_checksum: Option<String>,
+    /// Accept changes above the safety thresholds
+    #[arg(long)]
+    pub force: bool,
+    /// Largest share of a consumer's peers (when it has at least 4) one run may remove without --force
+    #[arg(long, value_name = "PERCENT", default_value_t = 30, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub max_peer_removal_percent: u8,
+    /// minijinja template for the commit message (context in docs/gitops.md)
+    #[arg(long, value_name = "FILE")]
+    pub message_template: Option<PathBuf>,
+    /// Commit author name
+    #[arg(long, env = "GIT_AUTHOR_NAME", default_value = "peergen")]
+    pub author_name: String,
+    /// Commit author email
+    #[arg(long, env = "GIT_AUTHOR_EMAIL", default_value = "peergen@localhost")]
+    pub author_email: String,
+    /// How many times to push before giving up on a remote that keeps moving
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_push_attempts: u32,
 }
 
 #[derive(Debug, Args)]

@@ -2,14 +2,17 @@
 //! chains. Pipeline: inventory + snapshot → plan (pure) → render (templates, verified) → tree.
 
 pub mod address;
+pub mod changes;
 pub mod cli;
 pub mod endpoint;
 pub mod escape;
+pub mod gitops;
 pub mod inventory;
 pub mod node_id;
 pub mod plan;
 pub mod port;
 pub mod render;
+pub mod report;
 pub mod selection;
 pub mod state;
 pub mod template;
@@ -20,7 +23,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cli::{Cli, Command, Inputs};
+use cli::{Cli, ColorChoice, Command, Inputs, PlanFormat, TargetArgs};
 pub use yaml::Origin;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +42,8 @@ pub enum Error {
     Tree(#[from] tree::TreeError),
     #[error(transparent)]
     NodeKey(#[from] node_id::NodeKeyError),
+    #[error(transparent)]
+    Gitops(#[from] gitops::GitopsError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -102,6 +107,7 @@ fn warn_all(warnings: &[String]) {
 
 /// Runs one command. Data goes to `out` (stdout); logs go through `tracing` (stderr).
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
+    let color = cli.color;
     match cli.command {
         Command::Check(args) => {
             let loaded = load(&args.inputs)?;
@@ -149,7 +155,128 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
             writeln!(out, "{id}")?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Plan(args) => {
+            plan_command(&args.target, args.check, args.detailed_exitcode, color, out)
+        }
+        Command::Verify(target) => plan_command(&target, true, false, color, out),
+        Command::Apply(args) => apply_command(args, color, out),
     }
+}
+
+/// Colour only when asked, or on a terminal without `NO_COLOR`: piped plans stay plain patches.
+fn use_color(choice: ColorChoice) -> bool {
+    use std::io::IsTerminal;
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    }
+}
+
+fn show_plan(
+    out: &mut dyn Write,
+    format: PlanFormat,
+    color: bool,
+    changes: &changes::Changes,
+    prefix: &str,
+    checksum: &str,
+) -> Result<(), Error> {
+    let text = match format {
+        PlanFormat::Text => report::text(changes, prefix, color),
+        PlanFormat::Markdown => report::markdown(changes, prefix, checksum),
+        PlanFormat::Json => report::json(changes, prefix, checksum),
+    };
+    out.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn plan_command(
+    args: &TargetArgs,
+    check: bool,
+    detailed: bool,
+    color: ColorChoice,
+    out: &mut dyn Write,
+) -> Result<ExitCode, Error> {
+    let loaded = load(&args.inputs)?;
+    let templates = template::Templates::new(args.templates.as_deref())?;
+    let target = gitops::Target::new(&args.repo, &args.path)?;
+    let out_dir = target.out_dir();
+    let (plan, tree) = render_tree(&loaded, &templates, args.only.as_deref(), Some(&out_dir))?;
+    let changes = changes::compare(&tree, &out_dir, args.only.as_deref(), &plan)?;
+    show_plan(
+        out,
+        args.format,
+        use_color(color),
+        &changes,
+        &target.prefix(),
+        &tree.checksum(),
+    )?;
+    if check && !changes.is_empty() {
+        return Err(gitops::GitopsError::Drift {
+            path: out_dir.display().to_string(),
+            files: changes.files.len(),
+        }
+        .into());
+    }
+    Ok(if detailed && !changes.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn apply_command(
+    args: cli::ApplyArgs,
+    color: ColorChoice,
+    out: &mut dyn Write,
+) -> Result<ExitCode, Error> {
+    let loaded = load(&args.target.inputs)?;
+    let templates = template::Templates::new(args.target.templates.as_deref())?;
+    let target = gitops::Target::new(&args.target.repo, &args.target.path)?;
+    let message_template = args
+        .message_template
+        .as_ref()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .map_err(|e| gitops::GitopsError::Message(format!("{}: {e}", p.display())))
+        })
+        .transpose()?;
+    let opts = gitops::ApplyOptions {
+        only: args.target.only.clone(),
+        branch: args.branch,
+        push: args.push,
+        plan_checksum: args.plan_checksum,
+        force: args.force,
+        max_removal_percent: args.max_peer_removal_percent,
+        message_template,
+        author_name: args.author_name,
+        author_email: args.author_email,
+        max_push_attempts: args.max_push_attempts,
+    };
+    let (format, color, prefix) = (args.target.format, use_color(color), target.prefix());
+    let only = args.target.only.as_deref();
+    let mut render =
+        |previous: &std::path::Path| render_tree(&loaded, &templates, only, Some(previous));
+    let mut show = |c: &changes::Changes, checksum: &str| {
+        show_plan(&mut *out, format, color, c, &prefix, checksum)
+    };
+    let outcome = gitops::apply(&target, &opts, &mut render, &mut show)?;
+    let done = match outcome.commit {
+        Some(oid) => format!("committed {oid} on {}", outcome.branch),
+        None => format!("no commit: {} already holds this output", outcome.branch),
+    };
+    let pushed = match (&opts.push, outcome.pushed) {
+        (Some(remote), true) => format!("; pushed to {remote} (attempt {})", outcome.attempts),
+        _ => String::new(),
+    };
+    if format == PlanFormat::Text {
+        writeln!(out, "{done}{pushed}")?;
+    } else {
+        tracing::info!("{done}{pushed}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn write_check_report(

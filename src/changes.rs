@@ -1,0 +1,471 @@
+//! What applying a rendered tree would change in an output directory: files added, changed and
+//! removed (only files peergen owns), and what those changes mean: peers gained or lost per
+//! consumer and validator, moved addresses, zone serials, consumers that disappear.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_json::Value as Json;
+
+use crate::plan::Plan;
+use crate::tree::{MANIFEST, OutputTree, TreeError, read_manifest};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Add,
+    Change,
+    Remove,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Add => "add",
+            Action::Change => "change",
+            Action::Remove => "remove",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileChange {
+    /// Relative to the output directory.
+    pub path: String,
+    pub action: Action,
+    pub old: Option<Vec<u8>>,
+    pub new: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    pub node_id: String,
+    /// `host:port`.
+    pub address: String,
+    pub moniker: Option<String>,
+}
+
+/// A peer whose node ID stayed but whose address did not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Moved {
+    pub node_id: String,
+    pub moniker: Option<String>,
+    pub from: String,
+    pub to: String,
+}
+
+impl Moved {
+    /// True when only the port differs, the usual cause (a port strategy or override changed).
+    pub fn port_only(&self) -> bool {
+        self.from.rsplit_once(':').map(|f| f.0) == self.to.rsplit_once(':').map(|t| t.0)
+    }
+}
+
+/// One validator's peer list for one consumer, before and after.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerChange {
+    pub validator: String,
+    /// The consumer's directory name.
+    pub slug: String,
+    pub consumer_id: String,
+    pub chain_id: String,
+    /// Peers before; `None` when the validator had no file for this consumer.
+    pub before: Option<usize>,
+    /// Peers after; `None` when the file is removed.
+    pub after: Option<usize>,
+    pub added: Vec<Peer>,
+    pub removed: Vec<Peer>,
+    pub moved: Vec<Moved>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SerialChange {
+    pub path: String,
+    pub from: Option<u64>,
+    pub to: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Sorted by path; includes the ownership manifest when it changes.
+    pub files: Vec<FileChange>,
+    pub unchanged: usize,
+    /// Sorted by (consumer directory, validator).
+    pub peers: Vec<PeerChange>,
+    pub serials: Vec<SerialChange>,
+    /// Consumer directories no validator will have any more.
+    pub removed_consumers: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for f in &self.files {
+            match f.action {
+                Action::Add => c.added += 1,
+                Action::Change => c.changed += 1,
+                Action::Remove => c.removed += 1,
+            }
+        }
+        c
+    }
+
+    /// Changes big enough that a typo in the inventory or a bad snapshot could have caused them;
+    /// each needs `--force`. `max_removal_percent` applies to peer lists of at least 4.
+    pub fn threshold_violations(&self, max_removal_percent: u8) -> Vec<String> {
+        let mut out = Vec::new();
+        for p in &self.peers {
+            let (Some(before), Some(after)) = (p.before, p.after) else {
+                continue;
+            };
+            if after == 0 && before > 0 {
+                out.push(format!(
+                    "{} on {}: the peer list would become empty (had {before})",
+                    p.validator, p.slug
+                ));
+            } else if before >= 4
+                && p.removed.len() * 100 > before * usize::from(max_removal_percent)
+            {
+                out.push(format!(
+                    "{} on {}: {} of {before} peers would be removed (more than {max_removal_percent}%)",
+                    p.validator,
+                    p.slug,
+                    p.removed.len()
+                ));
+            }
+        }
+        for slug in &self.removed_consumers {
+            out.push(format!(
+                "consumer directory {slug} would be deleted for every validator"
+            ));
+        }
+        out
+    }
+}
+
+/// Compares `tree` with the files under `dir`. `only` limits the comparison to one validator's
+/// subtree, as `--self` limits rendering.
+pub fn compare(
+    tree: &OutputTree,
+    dir: &Path,
+    only: Option<&str>,
+    plan: &Plan,
+) -> Result<Changes, TreeError> {
+    let previous = read_manifest(dir)?;
+    if previous.is_none()
+        && dir.is_dir()
+        && std::fs::read_dir(dir).map_err(io(dir))?.next().is_some()
+    {
+        return Err(TreeError::NotOwned(dir.to_path_buf()));
+    }
+    let previous = previous.unwrap_or_default();
+    let in_scope = |p: &str| only.is_none_or(|o| p.split('/').next() == Some(o));
+
+    let mut changes = Changes::default();
+    let mut paths: BTreeSet<&str> = tree.files().keys().map(String::as_str).collect();
+    paths.extend(previous.iter().map(String::as_str).filter(|p| in_scope(p)));
+    for path in paths {
+        let new = tree.files().get(path).cloned();
+        let old = read_optional(&dir.join(path))?;
+        let action = match (&old, &new) {
+            (None, None) => continue,
+            (None, Some(_)) => Action::Add,
+            (Some(_), None) => Action::Remove,
+            (Some(o), Some(n)) if o == n => {
+                changes.unchanged += 1;
+                continue;
+            }
+            (Some(_), Some(_)) => Action::Change,
+        };
+        changes.files.push(FileChange {
+            path: path.to_owned(),
+            action,
+            old,
+            new,
+        });
+    }
+    let mut owned: BTreeSet<String> = previous.iter().filter(|p| !in_scope(p)).cloned().collect();
+    owned.extend(tree.files().keys().cloned());
+    let manifest = OutputTree::manifest_text(&owned).into_bytes();
+    let old_manifest = read_optional(&dir.join(MANIFEST))?;
+    if old_manifest.as_deref() != Some(manifest.as_slice()) {
+        let action = if old_manifest.is_some() {
+            Action::Change
+        } else {
+            Action::Add
+        };
+        let at = changes
+            .files
+            .partition_point(|f| f.path.as_str() < MANIFEST);
+        changes.files.insert(
+            at,
+            FileChange {
+                path: MANIFEST.to_owned(),
+                action,
+                old: old_manifest,
+                new: Some(manifest),
+            },
+        );
+    }
+
+    changes.peers = peer_changes(&changes.files, plan);
+    changes.serials = serial_changes(&changes.files);
+    let consumers_of = |paths: &mut dyn Iterator<Item = &String>| -> BTreeSet<String> {
+        paths
+            .filter_map(|p| consumer_dir(p).map(|(_, slug)| slug.to_owned()))
+            .collect()
+    };
+    let before = consumers_of(&mut previous.iter().filter(|p| in_scope(p)));
+    let after = consumers_of(&mut tree.files().keys());
+    changes.removed_consumers = before.difference(&after).cloned().collect();
+    Ok(changes)
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TreeError + '_ {
+    move |source| TreeError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, TreeError> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(io(path)(e)),
+    }
+}
+
+/// `<validator>/<consumer>/peers.yaml` → (validator, consumer).
+fn consumer_dir(path: &str) -> Option<(&str, &str)> {
+    let mut parts = path.split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(v), Some(c), Some("peers.yaml"), None) => Some((v, c)),
+        _ => None,
+    }
+}
+
+struct PeersFile {
+    consumer_id: String,
+    chain_id: String,
+    peers: BTreeMap<String, String>,
+}
+
+/// Reads a peers ConfigMap; a file that does not parse (edited by hand) yields no peer detail, while
+/// its diff still shows.
+fn parse_peers(path: &str, bytes: &[u8]) -> Option<PeersFile> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let doc: Json = match crate::yaml::parse(Path::new(path), text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            tracing::warn!("{e}: no peer summary for this file");
+            return None;
+        }
+    };
+    let label = |k: &str| {
+        doc.pointer("/metadata/labels")
+            .and_then(|l| l.get(k))
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let list = doc
+        .pointer("/data/persistent_peers")
+        .and_then(Json::as_str)?;
+    let peers = list
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| p.split_once('@'))
+        .map(|(id, addr)| (id.to_ascii_lowercase(), addr.to_owned()))
+        .collect();
+    Some(PeersFile {
+        consumer_id: label("peergen.io/consumer-id"),
+        chain_id: label("peergen.io/chain-id"),
+        peers,
+    })
+}
+
+fn peer_changes(files: &[FileChange], plan: &Plan) -> Vec<PeerChange> {
+    let mut monikers: BTreeMap<(&str, String), &str> = BTreeMap::new();
+    let mut any_moniker: BTreeMap<String, &str> = BTreeMap::new();
+    for cp in &plan.consumers {
+        for m in &cp.members {
+            let id = m.node_id.as_str().to_ascii_lowercase();
+            monikers.insert((cp.consumer_id.as_str(), id.clone()), m.moniker.as_str());
+            any_moniker.entry(id).or_insert(m.moniker.as_str());
+        }
+    }
+    let moniker = |consumer_id: &str, id: &str| {
+        monikers
+            .get(&(consumer_id, id.to_owned()))
+            .or_else(|| any_moniker.get(id))
+            .map(|m| (*m).to_owned())
+    };
+
+    let mut out = Vec::new();
+    for f in files {
+        let Some((validator, slug)) = consumer_dir(&f.path) else {
+            continue;
+        };
+        let old = f.old.as_deref().and_then(|b| parse_peers(&f.path, b));
+        let new = f.new.as_deref().and_then(|b| parse_peers(&f.path, b));
+        let Some(meta) = new.as_ref().or(old.as_ref()) else {
+            continue;
+        };
+        let empty = BTreeMap::new();
+        let old_peers = old.as_ref().map_or(&empty, |p| &p.peers);
+        let new_peers = new.as_ref().map_or(&empty, |p| &p.peers);
+        let peer = |id: &String, address: &String| Peer {
+            node_id: id.clone(),
+            address: address.clone(),
+            moniker: moniker(&meta.consumer_id, id),
+        };
+        let mut change = PeerChange {
+            validator: validator.to_owned(),
+            slug: slug.to_owned(),
+            consumer_id: meta.consumer_id.clone(),
+            chain_id: meta.chain_id.clone(),
+            before: old.as_ref().map(|p| p.peers.len()),
+            after: new.as_ref().map(|p| p.peers.len()),
+            added: Vec::new(),
+            removed: Vec::new(),
+            moved: Vec::new(),
+        };
+        for (id, addr) in new_peers {
+            match old_peers.get(id) {
+                None => change.added.push(peer(id, addr)),
+                Some(from) if from != addr => change.moved.push(Moved {
+                    node_id: id.clone(),
+                    moniker: moniker(&meta.consumer_id, id),
+                    from: from.clone(),
+                    to: addr.clone(),
+                }),
+                Some(_) => {}
+            }
+        }
+        for (id, addr) in old_peers {
+            if !new_peers.contains_key(id) {
+                change.removed.push(peer(id, addr));
+            }
+        }
+        out.push(change);
+    }
+    out.sort_by(|a, b| (&a.slug, &a.validator).cmp(&(&b.slug, &b.validator)));
+    out
+}
+
+fn serial_changes(files: &[FileChange]) -> Vec<SerialChange> {
+    files
+        .iter()
+        .filter(|f| f.path.ends_with(".zone"))
+        .map(|f| SerialChange {
+            path: f.path.clone(),
+            from: f.old.as_deref().and_then(soa_serial),
+            to: f.new.as_deref().and_then(soa_serial),
+        })
+        .filter(|s| s.from != s.to)
+        .collect()
+}
+
+/// The serial of the first SOA record: the third field after `SOA`, across parentheses, lines and
+/// comments.
+pub fn soa_serial(zone: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(zone).ok()?;
+    let mut tokens = text
+        .lines()
+        .map(|l| l.split(';').next().unwrap_or_default())
+        .flat_map(|l| l.split_whitespace())
+        .flat_map(|t| t.split(['(', ')']))
+        .filter(|t| !t.is_empty());
+    tokens.find(|t| t.eq_ignore_ascii_case("SOA"))?;
+    tokens.nth(2)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(before: usize, removed: usize) -> PeerChange {
+        let peer = |i: usize| Peer {
+            node_id: format!("{i:040x}"),
+            address: format!("h{i}:26656"),
+            moniker: None,
+        };
+        PeerChange {
+            validator: "alice".into(),
+            slug: "pion-1".into(),
+            consumer_id: "0".into(),
+            chain_id: "pion-1".into(),
+            before: Some(before),
+            after: Some(before - removed),
+            added: Vec::new(),
+            removed: (0..removed).map(peer).collect(),
+            moved: Vec::new(),
+        }
+    }
+
+    fn violations(before: usize, removed: usize, pct: u8) -> usize {
+        Changes {
+            peers: vec![change(before, removed)],
+            ..Changes::default()
+        }
+        .threshold_violations(pct)
+        .len()
+    }
+
+    #[test]
+    fn removal_share_counts_only_from_four_peers() {
+        assert_eq!(violations(10, 3, 30), 0, "exactly 30% is allowed");
+        assert_eq!(violations(10, 4, 30), 1);
+        assert_eq!(violations(4, 2, 30), 1);
+        assert_eq!(violations(4, 2, 50), 0);
+        assert_eq!(
+            violations(3, 2, 30),
+            0,
+            "small lists are exempt from the share rule"
+        );
+    }
+
+    #[test]
+    fn emptying_a_list_always_counts() {
+        assert_eq!(violations(1, 1, 100), 1);
+        assert_eq!(violations(3, 3, 100), 1);
+    }
+
+    #[test]
+    fn soa_serial_across_lines_and_comments() {
+        let zone = b"$ORIGIN example.org.\n@ 3600 IN SOA ns1.example.org. hostmaster.example.org. ( ; primary\n    2026112101 ; serial\n    7200 3600 1209600 300 )\n";
+        assert_eq!(soa_serial(zone), Some(2026112101));
+        assert_eq!(soa_serial(b"@ IN SOA a. b. 7 1 2 3 4\n"), Some(7));
+        assert_eq!(soa_serial(b"@ IN A 192.0.2.1\n"), None);
+    }
+
+    #[test]
+    fn moved_port_only() {
+        let m = |from: &str, to: &str| Moved {
+            node_id: String::new(),
+            moniker: None,
+            from: from.into(),
+            to: to.into(),
+        };
+        assert!(m("a.example:1", "a.example:2").port_only());
+        assert!(!m("a.example:1", "b.example:1").port_only());
+    }
+}

@@ -1,0 +1,640 @@
+//! Applying a plan to a GitOps repository with git2: refuse unsafe repository states, write the
+//! rendered tree, stage only the paths peergen owns, make at most one commit per run, and push,
+//! surviving a concurrent push by fetching, re-rendering on the new tip and retrying.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use git2::build::CheckoutBuilder;
+use git2::{
+    Branch, Cred, CredentialType, ErrorCode, FetchOptions, Oid, PushOptions, RemoteCallbacks,
+    Repository, RepositoryState, Signature, Status, StatusOptions,
+};
+use serde_json::{Value as Json, json};
+
+use crate::changes::{Changes, compare};
+use crate::plan::Plan;
+use crate::tree::{MANIFEST, OutputTree, read_manifest};
+
+/// Branches under this prefix belong to peergen, which may force-push them.
+pub const OWNED_BRANCH_PREFIX: &str = "peergen/";
+
+/// Replaced in `--branch` by the first 12 hex digits of the plan checksum, so identical plans
+/// share a branch (and an open pull request) instead of piling up new ones.
+pub const CHECKSUM_PLACEHOLDER: &str = "{checksum}";
+
+const DEFAULT_MESSAGE: &str = include_str!("../templates/gitops/commit-message.j2");
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitopsError {
+    #[error("{action}: {source}")]
+    Git { action: String, source: git2::Error },
+    #[error("--path {0:?} must be a relative path inside the repository, without `..`")]
+    BadPath(String),
+    #[error("{0} is a bare repository; apply needs a working tree")]
+    Bare(PathBuf),
+    #[error("{path}: a {state} is in progress; finish or abort it before running peergen apply")]
+    InProgress { path: PathBuf, state: String },
+    #[error("{path}: unresolved merge conflicts in {}; resolve them first", .paths.join(", "))]
+    Conflicts { path: PathBuf, paths: Vec<String> },
+    #[error(
+        "{path}: uncommitted changes to files peergen owns ({}); commit or discard them first, peergen never overwrites them",
+        .paths.join(", ")
+    )]
+    DirtyOwned { path: PathBuf, paths: Vec<String> },
+    #[error(
+        "{path}: staged changes ({}) would end up in peergen's commit; commit or unstage them first",
+        .paths.join(", ")
+    )]
+    Staged { path: PathBuf, paths: Vec<String> },
+    #[error("{0}: HEAD is detached; check out a branch or pass --branch")]
+    Detached(PathBuf),
+    #[error("--branch {0:?} is not a valid branch name")]
+    BadBranch(String),
+    #[error(
+        "--plan-checksum {expected} does not match the planned tree {planned}: the inputs or the repository changed since the plan was reviewed"
+    )]
+    ChecksumMismatch { expected: String, planned: String },
+    #[error("refusing to apply without --force:\n  {}", .0.join("\n  "))]
+    Thresholds(Vec<String>),
+    #[error(
+        "the committed output under {path} is not what the inputs produce ({files} files differ); run `peergen apply` instead of editing generated files"
+    )]
+    Drift { path: String, files: usize },
+    #[error("commit message template: {0}")]
+    Message(String),
+    #[error("push of {branch} to {remote} still rejected after {attempts} attempts: {reason}")]
+    PushRejected {
+        remote: String,
+        branch: String,
+        attempts: u32,
+        reason: String,
+    },
+    #[error(
+        "push of {branch} was rejected and the local branch has {foreign} unpushed commit(s) that peergen did not make in this run; refusing to reset it: push or rebase them first"
+    )]
+    Unpushed { branch: String, foreign: usize },
+}
+
+fn git(action: impl Into<String>) -> impl FnOnce(git2::Error) -> GitopsError {
+    let action = action.into();
+    move |source| GitopsError::Git { action, source }
+}
+
+/// Where output lives: a repository and a directory inside it.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub repo: PathBuf,
+    /// Relative to the repository root, `/`-separated, empty for the root itself.
+    pub subdir: String,
+}
+
+impl Target {
+    pub fn new(repo: &Path, subdir: &Path) -> Result<Target, GitopsError> {
+        let mut parts = Vec::new();
+        for c in subdir.components() {
+            match c {
+                Component::CurDir => {}
+                Component::Normal(s) => parts.push(
+                    s.to_str()
+                        .ok_or_else(|| GitopsError::BadPath(subdir.display().to_string()))?
+                        .to_owned(),
+                ),
+                _ => return Err(GitopsError::BadPath(subdir.display().to_string())),
+            }
+        }
+        Ok(Target {
+            repo: repo.to_path_buf(),
+            subdir: parts.join("/"),
+        })
+    }
+
+    pub fn out_dir(&self) -> PathBuf {
+        self.repo.join(&self.subdir)
+    }
+
+    /// The output directory as a prefix of repository paths: empty or ending in `/`.
+    pub fn prefix(&self) -> String {
+        if self.subdir.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.subdir)
+        }
+    }
+}
+
+pub struct ApplyOptions {
+    pub only: Option<String>,
+    pub branch: Option<String>,
+    pub push: Option<String>,
+    pub plan_checksum: Option<String>,
+    pub force: bool,
+    pub max_removal_percent: u8,
+    pub message_template: Option<String>,
+    pub author_name: String,
+    pub author_email: String,
+    pub max_push_attempts: u32,
+}
+
+/// What one apply did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub branch: String,
+    pub commit: Option<Oid>,
+    pub pushed: bool,
+    pub attempts: u32,
+}
+
+/// Renders into memory given the directory holding the previous output (see [`crate::render_tree`]).
+pub type Render<'a> = dyn FnMut(&Path) -> Result<(Plan, OutputTree), crate::Error> + 'a;
+/// Shows a plan (changes and checksum) to the user before anything is written.
+pub type Show<'a> = dyn FnMut(&Changes, &str) -> Result<(), crate::Error> + 'a;
+
+/// Guards that hold for plan and apply alike: the reviewed checksum, then the safety thresholds.
+pub fn check_guards(
+    changes: &Changes,
+    checksum: &str,
+    opts: &ApplyOptions,
+) -> Result<(), GitopsError> {
+    if let Some(expected) = &opts.plan_checksum
+        && !expected.eq_ignore_ascii_case(checksum)
+    {
+        return Err(GitopsError::ChecksumMismatch {
+            expected: expected.clone(),
+            planned: checksum.to_owned(),
+        });
+    }
+    let violations = changes.threshold_violations(opts.max_removal_percent);
+    if !opts.force && !violations.is_empty() {
+        return Err(GitopsError::Thresholds(violations));
+    }
+    Ok(())
+}
+
+pub fn apply(
+    target: &Target,
+    opts: &ApplyOptions,
+    render: &mut Render<'_>,
+    show: &mut Show<'_>,
+) -> Result<Outcome, crate::Error> {
+    let repo = Repository::open(&target.repo)
+        .map_err(git(format!("opening repository {}", target.repo.display())))?;
+    if repo.is_bare() {
+        return Err(GitopsError::Bare(target.repo.clone()).into());
+    }
+    check_repo_state(&repo, &target.repo)?;
+    let out_dir = target.out_dir();
+
+    let first = render(&out_dir)?;
+    let first_checksum = first.1.checksum();
+    let mut rendered = Some(first);
+    let branch = match &opts.branch {
+        Some(pattern) => {
+            let name = pattern.replace(CHECKSUM_PLACEHOLDER, &first_checksum[..12]);
+            // Output can depend on the previous output (zone serials): render again on the
+            // branch's own tree.
+            if switch_branch(&repo, &name)? {
+                rendered = None;
+            }
+            name
+        }
+        None => current_branch(&repo, &target.repo)?,
+    };
+    let mut outcome = Outcome {
+        branch: branch.clone(),
+        ..Outcome::default()
+    };
+    loop {
+        outcome.attempts += 1;
+        let (plan, tree) = match rendered.take() {
+            Some(r) => r,
+            None => render(&out_dir)?,
+        };
+        let changes = compare(&tree, &out_dir, opts.only.as_deref(), &plan)?;
+        let checksum = tree.checksum();
+        if outcome.attempts == 1 {
+            show(&changes, &checksum)?;
+        } else {
+            tracing::info!(
+                "re-rendered on the new remote tip: {}",
+                crate::report::summary_line(&changes)
+            );
+        }
+        check_guards(&changes, &checksum, opts)?;
+        let commit = if changes.is_empty() {
+            None
+        } else {
+            check_owned_clean(&repo, target, &tree)?;
+            let scope: Vec<String> = opts.only.iter().cloned().collect();
+            tree.write(&out_dir, &scope, opts.force)?;
+            commit(&repo, target, &changes, &checksum, opts)?
+        };
+        match commit {
+            Some(oid) => tracing::info!("committed {oid} on {branch}"),
+            None => tracing::info!("nothing to commit on {branch}"),
+        }
+        if commit.is_some() {
+            outcome.commit = commit;
+        }
+        let Some(remote) = &opts.push else {
+            return Ok(outcome);
+        };
+        match push(&repo, remote, &branch)? {
+            None => {
+                outcome.pushed = true;
+                return Ok(outcome);
+            }
+            Some(reason) if outcome.attempts >= opts.max_push_attempts => {
+                return Err(GitopsError::PushRejected {
+                    remote: remote.clone(),
+                    branch,
+                    attempts: outcome.attempts,
+                    reason,
+                }
+                .into());
+            }
+            Some(reason) => {
+                tracing::warn!(
+                    "push of {branch} to {remote} rejected ({reason}); fetching and re-rendering"
+                );
+                std::thread::sleep(backoff(outcome.attempts));
+                let tip = fetch(&repo, remote, &branch)?;
+                reset_to(&repo, &branch, tip, commit)?;
+                outcome.commit = None;
+            }
+        }
+    }
+}
+
+/// Capped exponential backoff with jitter, so concurrent writers stop colliding.
+fn backoff(attempt: u32) -> Duration {
+    let base = 200u64.saturating_mul(1 << attempt.min(5)).min(5_000);
+    let jitter = u64::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos()),
+    ) % (base / 2 + 1);
+    Duration::from_millis(base / 2 + jitter)
+}
+
+fn check_repo_state(repo: &Repository, path: &Path) -> Result<(), GitopsError> {
+    let state = repo.state();
+    if state != RepositoryState::Clean {
+        return Err(GitopsError::InProgress {
+            path: path.to_path_buf(),
+            state: format!("{state:?}").to_lowercase(),
+        });
+    }
+    let index = repo.index().map_err(git("reading the index"))?;
+    if index.has_conflicts() {
+        let paths = index
+            .conflicts()
+            .map_err(git("reading conflicts"))?
+            .filter_map(Result::ok)
+            .filter_map(|c| c.our.or(c.their).or(c.ancestor))
+            .map(|e| String::from_utf8_lossy(&e.path).into_owned())
+            .collect();
+        return Err(GitopsError::Conflicts {
+            path: path.to_path_buf(),
+            paths,
+        });
+    }
+    let mut opts = StatusOptions::new();
+    opts.include_untracked(false);
+    let statuses = repo
+        .statuses(Some(&mut opts))
+        .map_err(git("reading the status"))?;
+    let staged_flags = Status::INDEX_NEW
+        | Status::INDEX_MODIFIED
+        | Status::INDEX_DELETED
+        | Status::INDEX_RENAMED
+        | Status::INDEX_TYPECHANGE;
+    let staged: Vec<String> = statuses
+        .iter()
+        .filter(|s| s.status().intersects(staged_flags))
+        .filter_map(|s| s.path().ok().map(str::to_owned))
+        .collect();
+    if !staged.is_empty() {
+        return Err(GitopsError::Staged {
+            path: path.to_path_buf(),
+            paths: staged,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses when a file peergen would write or delete has changes git does not have: writing would
+/// lose them.
+fn check_owned_clean(
+    repo: &Repository,
+    target: &Target,
+    tree: &OutputTree,
+) -> Result<(), crate::Error> {
+    let mut owned: BTreeSet<String> = read_manifest(&target.out_dir())?.unwrap_or_default();
+    owned.extend(tree.files().keys().cloned());
+    owned.insert(MANIFEST.to_owned());
+    let prefix = target.prefix();
+    let mut opts = StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false);
+    if !prefix.is_empty() {
+        opts.pathspec(&prefix);
+    }
+    let statuses = repo
+        .statuses(Some(&mut opts))
+        .map_err(git("reading the status"))?;
+    let dirty: Vec<String> = statuses
+        .iter()
+        .filter(|s| s.status() != Status::CURRENT)
+        .filter_map(|s| s.path().ok().map(str::to_owned))
+        .filter(|p| {
+            p.strip_prefix(&prefix)
+                .is_some_and(|rel| owned.contains(rel))
+        })
+        .collect();
+    if dirty.is_empty() {
+        Ok(())
+    } else {
+        Err(GitopsError::DirtyOwned {
+            path: target.repo.clone(),
+            paths: dirty,
+        }
+        .into())
+    }
+}
+
+fn current_branch(repo: &Repository, path: &Path) -> Result<String, GitopsError> {
+    let head = repo.find_reference("HEAD").map_err(git("reading HEAD"))?;
+    head.symbolic_target()
+        .ok()
+        .flatten()
+        .and_then(|t| t.strip_prefix("refs/heads/"))
+        .map(str::to_owned)
+        .ok_or_else(|| GitopsError::Detached(path.to_path_buf()))
+}
+
+/// Checks out `name`, creating it from the current HEAD when it does not exist yet. True when the
+/// working tree now holds another commit.
+fn switch_branch(repo: &Repository, name: &str) -> Result<bool, GitopsError> {
+    if !Branch::name_is_valid(name).unwrap_or(false) {
+        return Err(GitopsError::BadBranch(name.to_owned()));
+    }
+    let refname = format!("refs/heads/{name}");
+    let head = repo.find_reference("HEAD").ok();
+    if head
+        .as_ref()
+        .and_then(|h| h.symbolic_target().ok().flatten())
+        == Some(refname.as_str())
+    {
+        return Ok(false);
+    }
+    let mut moved = false;
+    match repo.find_reference(&refname) {
+        Ok(existing) => {
+            let commit = existing
+                .peel_to_commit()
+                .map_err(git(format!("reading branch {name}")))?;
+            repo.checkout_tree(commit.as_object(), Some(CheckoutBuilder::new().safe()))
+                .map_err(git(format!(
+                    "checking out {name} (local changes would be overwritten?)"
+                )))?;
+            moved = repo.head().ok().and_then(|h| h.target()) != Some(commit.id());
+        }
+        Err(e) if e.code() == ErrorCode::NotFound => {
+            if let Ok(head) = repo.head().and_then(|h| h.peel_to_commit()) {
+                repo.branch(name, &head, false)
+                    .map_err(git(format!("creating branch {name}")))?;
+            }
+        }
+        Err(e) => return Err(git(format!("reading branch {name}"))(e)),
+    }
+    repo.set_head(&refname)
+        .map_err(git(format!("switching to {name}")))?;
+    Ok(moved)
+}
+
+fn commit(
+    repo: &Repository,
+    target: &Target,
+    changes: &Changes,
+    checksum: &str,
+    opts: &ApplyOptions,
+) -> Result<Option<Oid>, GitopsError> {
+    let prefix = target.prefix();
+    let mut index = repo.index().map_err(git("reading the index"))?;
+    for f in &changes.files {
+        let path = PathBuf::from(format!("{prefix}{}", f.path));
+        let staged = match f.action {
+            crate::changes::Action::Remove => index.remove_path(&path),
+            _ => index.add_path(&path),
+        };
+        staged.map_err(git(format!("staging {}", path.display())))?;
+    }
+    index.write().map_err(git("writing the index"))?;
+    let tree_id = index.write_tree().map_err(git("writing the tree"))?;
+    let parent = match repo.head() {
+        Ok(head) => Some(head.peel_to_commit().map_err(git("reading HEAD"))?),
+        Err(e) if e.code() == ErrorCode::UnbornBranch || e.code() == ErrorCode::NotFound => None,
+        Err(e) => return Err(git("reading HEAD")(e)),
+    };
+    // The bytes on disk can differ from the plan's view while git's do not (line-ending filters):
+    // git decides whether there is anything to commit.
+    if parent.as_ref().map(|p| p.tree_id()) == Some(tree_id) {
+        return Ok(None);
+    }
+    let tree = repo.find_tree(tree_id).map_err(git("reading the tree"))?;
+    let message = message(changes, checksum, opts.message_template.as_deref())?;
+    let sig = Signature::now(&opts.author_name, &opts.author_email)
+        .map_err(git("building the author signature"))?;
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    repo.commit(Some("HEAD"), &sig, &sig, &message, &tree, &parents)
+        .map(Some)
+        .map_err(git("committing"))
+}
+
+/// The commit message context, documented in docs/gitops.md.
+pub fn message_context(changes: &Changes, checksum: &str) -> Json {
+    let c = changes.counts();
+    let peer = |p: &crate::changes::Peer| json!({"node_id": p.node_id, "address": p.address, "moniker": p.moniker});
+    let mut consumers: Vec<Json> = Vec::new();
+    let mut slugs: Vec<&str> = changes.peers.iter().map(|p| p.slug.as_str()).collect();
+    slugs.dedup();
+    for slug in slugs {
+        let rows: Vec<_> = changes.peers.iter().filter(|p| p.slug == slug).collect();
+        consumers.push(json!({
+            "slug": slug,
+            "consumer_id": rows[0].consumer_id,
+            "chain_id": rows[0].chain_id,
+            "validators": rows.iter().map(|p| json!({
+                "validator": p.validator,
+                "before": p.before,
+                "after": p.after,
+                "added": p.added.iter().map(peer).collect::<Vec<_>>(),
+                "removed": p.removed.iter().map(peer).collect::<Vec<_>>(),
+                "moved": p.moved.iter().map(|m| json!({"node_id": m.node_id, "moniker": m.moniker, "from": m.from, "to": m.to})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    json!({
+        "checksum": checksum,
+        "summary": {"add": c.added, "change": c.changed, "remove": c.removed},
+        "files": changes.files.iter().map(|f| json!({"path": f.path, "action": f.action.as_str()})).collect::<Vec<_>>(),
+        "consumers": consumers,
+        "removed_consumers": changes.removed_consumers,
+    })
+}
+
+pub fn message(
+    changes: &Changes,
+    checksum: &str,
+    template: Option<&str>,
+) -> Result<String, GitopsError> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()
+            .expect("static syntax config"),
+    );
+    let source = template.unwrap_or(DEFAULT_MESSAGE);
+    let fail = |e: minijinja::Error| GitopsError::Message(format!("{e:#}"));
+    env.add_template("message", source).map_err(fail)?;
+    let text = env
+        .get_template("message")
+        .and_then(|t| {
+            t.render(minijinja::Value::from(minijinja::value::Serde(
+                message_context(changes, checksum),
+            )))
+        })
+        .map_err(fail)?;
+    let mut text = text.trim_end().to_owned();
+    if text.is_empty() {
+        return Err(GitopsError::Message("renders an empty message".to_owned()));
+    }
+    text.push('\n');
+    Ok(text)
+}
+
+/// Credentials from, in order: an SSH agent, `PEERGEN_GIT_TOKEN` (with `PEERGEN_GIT_USERNAME`,
+/// default `x-access-token`), git's credential helper. Only the method is logged, never a secret
+/// or a URL (which may embed one).
+fn callbacks<'a>(config: Option<git2::Config>) -> RemoteCallbacks<'a> {
+    let mut cb = RemoteCallbacks::new();
+    let mut tries = 0;
+    cb.credentials(move |url, username, allowed| {
+        tries += 1;
+        if tries > 3 {
+            return Err(git2::Error::from_str(
+                "authentication failed (tried ssh-agent, PEERGEN_GIT_TOKEN and the git credential helper)",
+            ));
+        }
+        if allowed.contains(CredentialType::SSH_KEY) {
+            tracing::debug!("authenticating with the ssh agent");
+            return Cred::ssh_key_from_agent(username.unwrap_or("git"));
+        }
+        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
+            if let Ok(token) = std::env::var("PEERGEN_GIT_TOKEN") {
+                tracing::debug!("authenticating with PEERGEN_GIT_TOKEN");
+                let user = std::env::var("PEERGEN_GIT_USERNAME").unwrap_or_else(|_| "x-access-token".to_owned());
+                return Cred::userpass_plaintext(&user, &token);
+            }
+            if let Some(config) = &config {
+                tracing::debug!("authenticating with the git credential helper");
+                return Cred::credential_helper(config, url, username);
+            }
+        }
+        if allowed.contains(CredentialType::DEFAULT) {
+            return Cred::default();
+        }
+        Err(git2::Error::from_str("no usable credentials for this remote"))
+    });
+    cb
+}
+
+/// Pushes `branch`; `Ok(Some(reason))` when the remote rejected it. libgit2 reports a rejected
+/// reference through the `push_update_reference` callback, not as an error.
+fn push(repo: &Repository, remote_name: &str, branch: &str) -> Result<Option<String>, GitopsError> {
+    let mut remote = repo
+        .find_remote(remote_name)
+        .map_err(git(format!("finding remote {remote_name}")))?;
+    let force = branch.starts_with(OWNED_BRANCH_PREFIX);
+    let refspec = format!(
+        "{}refs/heads/{branch}:refs/heads/{branch}",
+        if force { "+" } else { "" }
+    );
+    let rejected: RefCell<Option<String>> = RefCell::new(None);
+    let mut cb = callbacks(repo.config().ok());
+    cb.push_update_reference(|_, status| {
+        if let Some(status) = status {
+            *rejected.borrow_mut() = Some(status.to_owned());
+        }
+        Ok(())
+    });
+    let mut opts = PushOptions::new();
+    opts.remote_callbacks(cb);
+    match remote.push(&[refspec.as_str()], Some(&mut opts)) {
+        Ok(()) => {}
+        Err(e) if e.code() == ErrorCode::NotFastForward => return Ok(Some(e.message().to_owned())),
+        Err(e) => return Err(git(format!("pushing {branch} to {remote_name}"))(e)),
+    }
+    drop(opts);
+    Ok(rejected.into_inner())
+}
+
+fn fetch(repo: &Repository, remote_name: &str, branch: &str) -> Result<Oid, GitopsError> {
+    let mut remote = repo
+        .find_remote(remote_name)
+        .map_err(git(format!("finding remote {remote_name}")))?;
+    let tracking = format!("refs/remotes/{remote_name}/{branch}");
+    let mut opts = FetchOptions::new();
+    opts.remote_callbacks(callbacks(repo.config().ok()));
+    remote
+        .fetch(
+            &[format!("+refs/heads/{branch}:{tracking}")],
+            Some(&mut opts),
+            None,
+        )
+        .map_err(git(format!("fetching {branch} from {remote_name}")))?;
+    repo.refname_to_id(&tracking)
+        .map_err(git(format!("reading {tracking}")))
+}
+
+/// Moves `branch` (checked out) to `tip`, dropping at most the one commit this run made: a
+/// generated commit is re-rendered, never rebased; anyone else's unpushed work is kept by refusing.
+fn reset_to(
+    repo: &Repository,
+    branch: &str,
+    tip: Oid,
+    ours: Option<Oid>,
+) -> Result<(), GitopsError> {
+    let refname = format!("refs/heads/{branch}");
+    let head = repo
+        .refname_to_id(&refname)
+        .map_err(git(format!("reading {branch}")))?;
+    let (ahead, _) = repo
+        .graph_ahead_behind(head, tip)
+        .map_err(git("comparing with the remote"))?;
+    let droppable = usize::from(ours == Some(head));
+    if ahead > droppable {
+        return Err(GitopsError::Unpushed {
+            branch: branch.to_owned(),
+            foreign: ahead - droppable,
+        });
+    }
+    let target = repo
+        .find_object(tip, None)
+        .map_err(git("reading the remote tip"))?;
+    repo.checkout_tree(&target, Some(CheckoutBuilder::new().safe()))
+        .map_err(git("checking out the remote tip"))?;
+    repo.find_reference(&refname)
+        .and_then(|mut r| {
+            r.set_target(tip, "peergen: move to the remote tip after a rejected push")
+        })
+        .map_err(git(format!("moving {branch}")))?;
+    Ok(())
+}

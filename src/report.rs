@@ -1,0 +1,355 @@
+//! How a plan is shown: a unified diff for people at a terminal, a Markdown pull-request comment,
+//! and JSON for machines. Pure functions of [`Changes`]; the caller decides where the text goes.
+
+use std::fmt::Write as _;
+
+use anstyle::{AnsiColor, Style};
+use serde_json::json;
+use similar::TextDiff;
+
+use crate::changes::{Action, Changes, FileChange, Peer};
+
+/// First line of every Markdown plan, so a workflow can find and update its one comment.
+pub const MARKER: &str = "<!-- peergen-plan -->";
+
+/// GitHub refuses comments over 65 536 characters; the tables and the note need the rest.
+pub const MARKDOWN_DIFF_LIMIT: usize = 50_000;
+
+fn lossy(bytes: Option<&[u8]>) -> String {
+    bytes
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default()
+}
+
+/// One file's unified diff with paths as `git apply` expects them from the repository root.
+pub fn file_diff(change: &FileChange, prefix: &str) -> String {
+    let path = format!("{prefix}{}", change.path);
+    let old = lossy(change.old.as_deref());
+    let new = lossy(change.new.as_deref());
+    let a = if change.action == Action::Add {
+        "/dev/null".to_owned()
+    } else {
+        format!("a/{path}")
+    };
+    let b = if change.action == Action::Remove {
+        "/dev/null".to_owned()
+    } else {
+        format!("b/{path}")
+    };
+    TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .context_radius(3)
+        .missing_newline_hint(true)
+        .header(&a, &b)
+        .to_string()
+}
+
+pub fn summary_line(changes: &Changes) -> String {
+    if changes.is_empty() {
+        return format!("No changes: {} files are up to date.", changes.unchanged);
+    }
+    let c = changes.counts();
+    format!(
+        "Plan: {} to add, {} to change, {} to remove ({} unchanged).",
+        c.added, c.changed, c.removed, changes.unchanged
+    )
+}
+
+/// Resets before the newline, so a pager or a later line never inherits the colour.
+fn paint(out: &mut String, style: Style, line: &str, color: bool) {
+    let (body, newline) = line.strip_suffix('\n').map_or((line, ""), |b| (b, "\n"));
+    if color && style != Style::new() {
+        let _ = write!(
+            out,
+            "{}{body}{}{newline}",
+            style.render(),
+            style.render_reset()
+        );
+    } else {
+        out.push_str(line);
+    }
+}
+
+/// The unified diff of every file, then the summary. `prefix` is the output directory relative to
+/// the repository root (empty or ending in `/`).
+pub fn text(changes: &Changes, prefix: &str, color: bool) -> String {
+    let header = Style::new().bold();
+    let hunk = Style::new().fg_color(Some(AnsiColor::Cyan.into()));
+    let added = Style::new().fg_color(Some(AnsiColor::Green.into()));
+    let removed = Style::new().fg_color(Some(AnsiColor::Red.into()));
+    let mut out = String::new();
+    for f in &changes.files {
+        let diff = file_diff(f, prefix);
+        for (i, line) in diff.split_inclusive('\n').enumerate() {
+            let style = match line.as_bytes().first() {
+                _ if i < 2 => header,
+                Some(b'@') => hunk,
+                Some(b'+') => added,
+                Some(b'-') => removed,
+                _ => Style::new(),
+            };
+            paint(&mut out, style, line, color);
+        }
+    }
+    let _ = writeln!(out, "{}", summary_line(changes));
+    out
+}
+
+fn peer_cell(p: &Peer) -> String {
+    format!(
+        "`{}` | `{}` | {}",
+        p.node_id,
+        p.address,
+        md_text(p.moniker.as_deref().unwrap_or(""))
+    )
+}
+
+/// Monikers are chosen by validators: keep them from breaking the table or injecting markup.
+fn md_text(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| match c {
+            '|' | '<' | '>' | '`' | '*' | '_' | '[' | ']' | '\\' => vec!['\\', c],
+            c if c.is_control() => vec![' '],
+            c => vec![c],
+        })
+        .collect()
+}
+
+/// A fence longer than any backtick run inside, so a diff cannot close its own code block.
+fn fence(body: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in body.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+pub fn markdown(changes: &Changes, prefix: &str, checksum: &str) -> String {
+    let mut out = String::new();
+    let dir = if prefix.is_empty() { "." } else { prefix };
+    let _ = writeln!(out, "{MARKER}");
+    let _ = writeln!(out, "### peergen plan\n");
+    let c = changes.counts();
+    if changes.is_empty() {
+        let _ = writeln!(
+            out,
+            "No changes: the committed output under `{dir}` matches the inputs.\n"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "**{} to add, {} to change, {} to remove** ({} unchanged) under `{dir}`.\n",
+            c.added, c.changed, c.removed, changes.unchanged
+        );
+    }
+    let _ = writeln!(out, "Plan checksum: `{checksum}`\n");
+
+    let mut slugs: Vec<&str> = changes.peers.iter().map(|p| p.slug.as_str()).collect();
+    slugs.dedup();
+    for slug in slugs {
+        let rows: Vec<_> = changes.peers.iter().filter(|p| p.slug == slug).collect();
+        let first = rows[0];
+        let _ = writeln!(
+            out,
+            "#### Consumer `{slug}` (consumer id {}, chain id `{}`)\n",
+            md_text(&first.consumer_id),
+            md_text(&first.chain_id)
+        );
+        let _ = writeln!(
+            out,
+            "| Validator | Peers | Change | Node ID | Address | Moniker |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        for p in rows {
+            let count = |n: Option<usize>| n.map_or("–".to_owned(), |n| n.to_string());
+            let counts = format!("{} → {}", count(p.before), count(p.after));
+            let mut lines = Vec::new();
+            if p.after.is_none() {
+                let _ = writeln!(
+                    out,
+                    "| {} | {counts} | leaves the consumer | | | |",
+                    md_text(&p.validator)
+                );
+                continue;
+            }
+            lines.extend(p.added.iter().map(|a| format!("added | {}", peer_cell(a))));
+            lines.extend(
+                p.removed
+                    .iter()
+                    .map(|r| format!("removed | {}", peer_cell(r))),
+            );
+            lines.extend(p.moved.iter().map(|m| {
+                let what = if m.port_only() {
+                    "port changed"
+                } else {
+                    "address changed"
+                };
+                format!(
+                    "{what} | `{}` | `{}` → `{}` | {}",
+                    m.node_id,
+                    m.from,
+                    m.to,
+                    md_text(m.moniker.as_deref().unwrap_or(""))
+                )
+            }));
+            if lines.is_empty() {
+                lines.push("other settings | | | ".to_owned());
+            }
+            for line in lines {
+                let _ = writeln!(out, "| {} | {counts} | {line} |", md_text(&p.validator));
+            }
+        }
+        let _ = writeln!(out);
+    }
+    if !changes.removed_consumers.is_empty() {
+        let _ = writeln!(out, "#### Consumers removed\n");
+        for slug in &changes.removed_consumers {
+            let _ = writeln!(out, "- `{slug}`");
+        }
+        let _ = writeln!(out);
+    }
+    if !changes.serials.is_empty() {
+        let _ = writeln!(out, "#### Zone serials\n");
+        let _ = writeln!(out, "| Zone file | Serial |");
+        let _ = writeln!(out, "|---|---|");
+        for s in &changes.serials {
+            let v = |n: Option<u64>| n.map_or("–".to_owned(), |n| n.to_string());
+            let _ = writeln!(
+                out,
+                "| `{prefix}{}` | {} → {} |",
+                s.path,
+                v(s.from),
+                v(s.to)
+            );
+        }
+        let _ = writeln!(out);
+    }
+    if !changes.is_empty() {
+        let mut body = String::new();
+        let mut omitted = 0;
+        for f in &changes.files {
+            let diff = file_diff(f, prefix);
+            if body.len() + diff.len() > MARKDOWN_DIFF_LIMIT {
+                omitted += 1;
+            } else {
+                body.push_str(&diff);
+            }
+        }
+        let fence = fence(&body);
+        let _ = writeln!(
+            out,
+            "<details><summary>Diff of {} files</summary>\n\n{fence}diff\n{body}{fence}\n",
+            changes.files.len()
+        );
+        if omitted > 0 {
+            let _ = writeln!(
+                out,
+                "_Truncated: the diffs of {omitted} more files exceed {MARKDOWN_DIFF_LIMIT} characters; \
+                 run `peergen plan` locally for the full diff._\n"
+            );
+        }
+        let _ = writeln!(out, "</details>");
+    }
+    out
+}
+
+pub fn json(changes: &Changes, prefix: &str, checksum: &str) -> String {
+    let c = changes.counts();
+    let peer = |p: &Peer| json!({"node_id": p.node_id, "address": p.address, "moniker": p.moniker});
+    let value = json!({
+        "format": "peergen/plan/v1",
+        "checksum": checksum,
+        "path": prefix,
+        "changed": !changes.is_empty(),
+        "summary": {
+            "add": c.added,
+            "change": c.changed,
+            "remove": c.removed,
+            "unchanged": changes.unchanged,
+        },
+        "files": changes.files.iter().map(|f| json!({"path": f.path, "action": f.action.as_str()})).collect::<Vec<_>>(),
+        "peers": changes.peers.iter().map(|p| json!({
+            "validator": p.validator,
+            "consumer": p.slug,
+            "consumer_id": p.consumer_id,
+            "chain_id": p.chain_id,
+            "before": p.before,
+            "after": p.after,
+            "added": p.added.iter().map(peer).collect::<Vec<_>>(),
+            "removed": p.removed.iter().map(peer).collect::<Vec<_>>(),
+            "moved": p.moved.iter().map(|m| json!({
+                "node_id": m.node_id,
+                "moniker": m.moniker,
+                "from": m.from,
+                "to": m.to,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "removed_consumers": changes.removed_consumers,
+        "zone_serials": changes.serials.iter().map(|s| json!({"path": s.path, "from": s.from, "to": s.to})).collect::<Vec<_>>(),
+    });
+    let mut text = serde_json::to_string_pretty(&value).expect("a JSON value always serializes");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn added(path: &str, bytes: usize) -> FileChange {
+        FileChange {
+            path: path.to_owned(),
+            action: Action::Add,
+            old: None,
+            new: Some("x\n".repeat(bytes / 2).into_bytes()),
+        }
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let changes = Changes {
+            files: vec![added("a.yaml", 4)],
+            ..Changes::default()
+        };
+        let plain = text(&changes, "peers/", false);
+        assert!(!plain.contains('\x1b'));
+        assert!(
+            plain.starts_with("--- /dev/null\n+++ b/peers/a.yaml\n@@ -0,0 +1,2 @@\n+x\n+x\n"),
+            "{plain}"
+        );
+        let coloured = text(&changes, "peers/", true);
+        assert!(coloured.contains("\x1b[32m+x\x1b[0m\n"), "{coloured:?}");
+    }
+
+    #[test]
+    fn markdown_diff_is_truncated_with_a_note() {
+        let changes = Changes {
+            files: vec![
+                added("a.yaml", 30_000),
+                added("b.yaml", 30_000),
+                added("c.yaml", 10),
+            ],
+            ..Changes::default()
+        };
+        let md = markdown(&changes, "peers/", "0");
+        assert!(md.starts_with("<!-- peergen-plan -->\n"));
+        assert!(md.len() < 65_536);
+        assert!(md.contains("+++ b/peers/a.yaml") && md.contains("+++ b/peers/c.yaml"));
+        assert!(!md.contains("+++ b/peers/b.yaml"));
+        assert!(md.contains("_Truncated: the diffs of 1 more files exceed 50000 characters"));
+    }
+
+    #[test]
+    fn fence_outgrows_backticks_inside() {
+        assert_eq!(fence("plain"), "```");
+        assert_eq!(fence("a ```` b"), "`````");
+    }
+
+    #[test]
+    fn monikers_cannot_break_tables() {
+        assert_eq!(md_text("a|b<script>"), "a\\|b\\<script\\>");
+        assert_eq!(md_text("x\ny"), "x y");
+    }
+}

@@ -1,0 +1,613 @@
+//! plan / verify / apply against real git repositories: a bare remote and clones in a temp dir,
+//! every commit checked with the `git` CLI.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::harness::*;
+
+/// Runs the git CLI in `dir` and returns its stdout; any failure fails the test.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=Human",
+            "-c",
+            "user.email=human@example.org",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn commits(dir: &Path, rev: &str) -> usize {
+    git(dir, &["rev-list", "--count", rev])
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn head(dir: &Path) -> String {
+    git(dir, &["rev-parse", "HEAD"]).trim().to_owned()
+}
+
+fn fsck(dir: &Path) {
+    git(dir, &["fsck", "--strict", "--no-dangling"]);
+}
+
+/// A bare remote `remote.git` holding one human commit on `main`, cloned to `work`, and a copy of
+/// the example snapshot at `state.json` that tests edit.
+struct Repo {
+    env: Env,
+}
+
+impl Repo {
+    fn new() -> Repo {
+        let env = Env::new();
+        git(env.dir.path(), &["init", "-q", "--bare", "remote.git"]);
+        git(env.dir.path(), &["clone", "-q", "remote.git", "work"]);
+        env.write("work/README.md", "# GitOps repository\n");
+        git(&env.path("work"), &["add", "README.md"]);
+        git(&env.path("work"), &["commit", "-q", "-m", "initial"]);
+        git(&env.path("work"), &["push", "-q", "origin", "main"]);
+        env.write(
+            "state.json",
+            &std::fs::read_to_string(example_state()).unwrap(),
+        );
+        Repo { env }
+    }
+
+    fn work(&self) -> std::path::PathBuf {
+        self.env.path("work")
+    }
+
+    fn remote(&self) -> std::path::PathBuf {
+        self.env.path("remote.git")
+    }
+
+    fn args(&self, command: &str, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = [
+            command,
+            "-i",
+            example_inventory().to_str().unwrap(),
+            "--state",
+            "state.json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(["--repo", "work", "--path", "peers"].map(String::from));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    fn run(&self, command: &str, extra: &[&str]) -> Run {
+        let out = self
+            .env
+            .command()
+            .args(self.args(command, extra))
+            .env("GIT_AUTHOR_NAME", "Peergen Bot")
+            .env("GIT_AUTHOR_EMAIL", "bot@example.org")
+            .output()
+            .expect("run peergen");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Removes `moniker` from the validator set of consumer `consumer_id` in `state.json`.
+    fn drop_from_consumer(&self, consumer_id: &str, moniker: &str) {
+        let mut state: serde_json::Value =
+            serde_json::from_str(&self.env.read("state.json")).unwrap();
+        let consumer = state["consumers"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|c| c["consumer_id"] == consumer_id)
+            .unwrap();
+        let validators = consumer["validators"].as_array_mut().unwrap();
+        let i = validators
+            .iter()
+            .position(|v| v["moniker"] == moniker)
+            .unwrap();
+        let valcons = validators.remove(i)["valcons"].clone();
+        consumer["opted_in"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|v| *v != valcons);
+        self.env
+            .write("state.json", &serde_json::to_string_pretty(&state).unwrap());
+    }
+}
+
+#[test]
+fn first_apply_commits_once_and_a_second_apply_changes_nothing() {
+    let repo = Repo::new();
+    let work = repo.work();
+    let run = repo.run("apply", &[]);
+    run.success()
+        .stdout_has("Plan: 52 to add, 0 to change, 0 to remove")
+        .stdout_has("committed ");
+    assert_eq!(commits(&work, "HEAD"), 2);
+    assert_eq!(
+        git(&work, &["log", "-1", "--format=%an <%ae>"]).trim(),
+        "Peergen Bot <bot@example.org>"
+    );
+    let stat = git(&work, &["show", "--stat=200", "--format=", "HEAD"]);
+    assert!(stat.contains("52 files changed"), "{stat}");
+    assert!(
+        stat.lines()
+            .take(52)
+            .all(|l| l.trim_start().starts_with("peers/")),
+        "{stat}"
+    );
+    assert!(stat.contains("peers/.peergen-manifest"), "{stat}");
+    assert!(git(&work, &["status", "--porcelain"]).is_empty());
+    fsck(&work);
+
+    let first = head(&work);
+    let tree_before = read_tree(&work.join("peers"));
+    let again = repo.run("apply", &[]);
+    again
+        .success()
+        .stdout_has("No changes: 51 files are up to date.")
+        .stdout_has("no commit: main");
+    assert_eq!(head(&work), first, "a second apply must not commit");
+    assert_eq!(read_tree(&work.join("peers")), tree_before);
+    assert!(git(&work, &["status", "--porcelain"]).is_empty());
+}
+
+#[test]
+fn a_peer_change_yields_exactly_the_expected_diff_and_commit() {
+    let repo = Repo::new();
+    let work = repo.work();
+    repo.run("apply", &[]).success();
+    repo.drop_from_consumer("5", "bob");
+
+    let detailed = repo.run("plan", &["--detailed-exitcode"]);
+    assert_eq!(detailed.code, 2, "{}", detailed.stderr);
+    insta::assert_snapshot!("plan_text", detailed.stdout);
+    let markdown = repo.run("plan", &["--format", "markdown"]);
+    markdown.success();
+    assert!(markdown.stdout.starts_with("<!-- peergen-plan -->\n"));
+    insta::assert_snapshot!("plan_markdown", markdown.stdout);
+    let json = repo.run("plan", &["--format", "json"]);
+    json.success();
+    insta::assert_snapshot!("plan_json", json.stdout);
+
+    repo.run("apply", &[]).success().stdout_has("committed ");
+    assert_eq!(commits(&work, "HEAD"), 3);
+    insta::assert_snapshot!(
+        "peer_change_commit",
+        git(&work, &["show", "--stat=200", "--format=%s%n%n%b", "HEAD"])
+    );
+    // The committed diff is the plan's diff, byte for byte.
+    let committed = git(&work, &["diff", "HEAD~1", "HEAD", "--", "peers"]);
+    let planned: String = detailed
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("Plan:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(strip_git_index_lines(&committed), planned);
+    fsck(&work);
+    repo.run("plan", &["--detailed-exitcode"])
+        .success()
+        .stdout_has("No changes");
+}
+
+/// `git diff` adds `diff --git`, `index` and file-mode lines and a function context after each hunk
+/// header, none of which a plain unified diff has.
+fn strip_git_index_lines(diff: &str) -> String {
+    diff.lines()
+        .filter(|l| {
+            !(l.starts_with("diff --git")
+                || l.starts_with("index ")
+                || l.starts_with("deleted file mode"))
+        })
+        .map(
+            |l| match l.strip_prefix("@@ ").and_then(|rest| rest.find(" @@")) {
+                Some(end) => format!("{}\n", &l[..end + 6]),
+                None => format!("{l}\n"),
+            },
+        )
+        .collect()
+}
+
+#[test]
+fn a_removed_validator_is_pruned_behind_the_threshold_and_unowned_files_stay() {
+    let repo = Repo::new();
+    let work = repo.work();
+    repo.run("apply", &[]).success();
+    // A human's files: one committed inside a directory peergen prunes, one untracked.
+    repo.env.write("work/peers/bob/NOTES.md", "bob's runbook\n");
+    git(&work, &["add", "peers/bob/NOTES.md"]);
+    git(&work, &["commit", "-q", "-m", "notes"]);
+    repo.env.write("work/peers/scratch.txt", "untracked\n");
+    let before = head(&work);
+
+    let inventory = std::fs::read_to_string(example_inventory()).unwrap();
+    let (start, end) = (
+        inventory.find("  bob:\n").unwrap(),
+        inventory.find("  carol:\n").unwrap(),
+    );
+    let keys = example_inventory().parent().unwrap().join("keys");
+    let without_bob = format!("{}{}", &inventory[..start], &inventory[end..])
+        .replace("state: example-state.json", "")
+        .replace("keys/carol", &format!("{}/carol", keys.display()));
+    let inv = repo.env.write("no-bob.yaml", &without_bob);
+    let apply = |extra: &[&str]| {
+        let mut args = vec![
+            "apply",
+            "-i",
+            inv.to_str().unwrap(),
+            "--state",
+            "state.json",
+        ];
+        args.extend(["--repo", "work", "--path", "peers"]);
+        args.extend(extra);
+        repo.env.run(args)
+    };
+
+    let blocked = apply(&[]);
+    blocked
+        .failure()
+        .stderr_has("refusing to apply without --force")
+        .stderr_has("alice on dash-2: the peer list would become empty (had 1)")
+        .stderr_has("alice on neutron-1: the peer list would become empty (had 1)");
+    assert!(
+        blocked.stdout.contains("Plan: 0 to add"),
+        "the plan is printed before refusing"
+    );
+    assert_eq!(head(&work), before);
+    assert!(
+        work.join("peers/bob/pion-1/peers.yaml").is_file(),
+        "nothing is written when refused"
+    );
+
+    apply(&["--force"]).success().stdout_has("committed ");
+    assert_eq!(
+        git(&work, &["ls-files", "peers/bob"]),
+        "peers/bob/NOTES.md\n"
+    );
+    assert_eq!(repo.env.read("work/peers/bob/NOTES.md"), "bob's runbook\n");
+    assert_eq!(repo.env.read("work/peers/scratch.txt"), "untracked\n");
+    assert_eq!(
+        git(&work, &["status", "--porcelain"]),
+        "?? peers/scratch.txt\n"
+    );
+    let stat = git(&work, &["show", "--stat=200", "--format=", "HEAD"]);
+    assert!(
+        !stat.contains("NOTES") && !stat.contains("scratch") && !stat.contains("README"),
+        "{stat}"
+    );
+    assert!(
+        stat.contains("peers/bob/pion-1/peers.yaml")
+            && stat.contains("peers/alice/dash-2/peers.yaml"),
+        "{stat}"
+    );
+    assert!(
+        !work.join("peers/bob/pion-1").exists(),
+        "emptied directories are removed"
+    );
+    fsck(&work);
+}
+
+#[test]
+fn a_concurrent_push_is_survived_by_re_rendering_and_retrying() {
+    let repo = Repo::new();
+    let work = repo.work();
+    repo.run("apply", &["--push"])
+        .success()
+        .stdout_has("pushed to origin (attempt 1)");
+    assert_eq!(
+        git(&repo.remote(), &["rev-parse", "main"]).trim(),
+        head(&work)
+    );
+
+    // Someone else pushes while our next render runs: our push of main is no fast-forward.
+    git(repo.env.dir.path(), &["clone", "-q", "remote.git", "other"]);
+    let other = repo.env.path("other");
+    repo.env.write("other/docs/ops.md", "on-call notes\n");
+    git(&other, &["add", "docs/ops.md"]);
+    git(&other, &["commit", "-q", "-m", "ops notes"]);
+    git(&other, &["push", "-q", "origin", "main"]);
+    let theirs = head(&other);
+
+    repo.drop_from_consumer("5", "bob");
+    let run = repo.run("apply", &["--push"]);
+    run.success()
+        .stdout_has("pushed to origin (attempt 2)")
+        .stderr_has("rejected");
+    let remote = repo.remote();
+    assert_eq!(git(&remote, &["rev-parse", "main"]).trim(), head(&work));
+    assert_eq!(
+        git(&remote, &["rev-parse", "main~1"]).trim(),
+        theirs,
+        "our commit sits on top of theirs"
+    );
+    assert_eq!(
+        git(&remote, &["log", "--format=%s", "main"]),
+        "peergen: update peer configuration (0 added, 10 changed, 4 removed files)\n\
+         ops notes\n\
+         peergen: update peer configuration (52 added, 0 changed, 0 removed files)\n\
+         initial\n"
+    );
+    assert_eq!(
+        git(&remote, &["show", "main:docs/ops.md"]),
+        "on-call notes\n"
+    );
+    assert!(
+        !git(&remote, &["ls-tree", "-r", "--name-only", "main"])
+            .contains("peers/bob/sandbox-1--5/")
+    );
+    assert!(git(&work, &["status", "--porcelain"]).is_empty());
+    fsck(&work);
+    fsck(&remote);
+}
+
+#[test]
+fn plan_checksum_binds_apply_to_the_reviewed_plan() {
+    let repo = Repo::new();
+    let work = repo.work();
+    let json = repo.run("plan", &["--format", "json"]);
+    json.success();
+    let plan: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let checksum = plan["checksum"].as_str().unwrap().to_owned();
+    assert_eq!(checksum.len(), 64);
+
+    let wrong = "0".repeat(64);
+    repo.run("apply", &["--plan-checksum", &wrong])
+        .failure()
+        .stderr_has(&format!(
+            "--plan-checksum {wrong} does not match the planned tree {checksum}"
+        ));
+    assert_eq!(commits(&work, "HEAD"), 1);
+    assert!(!work.join("peers").exists());
+
+    repo.run("apply", &["--plan-checksum", &checksum])
+        .success()
+        .stdout_has("committed ");
+    assert_eq!(commits(&work, "HEAD"), 2);
+}
+
+#[test]
+fn a_dirty_or_staged_repository_is_refused_without_losing_the_change() {
+    let repo = Repo::new();
+    let work = repo.work();
+    repo.run("apply", &[]).success();
+    let before = head(&work);
+
+    let edited = "work/peers/alice/pion-1/p2p.toml";
+    let hand = format!("{}# hand edit\n", repo.env.read(edited));
+    repo.env.write(edited, &hand);
+    repo.drop_from_consumer("5", "bob");
+    repo.run("apply", &[])
+        .failure()
+        .stderr_has("uncommitted changes to files peergen owns (peers/alice/pion-1/p2p.toml)");
+    assert_eq!(repo.env.read(edited), hand);
+    assert_eq!(head(&work), before);
+
+    git(&work, &["checkout", "--", "peers"]);
+    repo.env.write("work/README.md", "# staged\n");
+    git(&work, &["add", "README.md"]);
+    repo.run("apply", &[])
+        .failure()
+        .stderr_has("staged changes (README.md)");
+    assert_eq!(head(&work), before);
+}
+
+#[test]
+fn verify_and_check_fail_on_hand_edited_output() {
+    let repo = Repo::new();
+    let work = repo.work();
+    repo.run("apply", &[]).success();
+    repo.run("verify", &[]).success();
+    repo.run("plan", &["--check", "--detailed-exitcode"])
+        .success();
+
+    let edited = "work/peers/alice/pion-1/peers.yaml";
+    repo.env
+        .write(edited, &repo.env.read(edited).replace("26700", "26701"));
+    git(&work, &["commit", "-q", "-am", "hand edit"]);
+    let verify = repo.run("verify", &[]);
+    verify
+        .failure()
+        .stderr_has("is not what the inputs produce (1 files differ)");
+    assert!(
+        verify.stdout.contains(
+            "-  persistent_peers: \"a3258dcbf45dca0df052981870f2d1441a36d145@203.0.113.10:26701"
+        ),
+        "{}",
+        verify.stdout
+    );
+    repo.run("plan", &["--check"]).failure();
+    assert_eq!(repo.run("plan", &["--detailed-exitcode"]).code, 2);
+}
+
+#[test]
+fn a_checksum_branch_is_created_pushed_and_reused() {
+    let repo = Repo::new();
+    let work = repo.work();
+    let run = repo.run("apply", &["--branch", "peergen/{checksum}", "--push"]);
+    run.success();
+    let branch = git(&work, &["branch", "--show-current"]).trim().to_owned();
+    assert!(
+        branch.starts_with("peergen/") && branch.len() == "peergen/".len() + 12,
+        "{branch}"
+    );
+    run.stdout_has(&format!("on {branch}; pushed to origin"));
+    assert_eq!(
+        git(&repo.remote(), &["rev-parse", &branch]),
+        git(&work, &["rev-parse", "HEAD"])
+    );
+    assert_eq!(commits(&repo.remote(), "main"), 1, "main is untouched");
+
+    git(&work, &["checkout", "-q", "main"]);
+    let again = repo.run("apply", &["--branch", "peergen/{checksum}", "--push"]);
+    again
+        .success()
+        .stdout_has(&format!("no commit: {branch} already holds this output"));
+    assert_eq!(commits(&repo.remote(), &branch), 2);
+    fsck(&repo.remote());
+}
+
+#[test]
+fn a_push_the_remote_refuses_is_retried_a_bounded_number_of_times_then_reported() {
+    let repo = Repo::new();
+    let work = repo.work();
+    let remote = repo.remote();
+    repo.run("apply", &["--push"]).success();
+    let pushed = head(&work);
+    // A held ref lock makes the remote refuse the update itself: libgit2 reports that only through
+    // the push_update_reference callback, never as an error.
+    let lock = remote.join("refs/heads/main.lock");
+    std::fs::write(&lock, "").unwrap();
+    repo.drop_from_consumer("5", "bob");
+    repo.run("apply", &["--push", "--max-push-attempts", "2"])
+        .failure()
+        .stderr_has("push of main to origin still rejected after 2 attempts: failed to lock file");
+    assert_eq!(git(&remote, &["rev-parse", "main"]).trim(), pushed);
+    assert_eq!(
+        commits(&work, "origin/main..main"),
+        1,
+        "exactly one re-made commit waits locally"
+    );
+    assert!(git(&work, &["status", "--porcelain"]).is_empty());
+
+    std::fs::remove_file(&lock).unwrap();
+    repo.run("apply", &["--push"])
+        .success()
+        .stdout_has("no commit: main already holds this output; pushed to origin (attempt 1)");
+    assert_eq!(git(&remote, &["rev-parse", "main"]).trim(), head(&work));
+    fsck(&remote);
+}
+
+#[test]
+fn a_rejected_push_never_drops_someone_elses_unpushed_commit() {
+    let repo = Repo::new();
+    let work = repo.work();
+    repo.run("apply", &["--push"]).success();
+    git(repo.env.dir.path(), &["clone", "-q", "remote.git", "other"]);
+    let other = repo.env.path("other");
+    git(&other, &["commit", "-q", "--allow-empty", "-m", "theirs"]);
+    git(&other, &["push", "-q", "origin", "main"]);
+    git(
+        &work,
+        &[
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "a local human commit",
+        ],
+    );
+    let mine = head(&work);
+
+    repo.drop_from_consumer("5", "bob");
+    repo.run("apply", &["--push"]).failure().stderr_has(
+        "the local branch has 1 unpushed commit(s) that peergen did not make in this run",
+    );
+    assert_eq!(
+        git(&work, &["rev-parse", "HEAD~1"]).trim(),
+        mine,
+        "the human commit is kept"
+    );
+    assert_eq!(
+        git(&work, &["log", "-1", "--format=%s", "HEAD~1"]).trim(),
+        "a local human commit"
+    );
+}
+
+#[test]
+fn the_commit_message_template_and_author_can_be_overridden() {
+    let repo = Repo::new();
+    let work = repo.work();
+    repo.run("apply", &[]).success();
+    repo.drop_from_consumer("5", "bob");
+    repo.env.write(
+        "message.j2",
+        "peers: {{ consumers | map(attribute='slug') | join(', ') }}\n\n\
+         {% for c in consumers %}{% for v in c.validators %}{{ v.validator }}={{ v.removed | length }}\n{% endfor %}{% endfor %}",
+    );
+    repo.run(
+        "apply",
+        &[
+            "--message-template",
+            "message.j2",
+            "--author-name",
+            "Ops",
+            "--author-email",
+            "ops@example.org",
+        ],
+    )
+    .success();
+    assert_eq!(
+        git(&work, &["log", "-1", "--format=%B"]),
+        "peers: sandbox-1--5\n\nalice=1\nbob=2\ncarol=1\n\n"
+    );
+    assert_eq!(
+        git(&work, &["log", "-1", "--format=%an <%ae>"]).trim(),
+        "Ops <ops@example.org>"
+    );
+
+    repo.env.write("bad.j2", "{{ no_such_field }}");
+    repo.drop_from_consumer("0", "carol");
+    repo.run("apply", &["--message-template", "bad.j2"])
+        .failure()
+        .stderr_has("commit message template: undefined value");
+}
+
+#[test]
+fn plan_for_one_validator_compares_only_its_subtree() {
+    let repo = Repo::new();
+    repo.run("apply", &[]).success();
+    repo.drop_from_consumer("5", "bob");
+    let alice = repo.run("plan", &["--self", "alice", "--format", "json"]);
+    alice.success();
+    let plan: serde_json::Value = serde_json::from_str(&alice.stdout).unwrap();
+    let files: Vec<&str> = plan["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "alice/sandbox-1--5/kustomization.yaml",
+            "alice/sandbox-1--5/p2p.toml",
+            "alice/sandbox-1--5/peers.yaml",
+            "alice/sandbox-1--5/rollout/kustomization.yaml"
+        ]
+    );
+}
+
+#[test]
+fn port_changes_are_reported_per_peer() {
+    let repo = Repo::new();
+    repo.run("apply", &[]).success();
+    let extra = repo
+        .env
+        .write("port.yaml", "consumers:\n  \"5\":\n    port: 30001\n");
+    let mut args = repo.args("plan", &["--format", "markdown"]);
+    args.splice(3..3, ["-i".to_owned(), extra.to_str().unwrap().to_owned()]);
+    let run = repo.env.run(args);
+    run.success();
+    let tables = run.stdout.split("<details>").next().unwrap();
+    insta::assert_snapshot!("plan_markdown_port_change", tables);
+}
