@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod cli;
+pub mod dns;
 pub mod endpoint;
 pub mod escape;
 pub mod inventory;
@@ -14,6 +15,7 @@ pub mod selection;
 pub mod state;
 pub mod template;
 pub mod tree;
+pub mod zone;
 mod yaml;
 
 use std::io::Write;
@@ -39,6 +41,8 @@ pub enum Error {
     Tree(#[from] tree::TreeError),
     #[error(transparent)]
     NodeKey(#[from] node_id::NodeKeyError),
+    #[error(transparent)]
+    Zone(#[from] zone::ZoneError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -87,10 +91,17 @@ pub fn render_tree(
     only: Option<&str>,
     previous: Option<&std::path::Path>,
 ) -> Result<(plan::Plan, tree::OutputTree), Error> {
-    let _ = previous;
     let plan = plan::plan(&loaded.inventory, &loaded.state)?;
     warn_all(&plan.warnings);
-    let tree = render::render(&plan, &loaded.inventory, templates, only)?;
+    let mut tree = render::render(&plan, &loaded.inventory, templates, only)?;
+    // Zones hold every validator's records, so a `--self` render leaves them alone.
+    if only.is_none() && loaded.inventory.dns.is_some() {
+        let zones = zone::build(&plan, &loaded.inventory, previous, zone::today()?)?;
+        warn_all(&zones.warnings);
+        for (path, text) in zones.files {
+            tree.insert(path, text.into_bytes())?;
+        }
+    }
     Ok((plan, tree))
 }
 
