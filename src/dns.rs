@@ -30,15 +30,18 @@ pub(crate) struct RawDns {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawZone {
-    ttl: Option<Spanned<u32>>,
+    ttl: Option<Spanned<Seconds>>,
     primary_ns: Option<Spanned<String>>,
     hostmaster: Option<Spanned<String>>,
     ns: Option<Spanned<Vec<String>>>,
-    refresh: Option<Spanned<u32>>,
-    retry: Option<Spanned<u32>>,
-    expire: Option<Spanned<u32>>,
-    negative_ttl: Option<Spanned<u32>>,
+    refresh: Option<Spanned<Seconds>>,
+    retry: Option<Spanned<Seconds>>,
+    expire: Option<Spanned<Seconds>>,
+    negative_ttl: Option<Spanned<Seconds>>,
 }
+
+/// Any scalar, so a wrong value is reported with its field name rather than as a bare type error.
+type Seconds = serde_json::Value;
 
 // ---------------------------------------------------------------- validated types
 
@@ -294,21 +297,23 @@ pub(crate) fn parse(
         let name = DnsName::parse(&key)
             .map_err(|m| invalid(&zat, "dns.zones", format!("zone name: {m}")))?;
         let z = z.value;
-        let timer =
-            |f: &str, v: Option<Spanned<u32>>, default: u32| -> Result<u32, InventoryError> {
-                match v {
-                    Some(v) if v.value > MAX_TTL => Err(invalid(
+        let timer = |f: &str, v: Option<Spanned<Seconds>>, default: u32| {
+            let Some(v) = v else { return Ok(default) };
+            v.value
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n <= MAX_TTL)
+                .ok_or_else(|| {
+                    invalid(
                         &Origin::of(file, &v),
                         field(f),
                         format!(
-                            "{} is above {MAX_TTL}, the largest value RFC 2181 allows",
+                            "{} is not a whole number of seconds from 0 to {MAX_TTL} (RFC 2181)",
                             v.value
                         ),
-                    )),
-                    Some(v) => Ok(v.value),
-                    None => Ok(default),
-                }
-            };
+                    )
+                })
+        };
         let ns = match z.ns {
             Some(list) => {
                 let lat = Origin::of(file, &list);

@@ -12,6 +12,7 @@ pub mod plan;
 pub mod port;
 pub mod render;
 pub mod selection;
+pub mod srv;
 pub mod state;
 pub mod template;
 pub mod tree;
@@ -43,6 +44,8 @@ pub enum Error {
     NodeKey(#[from] node_id::NodeKeyError),
     #[error(transparent)]
     Zone(#[from] zone::ZoneError),
+    #[error(transparent)]
+    Srv(#[from] srv::SrvError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -152,6 +155,21 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
                     );
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Resolve(args) => {
+            let loaded = load(&args.inputs)?;
+            let timeout = std::time::Duration::from_secs(args.timeout);
+            let config = match args.nameserver {
+                Some(nameserver) => srv::ResolverConfig { nameserver, timeout },
+                None => srv::ResolverConfig::system(timeout)?,
+            };
+            let resolved = srv::resolve_endpoints(&loaded.inventory, &loaded.state, &config)?;
+            let count = resolved.len();
+            let mut state = loaded.state;
+            state.resolved_endpoints = resolved;
+            srv::write_snapshot(&loaded.state_path, &state)?;
+            writeln!(out, "resolved {count} SRV records into {}", loaded.state_path.display())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::NodeId(args) => {
