@@ -242,3 +242,89 @@ pub fn write_snapshot(path: &std::path::Path, state: &ProviderState) -> Result<(
     tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::OpCode;
+    use hickory_proto::rr::Record;
+    use hickory_proto::rr::rdata::SRV;
+
+    fn answer(request: &Message, records: &[(u16, u16, u16, &str)]) -> Message {
+        let mut m = Message::response(request.metadata.id, OpCode::Query);
+        m.add_queries(request.queries.clone());
+        for (priority, weight, port, target) in records {
+            let srv = SRV::new(*priority, *weight, *port, Name::from_ascii(target).unwrap());
+            m.add_answer(Record::from_rdata(
+                request.queries[0].name().clone(),
+                60,
+                RData::SRV(srv),
+            ));
+        }
+        m
+    }
+
+    /// A server that only says "truncated" over UDP and answers in full over TCP on the same port.
+    #[test]
+    fn falls_back_to_tcp_when_truncated_and_picks_the_preferred_record() {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let udp = UdpSocket::bind(addr).unwrap();
+        let records = [
+            (10, 0, 1111, "backup.example.com."),
+            (0, 5, 2222, "b.example.com."),
+            (0, 9, 3333, "A.Example.com."),
+        ];
+        let server = std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            let (n, peer) = udp.recv_from(&mut buf).unwrap();
+            let request = Message::from_vec(&buf[..n]).unwrap();
+            let mut truncated = answer(&request, &[]);
+            truncated.metadata.truncation = true;
+            udp.send_to(&truncated.to_vec().unwrap(), peer).unwrap();
+            let (mut stream, _) = tcp.accept().unwrap();
+            let mut len = [0u8; 2];
+            stream.read_exact(&mut len).unwrap();
+            let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            stream.read_exact(&mut body).unwrap();
+            let full = answer(&Message::from_vec(&body).unwrap(), &records)
+                .to_vec()
+                .unwrap();
+            stream
+                .write_all(&u16::try_from(full.len()).unwrap().to_be_bytes())
+                .unwrap();
+            stream.write_all(&full).unwrap();
+        });
+        let config = ResolverConfig {
+            nameserver: addr,
+            timeout: Duration::from_secs(2),
+        };
+        let got = lookup("_cosmos-p2p._tcp.alice-pion-1.validators.zone", &config);
+        server.join().unwrap();
+        assert_eq!(got, Ok(("a.example.com".to_owned(), 3333)));
+    }
+
+    #[test]
+    fn refuses_unusable_answers() {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = udp.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            for records in [vec![(0, 0, 26656, ".")], vec![]] {
+                let (n, peer) = udp.recv_from(&mut buf).unwrap();
+                let request = Message::from_vec(&buf[..n]).unwrap();
+                udp.send_to(&answer(&request, &records).to_vec().unwrap(), peer)
+                    .unwrap();
+            }
+        });
+        let config = ResolverConfig {
+            nameserver: addr,
+            timeout: Duration::from_secs(2),
+        };
+        let dot = lookup("_x._tcp.a.example.com", &config).unwrap_err();
+        let empty = lookup("_x._tcp.a.example.com", &config).unwrap_err();
+        server.join().unwrap();
+        assert!(dot.contains("decidedly not available"), "{dot}");
+        assert!(empty.contains("has no SRV record"), "{empty}");
+    }
+}

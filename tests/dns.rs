@@ -772,3 +772,53 @@ fn resolve_times_out_against_a_silent_server() {
     .stderr_has("no answer from");
     assert_eq!(env.read("state.json"), STATE);
 }
+
+#[test]
+fn validators_publish_into_their_own_zone() {
+    let env = Env::new();
+    env.write("state.json", STATE);
+    let inv = publisher(
+        "    ops.zone: [192.0.2.53]\n    ns.ops.zone: [192.0.2.54]\n",
+    )
+    .replace(
+        "  addresses:\n",
+        "    ops.zone:\n      hostmaster: ops@example.net\n      ns: [ns.ops.zone]\n      primary_ns: ns.ops.zone\n      refresh: 7200\n      negative_ttl: 60\n  addresses:\n",
+    )
+    .replace("  bob:\n", "  bob:\n    dns_zone: ops.zone\n");
+    env.write("inv.yaml", &inv);
+    run_at(
+        &env,
+        DAY1,
+        &[
+            "render",
+            "-i",
+            "inv.yaml",
+            "--state",
+            "state.json",
+            "--out",
+            "out",
+        ],
+    )
+    .success();
+    checkzone("validators.zone", &env.path("out/dns/validators.zone.zone"));
+    checkzone("ops.zone", &env.path("out/dns/ops.zone.zone"));
+    let (validators, ops) = (
+        env.read("out/dns/validators.zone.zone"),
+        env.read("out/dns/ops.zone.zone"),
+    );
+    assert!(
+        validators.contains("_cosmos-p2p._tcp.alice-pion-1 ") && !validators.contains("bob-"),
+        "{validators}"
+    );
+    assert!(
+        ops.contains("_cosmos-p2p._tcp.bob-neutron-1 ") && !ops.contains("alice-"),
+        "{ops}"
+    );
+    assert!(
+        ops.contains("IN SOA    ns.ops.zone. ops.example.net. 2026011000 7200 600 604800 60"),
+        "{ops}"
+    );
+    // The apex address sits in the apex block, not as a second `@` owner.
+    assert_eq!(ops.matches('@').count(), 1, "{ops}");
+    assert!(ops.contains("IN A      192.0.2.53"), "{ops}");
+}
