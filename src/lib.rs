@@ -16,8 +16,8 @@ pub mod srv;
 pub mod state;
 pub mod template;
 pub mod tree;
-pub mod zone;
 mod yaml;
+pub mod zone;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -161,7 +161,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
             let loaded = load(&args.inputs)?;
             let timeout = std::time::Duration::from_secs(args.timeout);
             let config = match args.nameserver {
-                Some(nameserver) => srv::ResolverConfig { nameserver, timeout },
+                Some(nameserver) => srv::ResolverConfig {
+                    nameserver,
+                    timeout,
+                },
                 None => srv::ResolverConfig::system(timeout)?,
             };
             let resolved = srv::resolve_endpoints(&loaded.inventory, &loaded.state, &config)?;
@@ -169,7 +172,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
             let mut state = loaded.state;
             state.resolved_endpoints = resolved;
             srv::write_snapshot(&loaded.state_path, &state)?;
-            writeln!(out, "resolved {count} SRV records into {}", loaded.state_path.display())?;
+            writeln!(
+                out,
+                "resolved {count} SRV records into {}",
+                loaded.state_path.display()
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::NodeId(args) => {

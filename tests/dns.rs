@@ -531,7 +531,7 @@ fn start_named(zones: &[(&str, PathBuf)]) -> Named {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut conf = format!(
-        "options {{\n  directory \"{d}\";\n  pid-file \"{d}/named.pid\";\n  listen-on port {port} {{ 127.0.0.1; }};\n  listen-on-v6 {{ none; }};\n  recursion no;\n  notify no;\n  dnssec-validation no;\n}};\ncontrols {{ }};\n",
+        "options {{\n  directory \"{d}\";\n  pid-file \"{d}/named.pid\";\n  session-keyfile \"{d}/session.key\";\n  managed-keys-directory \"{d}\";\n  listen-on port {port} {{ 127.0.0.1; }};\n  listen-on-v6 {{ none; }};\n  recursion no;\n  notify no;\n  dnssec-validation no;\n}};\ncontrols {{ }};\n",
         d = dir.path().display()
     );
     for (origin, file) in zones {
