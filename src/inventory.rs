@@ -419,7 +419,6 @@ fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, InventoryError> {
         None => None,
     };
     Ok(Partial {
-        dns,
         version,
         provider_chain_id: chain_id,
         provider_rest: rest,
@@ -428,6 +427,7 @@ fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, InventoryError> {
         defaults,
         consumers,
         validators,
+        dns,
     })
 }
 
@@ -842,7 +842,7 @@ fn endpoint_source(name: &str, v: &PartialValidator, dns: Option<&Located<DnsSet
         (Some(src), None) if src.value => {
             let has_zone = v.dns_zone.is_some() || dns.is_some_and(|d| d.value.default_zone.is_some());
             if !has_zone {
-                return Err(invalid(&src.at, f("endpoint_source"), "`dns` needs a zone to look in: set validators.NAME.dns_zone or dns.default_zone"));
+                return Err(invalid(&src.at, f("endpoint_source"), format!("`dns` needs a zone to look in: set {} or dns.default_zone", f("dns_zone"))));
             }
             if let Some(p) = &v.ports {
                 return Err(invalid(&p.at, f("ports"), "does not apply with `endpoint_source: dns`: the port comes from the SRV record"));

@@ -821,4 +821,23 @@ fn validators_publish_into_their_own_zone() {
     // The apex address sits in the apex block, not as a second `@` owner.
     assert_eq!(ops.matches('@').count(), 1, "{ops}");
     assert!(ops.contains("IN A      192.0.2.53"), "{ops}");
+    // A single validator's render leaves the shared zones alone.
+    run_at(
+        &env,
+        DAY1,
+        &[
+            "render",
+            "-i",
+            "inv.yaml",
+            "--state",
+            "state.json",
+            "--self",
+            "alice",
+            "--out",
+            "self",
+        ],
+    )
+    .success();
+    assert!(env.path("self/alice/pion-1/p2p.toml").is_file());
+    assert!(!env.path("self/dns").exists());
 }
