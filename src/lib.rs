@@ -127,7 +127,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
         Command::Render(args) => {
             let loaded = load(&args.inputs)?;
             let templates = template::Templates::new(args.templates.as_deref())?;
-            let (_, tree) = render_tree(&loaded, &templates, args.only.as_deref(), Some(&args.out))?;
+            let (_, tree) =
+                render_tree(&loaded, &templates, args.only.as_deref(), Some(&args.out))?;
             let scope: Vec<String> = args.only.iter().cloned().collect();
             let report = tree.write(&args.out, &scope, args.force)?;
             for removed in &report.removed {
@@ -187,7 +188,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
     }
 }
 
-fn write_check_report(out: &mut dyn Write, loaded: &Loaded, plan: &plan::Plan) -> Result<(), Error> {
+fn write_check_report(
+    out: &mut dyn Write,
+    loaded: &Loaded,
+    plan: &plan::Plan,
+) -> Result<(), Error> {
     let state = &loaded.state;
     writeln!(
         out,
@@ -212,7 +217,12 @@ fn write_check_report(out: &mut dyn Write, loaded: &Loaded, plan: &plan::Plan) -
             cp.excluded.len(),
             cp.slug
         )?;
-        let width = cp.members.iter().map(|m| m.validator.len()).max().unwrap_or(0);
+        let width = cp
+            .members
+            .iter()
+            .map(|m| m.validator.len())
+            .max()
+            .unwrap_or(0);
         for m in &cp.members {
             writeln!(out, "  {:width$}  {}", m.validator, m.peer_string())?;
         }
