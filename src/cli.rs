@@ -60,6 +60,13 @@ Everything is rendered and verified in memory first; nothing is written on error
     /// Print the ICS Monitor hash port (26656 + 100 + (BE_u32(sha256(id)[0..4]) % 1000) * 10) of consumer ids
     #[command(after_help = "Example:\n  peergen port 0 19 29")]
     Port(PortArgs),
+    /// Resolve the SRV records of validators with `endpoint_source: dns` into the snapshot
+    #[command(
+        after_help = "Example:\n  peergen resolve -i inventories/example.yaml --state state.json --nameserver 127.0.0.1:5353\n\n\
+Looks up _service._proto.<validator>-<chain_id>.<zone> for every DNS-sourced validator and consumer it is selected for \
+and locks target:port into the snapshot's resolved_endpoints. Any unresolvable name fails the run; the snapshot is then unchanged."
+    )]
+    Resolve(ResolveArgs),
     /// Print the node ID derived from a CometBFT node_key.json
     #[command(
         name = "node-id",
@@ -179,6 +186,18 @@ pub struct RenderArgs {
     /// Accept the removal of many previously generated files
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    #[command(flatten)]
+    pub inputs: Inputs,
+    /// DNS server to ask, IP:PORT [default: the first nameserver in /etc/resolv.conf, port 53]
+    #[arg(long, value_name = "IP:PORT")]
+    pub nameserver: Option<std::net::SocketAddr>,
+    /// Seconds to wait for each answer (each query is tried twice)
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]

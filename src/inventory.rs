@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::address::Endpoint;
+use crate::dns::{DnsName, DnsSettings, ZoneSettings};
 use crate::endpoint::{EndpointTemplate, PortRange, TemplatePort};
 use crate::node_id::NodeId;
 use crate::port::PortStrategy;
@@ -68,6 +69,7 @@ struct RawInventory {
     defaults: Option<Spanned<RawSettings>>,
     consumers: Option<BTreeMap<String, Spanned<RawSettings>>>,
     validators: Option<BTreeMap<String, Spanned<RawValidator>>>,
+    dns: Option<Spanned<crate::dns::RawDns>>,
 }
 
 #[derive(Deserialize)]
@@ -121,6 +123,8 @@ struct RawValidator {
     node_key_file: Option<Spanned<String>>,
     ports: Option<Spanned<String>>,
     port_overrides: Option<BTreeMap<String, Spanned<String>>>,
+    endpoint_source: Option<Spanned<String>>,
+    dns_zone: Option<Spanned<String>>,
 }
 
 // ---------------------------------------------------------------- validated types
@@ -236,6 +240,15 @@ pub enum ValidatorPorts {
     Range(PortRange),
 }
 
+/// Where a validator's consumer endpoints come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EndpointSource {
+    /// `consumer_template`, expanded per consumer.
+    Template(Located<EndpointTemplate>),
+    /// `endpoint_source: dns`: the SRV answers `peergen resolve` locked into the snapshot.
+    Dns(Origin),
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Validator {
     pub name: String,
@@ -243,7 +256,9 @@ pub struct Validator {
     pub operator_address: Option<String>,
     pub moniker: String,
     pub provider_endpoint: Option<Endpoint>,
-    pub consumer_template: Located<EndpointTemplate>,
+    pub endpoint: EndpointSource,
+    /// `dns_zone:`; else `dns.default_zone` applies (see [`Inventory::zone_for`]).
+    pub dns_zone: Option<Located<DnsName>>,
     pub node_id: Field<NodeId>,
     pub node_ids: BTreeMap<String, Located<NodeId>>,
     pub ports: Field<ValidatorPorts>,
@@ -267,6 +282,8 @@ pub struct Inventory {
     /// `consumers:` entries, keyed by consumer id or chain id, in file order of keys.
     pub consumers: Vec<(String, Located<SettingsLayer>)>,
     pub validators: BTreeMap<String, Validator>,
+    /// The `dns:` section: zones to write and the SRV naming used to publish and resolve endpoints.
+    pub dns: Option<Located<DnsSettings>>,
     pub warnings: Vec<String>,
 }
 
@@ -284,6 +301,8 @@ struct PartialValidator {
     node_key_file: Field<NodeId>,
     ports: Field<ValidatorPorts>,
     port_overrides: BTreeMap<String, Located<u16>>,
+    endpoint_source_dns: Field<bool>,
+    dns_zone: Field<DnsName>,
 }
 
 struct Partial {
@@ -295,6 +314,7 @@ struct Partial {
     defaults: Option<Located<SettingsLayer>>,
     consumers: BTreeMap<String, Located<SettingsLayer>>,
     validators: BTreeMap<String, PartialValidator>,
+    dns: Option<Located<DnsSettings>>,
 }
 
 pub fn load(paths: &[PathBuf]) -> Result<Inventory, InventoryError> {
@@ -408,6 +428,10 @@ fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, InventoryError> {
         let pv = parse_validator(file, &dir, &name, at, v.value)?;
         validators.insert(name, pv);
     }
+    let dns = match raw.dns {
+        Some(d) => Some(crate::dns::parse(file, d)?),
+        None => None,
+    };
     Ok(Partial {
         version,
         provider_chain_id: chain_id,
@@ -417,6 +441,7 @@ fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, InventoryError> {
         defaults,
         consumers,
         validators,
+        dns,
     })
 }
 
@@ -648,7 +673,31 @@ fn parse_validator(
         node_key_file: None,
         ports: None,
         port_overrides: BTreeMap::new(),
+        endpoint_source_dns: None,
+        dns_zone: None,
     };
+    if let Some(s) = raw.endpoint_source {
+        let at = Origin::of(file, &s);
+        let dns = match s.value.as_str() {
+            "dns" => true,
+            "template" => false,
+            other => {
+                return Err(invalid(
+                    &at,
+                    f("endpoint_source"),
+                    format!(
+                        "{other:?} is not an endpoint source; expected `template` (consumer_template) or `dns` (SRV records)"
+                    ),
+                ));
+            }
+        };
+        v.endpoint_source_dns = Some(Located { value: dns, at });
+    }
+    if let Some(z) = raw.dns_zone {
+        let at = Origin::of(file, &z);
+        let zone = DnsName::parse(&z.value).map_err(|m| invalid(&at, f("dns_zone"), m))?;
+        v.dns_zone = Some(Located { value: zone, at });
+    }
     if let Some(op) = raw.operator_address {
         let at = Origin::of(file, &op);
         validate_valoper(&op.value).map_err(|m| invalid(&at, f("operator_address"), m))?;
@@ -773,6 +822,7 @@ fn merge(mut a: Partial, b: Partial) -> Result<Partial, InventoryError> {
     a.state = take("state", a.state, b.state)?;
     a.defaults = take("defaults", a.defaults, b.defaults)?;
     a.consumers = take_map("consumers", a.consumers, b.consumers)?;
+    a.dns = take("dns", a.dns, b.dns)?;
     for (name, vb) in b.validators {
         let va = match a.validators.remove(&name) {
             None => vb,
@@ -805,6 +855,12 @@ fn merge(mut a: Partial, b: Partial) -> Result<Partial, InventoryError> {
                         va.port_overrides,
                         vb.port_overrides,
                     )?,
+                    endpoint_source_dns: take(
+                        &f("endpoint_source"),
+                        va.endpoint_source_dns,
+                        vb.endpoint_source_dns,
+                    )?,
+                    dns_zone: take(&f("dns_zone"), va.dns_zone, vb.dns_zone)?,
                 }
             }
         };
@@ -818,9 +874,7 @@ fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, InventoryErr
     let mut validators = BTreeMap::new();
     for (name, v) in p.validators {
         let f = |field: &str| format!("validators.{name}.{field}");
-        let template = v.consumer_template.ok_or_else(|| {
-            invalid(&v.at, f("consumer_template"), "missing: every validator needs the endpoint of its consumer nodes, e.g. `alice-{{chain-id}}.example.com:{{port}}`")
-        })?;
+        let endpoint = endpoint_source(&name, &v, p.dns.as_ref())?;
         let node_id = match (v.node_id, v.node_key_file) {
             (Some(id), Some(key)) if id.value != key.value => {
                 return Err(invalid(
@@ -841,8 +895,8 @@ fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, InventoryErr
                 "has no node ID: set node_id, node_ids (per consumer) or node_key_file",
             ));
         }
-        if let (Some(ports), TemplatePort::Range(_) | TemplatePort::Fixed(_)) =
-            (&v.ports, template.value.port)
+        if let (Some(ports), EndpointSource::Template(template)) = (&v.ports, &endpoint)
+            && let TemplatePort::Range(_) | TemplatePort::Fixed(_) = template.value.port
         {
             return Err(invalid(
                 &ports.at,
@@ -868,7 +922,8 @@ fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, InventoryErr
                 at: v.at,
                 operator_address: v.operator_address.map(|o| o.value),
                 provider_endpoint: v.provider_endpoint.map(|e| e.value),
-                consumer_template: template,
+                endpoint,
+                dns_zone: v.dns_zone,
                 node_id,
                 node_ids: v.node_ids,
                 ports: v.ports,
@@ -903,8 +958,80 @@ fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, InventoryErr
         defaults: p.defaults.map(|d| d.value).unwrap_or_default(),
         consumers: p.consumers.into_iter().collect(),
         validators,
+        dns: p.dns,
         warnings,
     })
+}
+
+/// `consumer_template` or `endpoint_source: dns`, never both; DNS-sourced endpoints take their port
+/// from the SRV record, so port settings and a missing zone are errors here rather than surprises later.
+fn endpoint_source(
+    name: &str,
+    v: &PartialValidator,
+    dns: Option<&Located<DnsSettings>>,
+) -> Result<EndpointSource, InventoryError> {
+    let f = |field: &str| format!("validators.{name}.{field}");
+    if let Some(zone) = &v.dns_zone {
+        let Some(dns) = dns else {
+            return Err(invalid(
+                &zone.at,
+                f("dns_zone"),
+                "there is no `dns:` section declaring zones",
+            ));
+        };
+        if !dns.value.zones.contains_key(&zone.value) {
+            return Err(invalid(
+                &zone.at,
+                f("dns_zone"),
+                format!("{} is not one of dns.zones", zone.value),
+            ));
+        }
+    }
+    match (&v.endpoint_source_dns, &v.consumer_template) {
+        (Some(src), Some(t)) if src.value => Err(invalid(
+            &t.at,
+            f("consumer_template"),
+            format!(
+                "conflicts with `endpoint_source: dns` at {}; keep one of them",
+                src.at
+            ),
+        )),
+        (Some(src), None) if src.value => {
+            let has_zone =
+                v.dns_zone.is_some() || dns.is_some_and(|d| d.value.default_zone.is_some());
+            if !has_zone {
+                return Err(invalid(
+                    &src.at,
+                    f("endpoint_source"),
+                    format!(
+                        "`dns` needs a zone to look in: set {} or dns.default_zone",
+                        f("dns_zone")
+                    ),
+                ));
+            }
+            if let Some(p) = &v.ports {
+                return Err(invalid(
+                    &p.at,
+                    f("ports"),
+                    "does not apply with `endpoint_source: dns`: the port comes from the SRV record",
+                ));
+            }
+            if let Some(p) = v.port_overrides.values().next() {
+                return Err(invalid(
+                    &p.at,
+                    f("port_overrides"),
+                    "does not apply with `endpoint_source: dns`: the port comes from the SRV record",
+                ));
+            }
+            Ok(EndpointSource::Dns(src.at.clone()))
+        }
+        (_, Some(t)) => Ok(EndpointSource::Template(t.clone())),
+        (_, None) => Err(invalid(
+            &v.at,
+            f("consumer_template"),
+            "missing: every validator needs the endpoint of its consumer nodes, e.g. `alice-{{chain-id}}.example.com:{{port}}`, or `endpoint_source: dns`",
+        )),
+    }
 }
 
 impl SettingsLayer {
@@ -962,6 +1089,17 @@ impl Inventory {
             p2p: layer.p2p,
             exclude: layer.exclude,
         }
+    }
+
+    /// The zone validator `v` belongs to: its `dns_zone`, else `dns.default_zone`.
+    pub fn zone_for(&self, v: &Validator) -> Option<&ZoneSettings> {
+        let dns = &self.dns.as_ref()?.value;
+        let name = v
+            .dns_zone
+            .as_ref()
+            .map(|z| &z.value)
+            .or(dns.default_zone.as_ref())?;
+        dns.zones.get(name)
     }
 
     /// The node ID validator `v` uses on a consumer: per consumer id, then per chain id, then the default.

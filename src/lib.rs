@@ -4,6 +4,7 @@
 pub mod address;
 pub mod changes;
 pub mod cli;
+pub mod dns;
 pub mod endpoint;
 pub mod escape;
 pub mod gitops;
@@ -14,10 +15,12 @@ pub mod port;
 pub mod render;
 pub mod report;
 pub mod selection;
+pub mod srv;
 pub mod state;
 pub mod template;
 pub mod tree;
 mod yaml;
+pub mod zone;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -44,6 +47,10 @@ pub enum Error {
     NodeKey(#[from] node_id::NodeKeyError),
     #[error(transparent)]
     Gitops(#[from] gitops::GitopsError),
+    #[error(transparent)]
+    Zone(#[from] zone::ZoneError),
+    #[error(transparent)]
+    Srv(#[from] srv::SrvError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -92,10 +99,17 @@ pub fn render_tree(
     only: Option<&str>,
     previous: Option<&std::path::Path>,
 ) -> Result<(plan::Plan, tree::OutputTree), Error> {
-    let _ = previous;
     let plan = plan::plan(&loaded.inventory, &loaded.state)?;
     warn_all(&plan.warnings);
-    let tree = render::render(&plan, &loaded.inventory, templates, only)?;
+    let mut tree = render::render(&plan, &loaded.inventory, templates, only)?;
+    // Zones hold every validator's records, so a `--self` render leaves them alone.
+    if only.is_none() && loaded.inventory.dns.is_some() {
+        let zones = zone::build(&plan, &loaded.inventory, previous, zone::today()?)?;
+        warn_all(&zones.warnings);
+        for (path, text) in zones.files {
+            tree.insert(path, text.into_bytes())?;
+        }
+    }
     Ok((plan, tree))
 }
 
@@ -148,6 +162,28 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
                     );
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Resolve(args) => {
+            let loaded = load(&args.inputs)?;
+            let timeout = std::time::Duration::from_secs(args.timeout);
+            let config = match args.nameserver {
+                Some(nameserver) => srv::ResolverConfig {
+                    nameserver,
+                    timeout,
+                },
+                None => srv::ResolverConfig::system(timeout)?,
+            };
+            let resolved = srv::resolve_endpoints(&loaded.inventory, &loaded.state, &config)?;
+            let count = resolved.len();
+            let mut state = loaded.state;
+            state.resolved_endpoints = resolved;
+            srv::write_snapshot(&loaded.state_path, &state)?;
+            writeln!(
+                out,
+                "resolved {count} SRV records into {}",
+                loaded.state_path.display()
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::NodeId(args) => {

@@ -8,11 +8,11 @@ use sha2::{Digest, Sha256};
 
 use crate::address::{AddressError, Endpoint, Host};
 use crate::endpoint::{TemplatePort, Vars};
-use crate::inventory::{Inventory, Settings, Validator, ValidatorPorts};
+use crate::inventory::{EndpointSource, Inventory, Settings, Validator, ValidatorPorts};
 use crate::node_id::NodeId;
 use crate::port::{self, PortStrategy};
 use crate::selection::{self, Selected, Selection, SelectionError};
-use crate::state::{Phase, ProviderState};
+use crate::state::{Phase, ProviderState, ResolvedEndpoint};
 use crate::yaml::Origin;
 
 /// Why a member has the port it has; collision messages name the setting to change.
@@ -22,7 +22,14 @@ pub enum PortSource {
     Template(Origin),
     ValidatorRange(Origin),
     ValidatorFixed(Origin),
-    Consumer { strategy: PortStrategy, at: Origin },
+    Consumer {
+        strategy: PortStrategy,
+        at: Origin,
+    },
+    /// The SRV record `peergen resolve` locked into the snapshot.
+    Resolved {
+        query: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -131,6 +138,32 @@ pub enum PlanError {
         what: String,
         consumers: (String, String),
     },
+    /// A validator with `endpoint_source: dns` has no usable resolved endpoint.
+    Dns {
+        validator: String,
+        consumer_id: String,
+        chain_id: String,
+        at: Origin,
+        problem: String,
+    },
+}
+
+/// One SRV name `peergen resolve` must look up: a DNS-sourced validator × a consumer it is selected for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsLookup {
+    pub validator: String,
+    pub consumer_id: String,
+    pub chain_id: String,
+    /// Absolute name without trailing dot: `_service._proto.<validator>-<slug>.<zone>`.
+    pub query: String,
+}
+
+/// How members with `endpoint_source: dns` get their endpoint.
+enum DnsMode<'a> {
+    /// From the snapshot's resolved endpoints; a missing one is an error.
+    Snapshot(&'a [ResolvedEndpoint]),
+    /// Collect the names to resolve instead; such members stay out of the plan.
+    Collect(&'a mut Vec<DnsLookup>),
 }
 
 fn describe_port_source(s: &PortSource, consumer_id: &str) -> String {
@@ -151,6 +184,9 @@ fn describe_port_source(s: &PortSource, consumer_id: &str) -> String {
             strategy: PortStrategy::Fixed(_),
             at,
         } => format!("the fixed `port` at {at}"),
+        PortSource::Resolved { query } => {
+            format!("the SRV record {query} resolved into the snapshot")
+        }
     }
 }
 
@@ -251,6 +287,16 @@ impl fmt::Display for PlanError {
                 "validator {validator}: consumers {} and {} both get {what}; make the name pattern include {{{{chain_id}}}} or {{{{consumer_id}}}}",
                 consumers.0, consumers.1
             ),
+            PlanError::Dns {
+                validator,
+                consumer_id,
+                chain_id,
+                at,
+                problem,
+            } => write!(
+                f,
+                "{at}: validators.{validator} (endpoint_source: dns), consumer {consumer_id} ({chain_id}): {problem}"
+            ),
         }
     }
 }
@@ -274,6 +320,28 @@ impl fmt::Display for PlanErrors {
 }
 
 pub fn plan(inventory: &Inventory, state: &ProviderState) -> Result<Plan, PlanErrors> {
+    plan_with(
+        inventory,
+        state,
+        &mut DnsMode::Snapshot(&state.resolved_endpoints),
+    )
+}
+
+/// The SRV names to resolve: every `endpoint_source: dns` validator × consumer it is selected for.
+pub fn dns_lookups(
+    inventory: &Inventory,
+    state: &ProviderState,
+) -> Result<Vec<DnsLookup>, PlanErrors> {
+    let mut lookups = Vec::new();
+    plan_with(inventory, state, &mut DnsMode::Collect(&mut lookups))?;
+    Ok(lookups)
+}
+
+fn plan_with(
+    inventory: &Inventory,
+    state: &ProviderState,
+    dns: &mut DnsMode<'_>,
+) -> Result<Plan, PlanErrors> {
     let mut errors = Vec::new();
     let mut warnings = inventory.warnings.clone();
     let mut consumers = Vec::new();
@@ -364,7 +432,7 @@ pub fn plan(inventory: &Inventory, state: &ProviderState) -> Result<Plan, PlanEr
                 cp.excluded.push(v.name.clone());
                 continue;
             }
-            if let Some(m) = member(v, s, consumer, &cp.settings, &mut errors) {
+            if let Some(m) = member(inventory, v, s, consumer, &cp, dns, &mut errors) {
                 cp.members.push(m);
             }
         }
@@ -445,12 +513,15 @@ fn match_validator<'a>(
 }
 
 fn member(
+    inventory: &Inventory,
     v: &Validator,
     s: &Selected,
     consumer: &crate::state::Consumer,
-    settings: &Settings,
+    cp: &ConsumerPlan,
+    dns: &mut DnsMode<'_>,
     errors: &mut Vec<PlanError>,
 ) -> Option<Member> {
+    let settings = &cp.settings;
     let (cid, chain) = (consumer.consumer_id.as_str(), consumer.chain_id.as_str());
     let Some(node_id) = Inventory::node_id_for(v, cid, chain) else {
         errors.push(PlanError::NoNodeId {
@@ -461,7 +532,33 @@ fn member(
         });
         return None;
     };
-    let template = &v.consumer_template;
+    let template = match &v.endpoint {
+        EndpointSource::Template(t) => t,
+        EndpointSource::Dns(at) => {
+            let endpoint = dns_endpoint(inventory, v, cp, dns).map_err(|problem| PlanError::Dns {
+                validator: v.name.clone(),
+                consumer_id: cid.to_owned(),
+                chain_id: chain.to_owned(),
+                at: at.clone(),
+                problem,
+            });
+            return match endpoint {
+                Ok(Some((endpoint, query))) => Some(Member {
+                    validator: v.name.clone(),
+                    moniker: s.moniker.clone(),
+                    operator_address: s.operator_address.clone(),
+                    node_id: node_id.clone(),
+                    endpoint,
+                    port_source: PortSource::Resolved { query },
+                }),
+                Ok(None) => None,
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            };
+        }
+    };
     let (port, port_source) = if let Some(o) = v
         .port_overrides
         .get(cid)
@@ -518,6 +615,47 @@ fn member(
         endpoint,
         port_source,
     })
+}
+
+/// The endpoint of a DNS-sourced member from the snapshot, or `None` after noting the lookup in
+/// collect mode.
+fn dns_endpoint(
+    inventory: &Inventory,
+    v: &Validator,
+    cp: &ConsumerPlan,
+    mode: &mut DnsMode<'_>,
+) -> Result<Option<(Endpoint, String)>, String> {
+    let consumer_id = cp.consumer_id.as_str();
+    let (Some(dns), Some(zone)) = (inventory.dns.as_ref(), inventory.zone_for(v)) else {
+        return Err("no DNS zone: set dns_zone or dns.default_zone".to_owned());
+    };
+    let query = dns.value.srv_query(&zone.name, &v.name, &cp.slug)?;
+    match mode {
+        DnsMode::Collect(lookups) => {
+            lookups.push(DnsLookup {
+                validator: v.name.clone(),
+                consumer_id: consumer_id.to_owned(),
+                chain_id: cp.chain_id.clone(),
+                query,
+            });
+            Ok(None)
+        }
+        DnsMode::Snapshot(resolved) => {
+            let r = resolved
+                .iter()
+                .find(|r| r.validator == v.name && r.consumer_id == consumer_id)
+                .ok_or_else(|| format!("the snapshot has no resolved endpoint for {query}: run `peergen resolve` to look it up"))?;
+            if r.query != query {
+                return Err(format!(
+                    "the snapshot's endpoint was resolved from {} but the inventory now names {query}: run `peergen resolve` again",
+                    r.query
+                ));
+            }
+            let endpoint = Endpoint::parse(&format!("{}:{}", r.host, r.port))
+                .map_err(|e| format!("resolved endpoint: {e}"))?;
+            Ok(Some((endpoint, query)))
+        }
+    }
 }
 
 fn check_node_ids(cp: &ConsumerPlan, errors: &mut Vec<PlanError>, warnings: &mut Vec<String>) {

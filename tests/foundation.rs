@@ -75,9 +75,9 @@ fn example_renders_and_every_file_is_snapshotted() {
     let env = Env::new();
     let run = env.run(["render", "-i", &inv(), "--out", "out"]);
     run.success()
-        .stdout_has("51 written, 0 unchanged, 0 removed");
+        .stdout_has("52 written, 0 unchanged, 0 removed");
     let tree = read_tree(&env.path("out"));
-    assert_eq!(tree.len(), 52, "{:?}", tree.keys().collect::<Vec<_>>());
+    assert_eq!(tree.len(), 53, "{:?}", tree.keys().collect::<Vec<_>>());
     for (path, content) in &tree {
         insta::assert_snapshot!(format!("example__{}", path.replace('/', "__")), content);
     }
@@ -92,7 +92,7 @@ fn rendering_is_byte_for_byte_deterministic() {
     let before = read_tree(&env.path("a"));
     env.run(["render", "-i", &inv(), "--out", "a"])
         .success()
-        .stdout_has("0 written, 51 unchanged, 0 removed");
+        .stdout_has("0 written, 52 unchanged, 0 removed");
     assert_eq!(before, read_tree(&env.path("a")));
 }
 
@@ -821,7 +821,7 @@ fn refuses_foreign_directories_and_large_removals() {
     ];
     env.run(args)
         .failure()
-        .stderr_has("refusing to remove 36 of 51 previously generated files")
+        .stderr_has("refusing to remove 36 of 52 previously generated files")
         .stderr_has("pass --force");
     assert!(env.path("out/alice/neutron-1/peers.yaml").exists());
     env.run(args.iter().copied().chain(["--force"]))

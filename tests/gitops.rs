@@ -140,7 +140,7 @@ fn first_apply_commits_once_and_a_second_apply_changes_nothing() {
     let work = repo.work();
     let run = repo.run("apply", &[]);
     run.success()
-        .stdout_has("Plan: 52 to add, 0 to change, 0 to remove")
+        .stdout_has("Plan: 53 to add, 0 to change, 0 to remove")
         .stdout_has("committed ");
     assert_eq!(commits(&work, "HEAD"), 2);
     assert_eq!(
@@ -148,10 +148,10 @@ fn first_apply_commits_once_and_a_second_apply_changes_nothing() {
         "Peergen Bot <bot@example.org>"
     );
     let stat = git(&work, &["show", "--stat=200", "--format=", "HEAD"]);
-    assert!(stat.contains("52 files changed"), "{stat}");
+    assert!(stat.contains("53 files changed"), "{stat}");
     assert!(
         stat.lines()
-            .take(52)
+            .take(53)
             .all(|l| l.trim_start().starts_with("peers/")),
         "{stat}"
     );
@@ -164,7 +164,7 @@ fn first_apply_commits_once_and_a_second_apply_changes_nothing() {
     let again = repo.run("apply", &[]);
     again
         .success()
-        .stdout_has("No changes: 51 files are up to date.")
+        .stdout_has("No changes: 52 files are up to date.")
         .stdout_has("no commit: main");
     assert_eq!(head(&work), first, "a second apply must not commit");
     assert_eq!(read_tree(&work.join("peers")), tree_before);
@@ -342,9 +342,9 @@ fn a_concurrent_push_is_survived_by_re_rendering_and_retrying() {
     );
     assert_eq!(
         git(&remote, &["log", "--format=%s", "main"]),
-        "peergen: update peer configuration (0 added, 10 changed, 4 removed files)\n\
+        "peergen: update peer configuration (0 added, 11 changed, 4 removed files)\n\
          ops notes\n\
-         peergen: update peer configuration (52 added, 0 changed, 0 removed files)\n\
+         peergen: update peer configuration (53 added, 0 changed, 0 removed files)\n\
          initial\n"
     );
     assert_eq!(

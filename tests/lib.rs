@@ -4,5 +4,6 @@
 
 mod harness;
 
+mod dns;
 mod foundation;
 mod gitops;
