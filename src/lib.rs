@@ -12,6 +12,7 @@ pub mod port;
 pub mod render;
 pub mod selection;
 pub mod state;
+pub mod stellar;
 pub mod template;
 pub mod tree;
 mod yaml;
@@ -39,6 +40,8 @@ pub enum Error {
     Tree(#[from] tree::TreeError),
     #[error(transparent)]
     NodeKey(#[from] node_id::NodeKeyError),
+    #[error(transparent)]
+    Stellar(#[from] stellar::StellarError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -104,6 +107,12 @@ fn warn_all(warnings: &[String]) {
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Check(args) => {
+            if stellar::is_stellar(&args.inputs.inventory) {
+                let inventory =
+                    stellar::load(&args.inputs.inventory, args.inputs.state.as_deref())?;
+                stellar::check(&inventory, out)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let loaded = load(&args.inputs)?;
             let plan = plan::plan(&loaded.inventory, &loaded.state)?;
             warn_all(&plan.warnings);
@@ -111,9 +120,16 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Render(args) => {
-            let loaded = load(&args.inputs)?;
-            let templates = template::Templates::new(args.templates.as_deref())?;
-            let (_, tree) = render_tree(&loaded, &templates, args.only.as_deref(), Some(&args.out))?;
+            let tree = if stellar::is_stellar(&args.inputs.inventory) {
+                let inventory =
+                    stellar::load(&args.inputs.inventory, args.inputs.state.as_deref())?;
+                let templates = template::Templates::new(args.templates.as_deref())?;
+                stellar::render_tree(&inventory, &templates, args.only.as_deref())?
+            } else {
+                let loaded = load(&args.inputs)?;
+                let templates = template::Templates::new(args.templates.as_deref())?;
+                render_tree(&loaded, &templates, args.only.as_deref(), Some(&args.out))?.1
+            };
             let scope: Vec<String> = args.only.iter().cloned().collect();
             let report = tree.write(&args.out, &scope, args.force)?;
             for removed in &report.removed {
