@@ -37,12 +37,15 @@ fn source_of(path: &Path) -> Option<Source> {
         return Some(Source::StellarNodes);
     }
     let text = std::fs::read_to_string(path).ok()?;
-    if crate::inventory::network_of(path, &text)
-        .ok()
-        .flatten()
-        .as_deref()
-        == Some("stellar")
-    {
+    let network = match crate::inventory::network_of(path, &text) {
+        Ok(network) => network.is_some_and(|n| n == "stellar"),
+        // A broken file (say, a duplicate key) still belongs to the Stellar loader when it says so
+        // at top level, so that the error shown is about the Stellar schema, not the Cosmos one.
+        Err(_) => text
+            .lines()
+            .any(|l| l.split('#').next().map(str::trim_end) == Some("network: stellar")),
+    };
+    if network {
         return Some(Source::Inventory);
     }
     crd::has_stellar_nodes(path, &text).then_some(Source::StellarNodes)
