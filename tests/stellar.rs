@@ -690,3 +690,43 @@ fn unknown_fields_and_networks_are_refused() {
         ],
     );
 }
+
+#[test]
+fn all_low_is_refused() {
+    let env = Env::new();
+    let inv = edited(&env, |t| t.replace("quality: MEDIUM", "quality: LOW"));
+    fails(&env, &inv, &["every organisation is LOW"]);
+}
+
+/// Suspending a validator removes its directory on the next render, and every other validator's
+/// files stop naming it.
+#[test]
+fn suspending_a_validator_removes_it_everywhere() {
+    let env = Env::new();
+    let nodes = env.path("nodes");
+    std::fs::create_dir_all(&nodes).unwrap();
+    for f in ["alpha.yaml", "beta.yaml", "beta-2-suspended.yaml"] {
+        std::fs::copy(stellar_nodes().join(f), nodes.join(f)).unwrap();
+    }
+    let suspended = std::fs::read_to_string(nodes.join("beta-2-suspended.yaml")).unwrap();
+    let active = suspended
+        .replace("  suspended: true\n", "  suspended: false\n")
+        .replace(
+            "  annotations:\n",
+            "  annotations:\n    peergen.io/unsafe-quorum: \"true\"\n",
+        );
+    std::fs::write(nodes.join("beta-2-suspended.yaml"), &active).unwrap();
+    let nodes = nodes.to_str().unwrap();
+    env.run(["render", "-i", nodes, "--out", "out"]).success();
+    let before = read_tree(&env.path("out"));
+    assert!(before.contains_key("beta-2/stellar-core.cfg"));
+    assert!(before["alpha-1/stellar-core.cfg"].contains(OTHER));
+
+    std::fs::write(env.path("nodes/beta-2-suspended.yaml"), &suspended).unwrap();
+    env.run(["render", "-i", nodes, "--out", "out"])
+        .success()
+        .stdout_has("4 removed");
+    let after = read_tree(&env.path("out"));
+    assert!(!after.keys().any(|p| p.starts_with("beta-2/")));
+    assert!(!after.values().any(|t| t.contains(OTHER)));
+}
