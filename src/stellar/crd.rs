@@ -105,7 +105,7 @@ fn manifest_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, StellarInventoryErr
 struct Node {
     at: Origin,
     name: String,
-    home_domain: (Origin, String),
+    home_domain: String,
     quality: (Origin, Quality),
     unsafe_quorum: Option<(Origin, bool)>,
     validator: Validator,
@@ -139,7 +139,7 @@ pub fn load(paths: &[PathBuf]) -> Result<StellarInventory, StellarInventoryError
             })));
         }
         let (qat, quality) = node.quality;
-        let (_, domain) = &node.home_domain;
+        let domain = &node.home_domain;
         match organisations.get(domain) {
             Some(org) if org.quality != quality => {
                 return Err(invalid(
@@ -435,7 +435,7 @@ fn parse_doc(file: &Arc<Path>, doc: RawDoc) -> Result<Option<Node>, StellarInven
     Ok(Some(Node {
         at: nat,
         name,
-        home_domain: (hat, home.to_ascii_lowercase()),
+        home_domain: home.to_ascii_lowercase(),
         quality: (qat, quality),
         unsafe_quorum,
         validator,

@@ -82,10 +82,10 @@ fn decode(text: &str) -> Result<(u8, [u8; 32]), StrKeyError> {
 pub struct PublicKey(String);
 
 impl PublicKey {
-    /// Anything starting with `S` is refused as a seed before decoding, so that no later message
-    /// (length, alphabet) can print part of it.
+    /// Anything starting with `S` (the first character of every seed) is refused as a seed before
+    /// decoding, so that no later message (length, alphabet) can print part of it.
     pub fn parse(text: &str) -> Result<PublicKey, StrKeyError> {
-        if text.starts_with('S') || is_seed(text) {
+        if text.starts_with('S') {
             return Err(StrKeyError::SecretSeed);
         }
         let (version, _) = decode(text)?;
