@@ -730,3 +730,29 @@ fn suspending_a_validator_removes_it_everywhere() {
     assert!(!after.keys().any(|p| p.starts_with("beta-2/")));
     assert!(!after.values().any(|t| t.contains(OTHER)));
 }
+
+/// Same inputs, same bytes: twice in a row, and with every map in the inventory written in reverse.
+#[test]
+fn rendering_is_deterministic_and_independent_of_input_order() {
+    let (a, b, c) = (Env::new(), Env::new(), Env::new());
+    let first = render(&a, &stellar_example());
+    assert_eq!(first, render(&b, &stellar_example()));
+    let text = std::fs::read_to_string(stellar_example()).unwrap();
+    let (head, validators) = text.split_once("validators:\n").unwrap();
+    let mut blocks: Vec<String> = Vec::new();
+    for line in validators.lines() {
+        if line.starts_with("  ") && !line.starts_with("    ") {
+            blocks.push(String::new());
+        }
+        let block = blocks.last_mut().unwrap();
+        block.push_str(line);
+        block.push('\n');
+    }
+    blocks.reverse();
+    let reversed = c.write(
+        "inv.yaml",
+        &format!("{head}validators:\n{}", blocks.concat()),
+    );
+    assert_ne!(std::fs::read_to_string(&reversed).unwrap(), text);
+    assert_eq!(render(&c, &reversed), first);
+}

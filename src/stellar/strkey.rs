@@ -136,6 +136,30 @@ pub fn find_seed(text: &str) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+    proptest! {
+        #[test]
+        fn every_public_key_round_trips(payload in any::<[u8; 32]>()) {
+            let text = encode(VERSION_PUBLIC_KEY, &payload);
+            prop_assert!(text.starts_with('G'));
+            prop_assert_eq!(PublicKey::parse(&text).unwrap(), PublicKey(text.clone()));
+            prop_assert!(!is_seed(&text));
+        }
+
+        /// A mistyped character flips at most 5 bits, a burst CRC16 always detects.
+        #[test]
+        fn one_mistyped_character_is_always_caught(payload in any::<[u8; 32]>(), at in 0..56usize, with in 0..32usize) {
+            let text = encode(VERSION_PUBLIC_KEY, &payload);
+            let mut bytes = text.clone().into_bytes();
+            prop_assume!(bytes[at] != ALPHABET[with]);
+            bytes[at] = ALPHABET[with];
+            let typo = String::from_utf8(bytes).unwrap();
+            prop_assert!(PublicKey::parse(&typo).is_err(), "{} accepted", typo);
+        }
+    }
 
     #[test]
     fn crc16_xmodem_check_value() {
