@@ -756,3 +756,38 @@ fn rendering_is_deterministic_and_independent_of_input_order() {
     assert_ne!(std::fs::read_to_string(&reversed).unwrap(), text);
     assert_eq!(render(&c, &reversed), first);
 }
+
+#[test]
+fn kubernetes_names_are_checked_per_validator() {
+    let env = Env::new();
+    let upper = edited(&env, |t| {
+        t.replace(
+            "configmap: \"{{validator}}-stellar-peers\"",
+            "configmap: \"Peers-{{validator}}\"",
+        )
+    });
+    fails(
+        &env,
+        &upper,
+        &[
+            "inv.yaml:10:12: configmap: for validator alpha-1",
+            "lowercase",
+        ],
+    );
+    let unknown = edited(&env, |t| {
+        t.replace("name: \"{{validator}}\"", "name: \"{{chain_id}}\"")
+    });
+    fails(
+        &env,
+        &unknown,
+        &["workload.name", "the only variable is {{validator}}"],
+    );
+    let shared = edited(&env, |t| {
+        t.replace("configmap: \"{{validator}}-stellar-peers\"\n", "")
+    });
+    fails(
+        &env,
+        &shared,
+        &["ConfigMap stellar/stellar-peers is also used by validator alpha-1"],
+    );
+}

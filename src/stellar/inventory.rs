@@ -192,6 +192,14 @@ pub(crate) fn check_label(value: &str) -> Result<(), String> {
     }
 }
 
+/// Kubernetes object names (ConfigMaps, workloads): lowercase DNS subdomains.
+pub(crate) fn check_object_name(value: &str) -> Result<(), String> {
+    if value.len() > 253 {
+        return Err(format!("{value:?} is longer than 253 characters"));
+    }
+    value.split('.').try_for_each(check_label)
+}
+
 /// A history archive base URL. It becomes part of a shell command (`curl -sf URL/{0} -o {1}`), so
 /// only characters that need no quoting are accepted.
 pub(crate) fn check_history_url(url: &str) -> Result<(), String> {
@@ -554,14 +562,14 @@ pub fn load(path: &Path) -> Result<StellarInventory, StellarInventoryError> {
             .as_ref()
             .map(|n| k8s(n, "namespace", check_label))
             .transpose()?;
-        let configmap = k8s(&configmap, "configmap", check_dns_name)?;
+        let configmap = k8s(&configmap, "configmap", check_object_name)?;
         let workload = match &workload {
             Some((wat, kind, pattern)) => Some(Workload {
                 kind: kind.clone(),
                 name: k8s(
                     &(wat.clone(), pattern.clone()),
                     "workload.name",
-                    check_dns_name,
+                    check_object_name,
                 )?,
             }),
             None => None,
