@@ -791,3 +791,19 @@ fn kubernetes_names_are_checked_per_validator() {
         &["ConfigMap stellar/stellar-peers is also used by validator alpha-1"],
     );
 }
+
+#[test]
+fn startup_findings_are_reported_together() {
+    let env = Env::new();
+    let both = high_alpha(false);
+    let inv = edited(&env, |t| both(t).replace("unsafe_quorum: true\n", ""));
+    let run = fails(
+        &env,
+        &inv,
+        &[
+            "alpha-3 of organisation alpha (HIGH) has no `history`",
+            "tolerates 0 failures",
+        ],
+    );
+    assert_eq!(run.stderr.matches("error: ").count(), 2, "{}", run.stderr);
+}

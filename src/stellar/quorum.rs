@@ -210,9 +210,10 @@ pub enum QuorumError {
     },
 }
 
-/// Every startup check, reported together so one run shows everything to fix.
+/// Every startup check, reported together so one run shows everything to fix; each finding on its
+/// own `error:` line, as the binary prints the first.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\nerror: "))]
 pub struct QuorumErrors(pub Vec<QuorumError>);
 
 /// The derived set and what was checked, for `peergen check`.
