@@ -97,6 +97,25 @@ pub fn render_tree(
     Ok((plan, tree))
 }
 
+/// The rendered tree of any inputs, Cosmos or Stellar (chosen by [`stellar::is_stellar`]): what
+/// `render` writes and what `plan`/`apply` compare. Arguments as for [`render_tree`], plus the
+/// `--templates` directory.
+pub fn render_inputs(
+    inputs: &Inputs,
+    templates: Option<&std::path::Path>,
+    only: Option<&str>,
+    previous: Option<&std::path::Path>,
+) -> Result<tree::OutputTree, Error> {
+    if stellar::is_stellar(&inputs.inventory) {
+        let inventory = stellar::load(&inputs.inventory, inputs.state.as_deref())?;
+        let templates = template::Templates::new(templates)?;
+        return Ok(stellar::render_tree(&inventory, &templates, only)?);
+    }
+    let loaded = load(inputs)?;
+    let templates = template::Templates::new(templates)?;
+    Ok(render_tree(&loaded, &templates, only, previous)?.1)
+}
+
 fn warn_all(warnings: &[String]) {
     for w in warnings {
         tracing::warn!("{w}");
@@ -120,16 +139,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Render(args) => {
-            let tree = if stellar::is_stellar(&args.inputs.inventory) {
-                let inventory =
-                    stellar::load(&args.inputs.inventory, args.inputs.state.as_deref())?;
-                let templates = template::Templates::new(args.templates.as_deref())?;
-                stellar::render_tree(&inventory, &templates, args.only.as_deref())?
-            } else {
-                let loaded = load(&args.inputs)?;
-                let templates = template::Templates::new(args.templates.as_deref())?;
-                render_tree(&loaded, &templates, args.only.as_deref(), Some(&args.out))?.1
-            };
+            let tree = render_inputs(
+                &args.inputs,
+                args.templates.as_deref(),
+                args.only.as_deref(),
+                Some(&args.out),
+            )?;
             let scope: Vec<String> = args.only.iter().cloned().collect();
             let report = tree.write(&args.out, &scope, args.force)?;
             for removed in &report.removed {
