@@ -807,3 +807,64 @@ fn startup_findings_are_reported_together() {
     );
     assert_eq!(run.stderr.matches("error: ").count(), 2, "{}", run.stderr);
 }
+
+/// Each StellarNode mapping rule of docs/stellar.md refused on its own, pointing into the file.
+#[test]
+fn stellar_node_mapping_refusals() {
+    let alpha = std::fs::read_to_string(stellar_nodes().join("alpha.yaml")).unwrap();
+    let cases: [(&str, String, &str); 7] = [
+        (
+            "address twice",
+            alpha.replacen("    peergen.io/public-key: GDND", "    peergen.io/address: a.example\n    peergen.io/public-key: GDND", 1),
+            "the address is also given by spec.validatorConfig.externalDns.hostname",
+        ),
+        (
+            "no address",
+            alpha.replacen("    peergen.io/address: alpha-2.alpha.example:11625\n", "", 1),
+            "StellarNode alpha-2 has no peer address",
+        ),
+        (
+            "two archives",
+            alpha.replacen("      - https://history.alpha.example/alpha-1/\n", "      - https://history.alpha.example/alpha-1/\n      - https://mirror.example/alpha-1/\n", 1),
+            "has 2 URLs",
+        ),
+        (
+            "typo annotation",
+            alpha.replacen("peergen.io/quality: MEDIUM", "peergen.io/qualty: MEDIUM", 1),
+            "not a peergen annotation",
+        ),
+        (
+            "mixed quality",
+            alpha.replacen("peergen.io/quality: MEDIUM", "peergen.io/quality: HIGH", 1),
+            "MEDIUM differs from HIGH",
+        ),
+        (
+            "wrong version",
+            alpha.replacen("stellar.org/v1alpha1", "stellar.org/v2", 1),
+            "\"stellar.org/v2\" is not a StellarNode version peergen reads",
+        ),
+        (
+            "validator named self",
+            alpha.replacen("name: alpha-2\n", "name: self\n", 1),
+            "\"self\" is the name stellar-core gives the node itself",
+        ),
+    ];
+    for (what, text, needle) in cases {
+        assert_ne!(text, alpha, "{what}: the edit changed nothing");
+        let env = Env::new();
+        let path = env.write("nodes/alpha.yaml", &text);
+        let dir = env.path("nodes");
+        let run = env.run(["check", "-i", dir.to_str().unwrap()]);
+        assert_eq!(run.code, 1, "{what}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(needle),
+            "{what}: stderr lacks {needle:?}:\n{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(&format!("{}:", path.display())),
+            "{what}: no file:line in\n{}",
+            run.stderr
+        );
+    }
+}

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::inventory::{
     self, DEFAULT_PEER_PORT, Duplicate, Organisation, PeerAddress, Quality, StellarInventory,
     StellarInventoryError, Validator, Workload, check_dns_name, check_history_url, check_label,
-    invalid,
+    check_validator_name, invalid,
 };
 use super::strkey::PublicKey;
 use crate::yaml::{self, Origin, Spanned};
@@ -253,13 +253,7 @@ fn parse_doc(file: &Arc<Path>, doc: RawDoc) -> Result<Option<Node>, StellarInven
         );
         return Ok(None);
     }
-    check_label(&name).map_err(|r| {
-        invalid(
-            &nat,
-            "metadata.name",
-            format!("{r} (it becomes a directory name and a [[VALIDATORS]] NAME)"),
-        )
-    })?;
+    check_validator_name(&name).map_err(|r| invalid(&nat, "metadata.name", r))?;
     let annotations = meta.value.annotations.unwrap_or_default();
     if let Some((key, a)) = annotations
         .iter()

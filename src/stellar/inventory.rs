@@ -192,6 +192,17 @@ pub(crate) fn check_label(value: &str) -> Result<(), String> {
     }
 }
 
+/// Validator names become output directories and `[[VALIDATORS]]` NAMEs, which core also
+/// registers as `$NAME` aliases next to its own `self`.
+pub(crate) fn check_validator_name(name: &str) -> Result<(), String> {
+    check_label(name)
+        .map_err(|r| format!("{r} (it becomes a directory name and a [[VALIDATORS]] NAME)"))?;
+    if name == "self" {
+        return Err("\"self\" is the name stellar-core gives the node itself; a validator of that name clashes with it".to_owned());
+    }
+    Ok(())
+}
+
 /// Kubernetes object names (ConfigMaps, workloads): lowercase DNS subdomains.
 pub(crate) fn check_object_name(value: &str) -> Result<(), String> {
     if value.len() > 253 {
@@ -491,13 +502,7 @@ pub fn load(path: &Path) -> Result<StellarInventory, StellarInventoryError> {
     for (name, v) in &raw.validators {
         let field = format!("validators.{name}");
         let vat = Origin::of(&file, v);
-        check_label(name).map_err(|r| {
-            invalid(
-                &vat,
-                &field,
-                format!("{r} (it becomes a directory name and a [[VALIDATORS]] NAME)"),
-            )
-        })?;
+        check_validator_name(name).map_err(|r| invalid(&vat, &field, r))?;
         let r = &v.value;
         let org = &r.organisation.value;
         if !organisations.contains_key(org) {
