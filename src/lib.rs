@@ -129,7 +129,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
             if stellar::is_stellar(&args.inputs.inventory) {
                 let inventory =
                     stellar::load(&args.inputs.inventory, args.inputs.state.as_deref())?;
-                stellar::check(&inventory, out)?;
+                out.write_all(stellar::check_report(&inventory)?.as_bytes())?;
                 return Ok(ExitCode::SUCCESS);
             }
             let loaded = load(&args.inputs)?;

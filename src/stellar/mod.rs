@@ -7,7 +7,6 @@ pub mod quorum;
 pub mod render;
 pub mod strkey;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use inventory::StellarInventory;
@@ -25,8 +24,6 @@ pub enum StellarError {
     Render(#[from] render::StellarRenderError),
     #[error("{0}")]
     Usage(String),
-    #[error("writing output: {0}")]
-    Output(#[from] std::io::Error),
 }
 
 /// Which schema the first `-i` path uses: a `network: stellar` file, or StellarNode manifests (a
@@ -123,14 +120,14 @@ fn analyse(inv: &StellarInventory) -> Result<quorum::Analysis, StellarError> {
 
 /// `peergen check` for Stellar: the checks, then one line per active validator with the quorum set
 /// it derives (the same for all: each adds itself, printed under its own name) and its peers.
-pub fn check(inv: &StellarInventory, out: &mut dyn Write) -> Result<(), StellarError> {
+/// Returned as text so that the caller's writer errors (a closed pipe) stay the caller's.
+pub fn check_report(inv: &StellarInventory) -> Result<String, StellarError> {
     let analysis = analyse(inv)?;
     let active: Vec<_> = inv.active().collect();
     let orgs: std::collections::BTreeSet<&str> =
         active.iter().map(|v| v.organisation.as_str()).collect();
-    writeln!(
-        out,
-        "stellar: {} active validators in {} organisations, {} suspended; failure safety {}{}",
+    let mut out = format!(
+        "stellar: {} active validators in {} organisations, {} suspended; failure safety {}{}\n",
         active.len(),
         orgs.len(),
         inv.validators.len() - active.len(),
@@ -140,24 +137,23 @@ pub fn check(inv: &StellarInventory, out: &mut dyn Write) -> Result<(), StellarE
         } else {
             ""
         }
-    )?;
+    );
     for v in &active {
         let org = inv.organisation_of(v);
         let peers = inv.active().filter(|o| o.name != v.name).count();
-        writeln!(
-            out,
-            "validator {} ({} {}) {}: {} peers; quorum set {}",
+        out.push_str(&format!(
+            "validator {} ({} {}) {}: {} peers; quorum set {}\n",
             v.name,
             org.home_domain,
             org.quality.as_str(),
             v.address,
             peers,
             analysis.set
-        )?;
+        ));
     }
     for v in inv.validators.values().filter(|v| v.suspended) {
-        writeln!(out, "suspended {}: excluded", v.name)?;
+        out.push_str(&format!("suspended {}: excluded\n", v.name));
     }
-    writeln!(out, "ok")?;
-    Ok(())
+    out.push_str("ok\n");
+    Ok(out)
 }
