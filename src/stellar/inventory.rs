@@ -396,6 +396,8 @@ struct RawValidator {
     suspended: Option<Spanned<bool>>,
 }
 
+/// Reads an input file, refusing it outright when a secret seed appears anywhere in it: a seed in
+/// git is exposed whether or not a field reads it.
 pub(crate) fn read(path: &Path) -> Result<(Arc<Path>, String), StellarInventoryError> {
     let text = std::fs::read_to_string(path).map_err(|source| StellarInventoryError::Read {
         path: path.to_path_buf(),
