@@ -24,7 +24,9 @@ pub enum AddressError {
         "{0:?} is an IPv6 address without brackets; write it as [{0}]:PORT, as CometBFT requires"
     )]
     UnbracketedIpv6(String),
-    #[error("{0} is not a usable peer address: CometBFT rejects unspecified, broadcast and 2001:db8::/32 (RFC 3849) addresses")]
+    #[error(
+        "{0} is not a usable peer address: CometBFT rejects unspecified, broadcast and 2001:db8::/32 (RFC 3849) addresses"
+    )]
     UnusableIp(String),
     #[error("{host:?} is not a valid host name: {reason}")]
     BadName { host: String, reason: &'static str },
@@ -105,7 +107,10 @@ fn validate_name(text: &str) -> Result<String, AddressError> {
         if label.len() > 63 {
             return Err(bad("a label is longer than 63 octets"));
         }
-        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
             return Err(bad(
                 "only letters, digits, hyphens and dots are allowed (LDH, RFC 1123)",
             ));
@@ -206,7 +211,9 @@ mod tests {
             "[2001:470::1]:26656"
         );
         assert_eq!(
-            Endpoint::parse("Alice.Validators.com.:1").unwrap().to_string(),
+            Endpoint::parse("Alice.Validators.com.:1")
+                .unwrap()
+                .to_string(),
             "alice.validators.com:1"
         );
     }

@@ -46,18 +46,25 @@ pub struct Inputs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate the inventory and snapshot and print every consumer's peer set
-    #[command(after_help = "Example:\n  peergen check -i inventories/example.yaml --state inventories/example-state.json\n\n\
-Exits 1 and names file, line and field on any error: bad YAML, unknown field, bad node ID, port collision.")]
+    #[command(
+        after_help = "Example:\n  peergen check -i inventories/example.yaml --state inventories/example-state.json\n\n\
+Exits 1 and names file, line and field on any error: bad YAML, unknown field, bad node ID, port collision."
+    )]
     Check(CheckArgs),
     /// Render peer ConfigMaps, [p2p] fragments and kustomizations into a directory
-    #[command(after_help = "Example:\n  peergen render -i inventories/example.yaml --out rendered/\n  peergen render -i inventories/example.yaml --self alice --out rendered/\n\n\
-Everything is rendered and verified in memory first; nothing is written on error.")]
+    #[command(
+        after_help = "Example:\n  peergen render -i inventories/example.yaml --out rendered/\n  peergen render -i inventories/example.yaml --self alice --out rendered/\n\n\
+Everything is rendered and verified in memory first; nothing is written on error."
+    )]
     Render(RenderArgs),
     /// Print the ICS Monitor hash port (26656 + 100 + (BE_u32(sha256(id)[0..4]) % 1000) * 10) of consumer ids
     #[command(after_help = "Example:\n  peergen port 0 19 29")]
     Port(PortArgs),
     /// Print the node ID derived from a CometBFT node_key.json
-    #[command(name = "node-id", after_help = "Example:\n  peergen node-id ~/.gaia/config/node_key.json")]
+    #[command(
+        name = "node-id",
+        after_help = "Example:\n  peergen node-id ~/.gaia/config/node_key.json"
+    )]
     NodeId(NodeIdArgs),
 }
 

@@ -93,11 +93,7 @@ impl EndpointTemplate {
             host,
             port,
         };
-        if template
-            .host
-            .iter()
-            .all(|p| matches!(p, Piece::Literal(_)))
-        {
+        if template.host.iter().all(|p| matches!(p, Piece::Literal(_))) {
             template
                 .expand_host(&Vars {
                     chain_id: "x",
@@ -239,7 +235,8 @@ mod tests {
         );
         let t = EndpointTemplate::parse("consumer-*.bob.example.org").unwrap();
         assert_eq!(t.port, TemplatePort::Consumer);
-        let t = EndpointTemplate::parse("{{validator}}-{{ chain_id }}-{{consumer_id}}.x.io").unwrap();
+        let t =
+            EndpointTemplate::parse("{{validator}}-{{ chain_id }}-{{consumer_id}}.x.io").unwrap();
         assert_eq!(
             t.expand_host(&vars()).unwrap().to_string(),
             "alice-pion-1-0.x.io"

@@ -49,11 +49,20 @@ pub fn yaml_string(s: &str) -> String {
 /// exactly; otherwise the double-quoted form.
 pub fn yaml_block(text: &str, indent: usize) -> String {
     let plain = |c: char| !(c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}'));
-    let lines: Vec<&str> = text.strip_suffix('\n').unwrap_or(text).split('\n').collect();
+    let lines: Vec<&str> = text
+        .strip_suffix('\n')
+        .unwrap_or(text)
+        .split('\n')
+        .collect();
     let block_safe = !text.is_empty()
         && text.ends_with('\n')
         && !text.ends_with("\n\n")
-        && lines.iter().all(|l| !l.is_empty() && !l.starts_with([' ', '\t']) && !l.ends_with([' ', '\t']) && l.chars().all(plain));
+        && lines.iter().all(|l| {
+            !l.is_empty()
+                && !l.starts_with([' ', '\t'])
+                && !l.ends_with([' ', '\t'])
+                && l.chars().all(plain)
+        });
     if !block_safe {
         return yaml_string(text);
     }
@@ -70,11 +79,15 @@ pub fn yaml_block(text: &str, indent: usize) -> String {
 /// Zone files have no escaping that makes arbitrary text safe, so only name-like tokens pass.
 pub fn zone_token(s: &str) -> Result<&str, String> {
     if !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'*' | b'@' | b'\\'))
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'*' | b'@' | b'\\')
+        })
     {
         Ok(s)
     } else {
-        Err(format!("{s:?} cannot be written into a zone file: only letters, digits and . - _ * @ are allowed"))
+        Err(format!(
+            "{s:?} cannot be written into a zone file: only letters, digits and . - _ * @ are allowed"
+        ))
     }
 }
 

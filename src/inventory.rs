@@ -29,7 +29,9 @@ pub enum InventoryError {
         field: String,
         message: String,
     },
-    #[error("{at}: {field} is also set at {first}; a setting may be made in one inventory file only")]
+    #[error(
+        "{at}: {field} is also set at {first}; a setting may be made in one inventory file only"
+    )]
     Conflict {
         at: Origin,
         first: Origin,
@@ -341,7 +343,10 @@ fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, InventoryError> {
             return Err(invalid(
                 &Origin::of(file, &v),
                 "version",
-                format!("schema version {} is not supported; this peergen reads version 1", v.value),
+                format!(
+                    "schema version {} is not supported; this peergen reads version 1",
+                    v.value
+                ),
             ));
         }
         Some(v) => Some(located(file, &v, v.value)),
@@ -353,7 +358,10 @@ fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, InventoryError> {
         return Err(invalid(
             &Origin::of(file, n),
             "network",
-            format!("{:?} is not a network this command handles; expected `cosmos`", n.value),
+            format!(
+                "{:?} is not a network this command handles; expected `cosmos`",
+                n.value
+            ),
         ));
     }
     let dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
@@ -363,7 +371,12 @@ fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, InventoryError> {
         chain_id = p.chain_id.map(|s| located(file, &s, s.value.clone()));
         rest = p.rest.map(|s| located(file, &s, s.value.clone()));
         if let Some(s) = p.bech32_prefix {
-            if s.value.is_empty() || !s.value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+            if s.value.is_empty()
+                || !s
+                    .value
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            {
                 return Err(invalid(
                     &Origin::of(file, &s),
                     "provider.bech32_prefix",
@@ -390,7 +403,8 @@ fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, InventoryError> {
     let mut validators = BTreeMap::new();
     for (name, v) in raw.validators.unwrap_or_default() {
         let at = Origin::of(file, &v);
-        validate_validator_name(&name).map_err(|m| invalid(&at, format!("validators.{name}"), m))?;
+        validate_validator_name(&name)
+            .map_err(|m| invalid(&at, format!("validators.{name}"), m))?;
         let pv = parse_validator(file, &dir, &name, at, v.value)?;
         validators.insert(name, pv);
     }
@@ -424,15 +438,26 @@ fn validate_validator_name(name: &str) -> Result<(), String> {
     }
 }
 
-fn parse_settings(file: &Arc<Path>, scope: &str, raw: RawSettings) -> Result<SettingsLayer, InventoryError> {
+fn parse_settings(
+    file: &Arc<Path>,
+    scope: &str,
+    raw: RawSettings,
+) -> Result<SettingsLayer, InventoryError> {
     let mut layer = SettingsLayer::default();
     let percent = match raw.percent {
         Some(p) => {
             let at = Origin::of(file, &p);
             if !(1..=100).contains(&p.value) {
-                return Err(invalid(&at, format!("{scope}.percent"), format!("{} is not a whole percentage from 1 to 100", p.value)));
+                return Err(invalid(
+                    &at,
+                    format!("{scope}.percent"),
+                    format!("{} is not a whole percentage from 1 to 100", p.value),
+                ));
             }
-            Some(Located { value: u8::try_from(p.value).expect("≤ 100"), at })
+            Some(Located {
+                value: u8::try_from(p.value).expect("≤ 100"),
+                at,
+            })
         }
         None => None,
     };
@@ -440,7 +465,11 @@ fn parse_settings(file: &Arc<Path>, scope: &str, raw: RawSettings) -> Result<Set
         Some(r) => {
             let at = Origin::of(file, &r);
             if !(r.value > 0.0 && r.value <= 1.0) {
-                return Err(invalid(&at, format!("{scope}.ratio"), format!("{} is not a ratio in (0, 1]", r.value)));
+                return Err(invalid(
+                    &at,
+                    format!("{scope}.ratio"),
+                    format!("{} is not a ratio in (0, 1]", r.value),
+                ));
             }
             Some(Located { value: r.value, at })
         }
@@ -459,28 +488,48 @@ fn parse_settings(file: &Arc<Path>, scope: &str, raw: RawSettings) -> Result<Set
                 ratio: ratio.as_ref().map_or(0.67, |r| r.value),
             },
             other => {
-                return Err(invalid(&at, format!("{scope}.selection"), format!(
-                    "{other:?} is not a selection mode; expected one of consumer-validators, opted-in, all-bonded, subset, ics-monitor-v1"
-                )));
+                return Err(invalid(
+                    &at,
+                    format!("{scope}.selection"),
+                    format!(
+                        "{other:?} is not a selection mode; expected one of consumer-validators, opted-in, all-bonded, subset, ics-monitor-v1"
+                    ),
+                ));
             }
         };
-        layer.selection = Some(Located { value: selection, at });
+        layer.selection = Some(Located {
+            value: selection,
+            at,
+        });
     }
-    let selection_is = |f: fn(&Selection) -> bool| layer.selection.as_ref().is_some_and(|s| f(&s.value));
+    let selection_is =
+        |f: fn(&Selection) -> bool| layer.selection.as_ref().is_some_and(|s| f(&s.value));
     if let Some(p) = &percent
         && !selection_is(|s| matches!(s, Selection::Subset { .. }))
     {
-        return Err(invalid(&p.at, format!("{scope}.percent"), "only applies with `selection: subset` in the same block"));
+        return Err(invalid(
+            &p.at,
+            format!("{scope}.percent"),
+            "only applies with `selection: subset` in the same block",
+        ));
     }
     if let Some(r) = &ratio
         && !selection_is(|s| matches!(s, Selection::IcsMonitorV1 { .. }))
     {
-        return Err(invalid(&r.at, format!("{scope}.ratio"), "only applies with `selection: ics-monitor-v1` in the same block"));
+        return Err(invalid(
+            &r.at,
+            format!("{scope}.ratio"),
+            "only applies with `selection: ics-monitor-v1` in the same block",
+        ));
     }
     if let Some(p) = raw.port {
         let at = Origin::of(file, &p);
-        let strategy = PortStrategy::parse(&p.value).map_err(|m| invalid(&at, format!("{scope}.port"), m))?;
-        layer.port = Some(Located { value: strategy, at });
+        let strategy =
+            PortStrategy::parse(&p.value).map_err(|m| invalid(&at, format!("{scope}.port"), m))?;
+        layer.port = Some(Located {
+            value: strategy,
+            at,
+        });
     }
     for (field, raw_pattern, slot) in [
         ("namespace", raw.namespace, &mut layer.namespace),
@@ -488,7 +537,8 @@ fn parse_settings(file: &Arc<Path>, scope: &str, raw: RawSettings) -> Result<Set
     ] {
         if let Some(p) = raw_pattern {
             let at = Origin::of(file, &p);
-            let pattern = NamePattern::parse(&p.value).map_err(|m| invalid(&at, format!("{scope}.{field}"), m))?;
+            let pattern = NamePattern::parse(&p.value)
+                .map_err(|m| invalid(&at, format!("{scope}.{field}"), m))?;
             *slot = Some(Located { value: pattern, at });
         }
     }
@@ -499,20 +549,36 @@ fn parse_settings(file: &Arc<Path>, scope: &str, raw: RawSettings) -> Result<Set
             Some("Deployment") => WorkloadKind::Deployment,
             Some("DaemonSet") => WorkloadKind::DaemonSet,
             Some(other) => {
-                return Err(invalid(&at, format!("{scope}.workload.kind"), format!("{other:?} is not StatefulSet, Deployment or DaemonSet")));
+                return Err(invalid(
+                    &at,
+                    format!("{scope}.workload.kind"),
+                    format!("{other:?} is not StatefulSet, Deployment or DaemonSet"),
+                ));
             }
         };
         let name_at = Origin::of(file, &w.value.name);
-        let name = NamePattern::parse(&w.value.name.value).map_err(|m| invalid(&name_at, format!("{scope}.workload.name"), m))?;
-        layer.workload = Some(Located { value: Workload { kind, name }, at });
+        let name = NamePattern::parse(&w.value.name.value)
+            .map_err(|m| invalid(&name_at, format!("{scope}.workload.name"), m))?;
+        layer.workload = Some(Located {
+            value: Workload { kind, name },
+            at,
+        });
     }
     if let Some(p2p) = raw.p2p {
         let p2p = p2p.value;
         layer.p2p.addr_book_strict = p2p.addr_book_strict.map(|b| located(file, &b, b.value));
         layer.p2p.pex = p2p.pex.map(|b| located(file, &b, b.value));
         for (field, list, slot) in [
-            ("unconditional_peer_ids", p2p.unconditional_peer_ids, &mut layer.p2p.unconditional_peer_ids),
-            ("private_peer_ids", p2p.private_peer_ids, &mut layer.p2p.private_peer_ids),
+            (
+                "unconditional_peer_ids",
+                p2p.unconditional_peer_ids,
+                &mut layer.p2p.unconditional_peer_ids,
+            ),
+            (
+                "private_peer_ids",
+                p2p.private_peer_ids,
+                &mut layer.p2p.private_peer_ids,
+            ),
         ] {
             if let Some(list) = list {
                 let at = Origin::of(file, &list);
@@ -532,10 +598,16 @@ fn parse_settings(file: &Arc<Path>, scope: &str, raw: RawSettings) -> Result<Set
             let mut parsed = Vec::new();
             for s in &seeds.value {
                 let (id, addr) = s.trim().split_once('@').ok_or_else(|| {
-                    invalid(&at, format!("{scope}.p2p.seeds"), format!("{s:?} is not NODE_ID@HOST:PORT"))
+                    invalid(
+                        &at,
+                        format!("{scope}.p2p.seeds"),
+                        format!("{s:?} is not NODE_ID@HOST:PORT"),
+                    )
                 })?;
-                let id = NodeId::parse(id).map_err(|e| invalid(&at, format!("{scope}.p2p.seeds"), e.to_string()))?;
-                let ep = Endpoint::parse(addr).map_err(|e| invalid(&at, format!("{scope}.p2p.seeds"), e.to_string()))?;
+                let id = NodeId::parse(id)
+                    .map_err(|e| invalid(&at, format!("{scope}.p2p.seeds"), e.to_string()))?;
+                let ep = Endpoint::parse(addr)
+                    .map_err(|e| invalid(&at, format!("{scope}.p2p.seeds"), e.to_string()))?;
                 parsed.push((id, ep));
             }
             parsed.sort();
@@ -548,7 +620,10 @@ fn parse_settings(file: &Arc<Path>, scope: &str, raw: RawSettings) -> Result<Set
         layer.exclude = ex
             .value
             .into_iter()
-            .map(|value| Located { value, at: at.clone() })
+            .map(|value| Located {
+                value,
+                at: at.clone(),
+            })
             .collect();
     }
     Ok(layer)
@@ -577,27 +652,44 @@ fn parse_validator(
     if let Some(op) = raw.operator_address {
         let at = Origin::of(file, &op);
         validate_valoper(&op.value).map_err(|m| invalid(&at, f("operator_address"), m))?;
-        v.operator_address = Some(Located { value: op.value, at });
+        v.operator_address = Some(Located {
+            value: op.value,
+            at,
+        });
     }
     if let Some(ep) = raw.provider_endpoint {
         let at = Origin::of(file, &ep);
-        let endpoint = Endpoint::parse(ep.value.trim()).map_err(|e| invalid(&at, f("provider_endpoint"), e.to_string()))?;
-        v.provider_endpoint = Some(Located { value: endpoint, at });
+        let endpoint = Endpoint::parse(ep.value.trim())
+            .map_err(|e| invalid(&at, f("provider_endpoint"), e.to_string()))?;
+        v.provider_endpoint = Some(Located {
+            value: endpoint,
+            at,
+        });
     }
     if let Some(t) = raw.consumer_template {
         let at = Origin::of(file, &t);
-        let template = EndpointTemplate::parse(&t.value).map_err(|m| invalid(&at, f("consumer_template"), m))?;
-        v.consumer_template = Some(Located { value: template, at });
+        let template = EndpointTemplate::parse(&t.value)
+            .map_err(|m| invalid(&at, f("consumer_template"), m))?;
+        v.consumer_template = Some(Located {
+            value: template,
+            at,
+        });
     }
     if let Some(id) = raw.node_id {
         let at = Origin::of(file, &id);
-        let node_id = NodeId::parse(id.value.trim()).map_err(|e| invalid(&at, f("node_id"), e.to_string()))?;
+        let node_id = NodeId::parse(id.value.trim())
+            .map_err(|e| invalid(&at, f("node_id"), e.to_string()))?;
         v.node_id = Some(Located { value: node_id, at });
     }
     for (key, id) in raw.node_ids.unwrap_or_default() {
         let at = Origin::of(file, &id);
-        let node_id = NodeId::parse(id.value.trim())
-            .map_err(|e| invalid(&at, f(&format!("node_ids.{key}")), format!("consumer {key}: {e}")))?;
+        let node_id = NodeId::parse(id.value.trim()).map_err(|e| {
+            invalid(
+                &at,
+                f(&format!("node_ids.{key}")),
+                format!("consumer {key}: {e}"),
+            )
+        })?;
         v.node_ids.insert(key, Located { value: node_id, at });
     }
     if let Some(path) = raw.node_key_file {
@@ -612,9 +704,9 @@ fn parse_validator(
         let ports = if text.contains('-') {
             ValidatorPorts::Range(PortRange::parse(text).map_err(|m| invalid(&at, f("ports"), m))?)
         } else {
-            ValidatorPorts::Fixed(
-                crate::address::parse_port(text).map_err(|e| invalid(&at, f("ports"), format!("{e}; or give a range FIRST-LAST")))?,
-            )
+            ValidatorPorts::Fixed(crate::address::parse_port(text).map_err(|e| {
+                invalid(&at, f("ports"), format!("{e}; or give a range FIRST-LAST"))
+            })?)
         };
         v.ports = Some(Located { value: ports, at });
     }
@@ -671,7 +763,11 @@ fn take_map<T>(
 
 fn merge(mut a: Partial, b: Partial) -> Result<Partial, InventoryError> {
     a.version = take("version", a.version, b.version)?;
-    a.provider_chain_id = take("provider.chain_id", a.provider_chain_id, b.provider_chain_id)?;
+    a.provider_chain_id = take(
+        "provider.chain_id",
+        a.provider_chain_id,
+        b.provider_chain_id,
+    )?;
     a.provider_rest = take("provider.rest", a.provider_rest, b.provider_rest)?;
     a.bech32_prefix = take("provider.bech32_prefix", a.bech32_prefix, b.bech32_prefix)?;
     a.state = take("state", a.state, b.state)?;
@@ -684,15 +780,31 @@ fn merge(mut a: Partial, b: Partial) -> Result<Partial, InventoryError> {
                 let f = |field: &str| format!("validators.{name}.{field}");
                 PartialValidator {
                     at: va.at,
-                    operator_address: take(&f("operator_address"), va.operator_address, vb.operator_address)?,
+                    operator_address: take(
+                        &f("operator_address"),
+                        va.operator_address,
+                        vb.operator_address,
+                    )?,
                     moniker: take(&f("moniker"), va.moniker, vb.moniker)?,
-                    provider_endpoint: take(&f("provider_endpoint"), va.provider_endpoint, vb.provider_endpoint)?,
-                    consumer_template: take(&f("consumer_template"), va.consumer_template, vb.consumer_template)?,
+                    provider_endpoint: take(
+                        &f("provider_endpoint"),
+                        va.provider_endpoint,
+                        vb.provider_endpoint,
+                    )?,
+                    consumer_template: take(
+                        &f("consumer_template"),
+                        va.consumer_template,
+                        vb.consumer_template,
+                    )?,
                     node_id: take(&f("node_id"), va.node_id, vb.node_id)?,
                     node_ids: take_map(&f("node_ids"), va.node_ids, vb.node_ids)?,
                     node_key_file: take(&f("node_key_file"), va.node_key_file, vb.node_key_file)?,
                     ports: take(&f("ports"), va.ports, vb.ports)?,
-                    port_overrides: take_map(&f("port_overrides"), va.port_overrides, vb.port_overrides)?,
+                    port_overrides: take_map(
+                        &f("port_overrides"),
+                        va.port_overrides,
+                        vb.port_overrides,
+                    )?,
                 }
             }
         };
@@ -711,21 +823,35 @@ fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, InventoryErr
         })?;
         let node_id = match (v.node_id, v.node_key_file) {
             (Some(id), Some(key)) if id.value != key.value => {
-                return Err(invalid(&key.at, f("node_key_file"), format!(
-                    "derives node ID {} but node_id (at {}) says {}; remove one of them",
-                    key.value, id.at, id.value
-                )));
+                return Err(invalid(
+                    &key.at,
+                    f("node_key_file"),
+                    format!(
+                        "derives node ID {} but node_id (at {}) says {}; remove one of them",
+                        key.value, id.at, id.value
+                    ),
+                ));
             }
             (id, key) => id.or(key),
         };
         if node_id.is_none() && v.node_ids.is_empty() {
-            return Err(invalid(&v.at, format!("validators.{name}"), "has no node ID: set node_id, node_ids (per consumer) or node_key_file"));
+            return Err(invalid(
+                &v.at,
+                format!("validators.{name}"),
+                "has no node ID: set node_id, node_ids (per consumer) or node_key_file",
+            ));
         }
-        if let (Some(ports), TemplatePort::Range(_) | TemplatePort::Fixed(_)) = (&v.ports, template.value.port) {
-            return Err(invalid(&ports.at, f("ports"), format!(
-                "conflicts with the port written in consumer_template {:?}; keep one of them",
-                template.value.as_str()
-            )));
+        if let (Some(ports), TemplatePort::Range(_) | TemplatePort::Fixed(_)) =
+            (&v.ports, template.value.port)
+        {
+            return Err(invalid(
+                &ports.at,
+                f("ports"),
+                format!(
+                    "conflicts with the port written in consumer_template {:?}; keep one of them",
+                    template.value.as_str()
+                ),
+            ));
         }
         if v.operator_address.is_none() {
             warnings.push(format!(
@@ -755,9 +881,13 @@ fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, InventoryErr
         if let Some(op) = &v.operator_address
             && let Some(other) = seen.insert(op.as_str(), v.name.as_str())
         {
-            return Err(invalid(&v.at, format!("validators.{}.operator_address", v.name), format!(
-                "{op} is also the operator address of validator {other}; each provider validator may appear once"
-            )));
+            return Err(invalid(
+                &v.at,
+                format!("validators.{}.operator_address", v.name),
+                format!(
+                    "{op} is also the operator address of validator {other}; each provider validator may appear once"
+                ),
+            ));
         }
     }
     Ok(Inventory {
@@ -765,7 +895,9 @@ fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, InventoryErr
         provider: ProviderSettings {
             chain_id: p.provider_chain_id.map(|c| c.value),
             rest: p.provider_rest.map(|r| r.value),
-            bech32_prefix: p.bech32_prefix.map_or_else(|| "cosmos".to_owned(), |b| b.value),
+            bech32_prefix: p
+                .bech32_prefix
+                .map_or_else(|| "cosmos".to_owned(), |b| b.value),
         },
         state: p.state.map(|s| s.value),
         defaults: p.defaults.map(|d| d.value).unwrap_or_default(),
@@ -790,7 +922,10 @@ impl SettingsLayer {
         set(&mut self.workload, &over.workload);
         set(&mut self.p2p.addr_book_strict, &over.p2p.addr_book_strict);
         set(&mut self.p2p.pex, &over.p2p.pex);
-        set(&mut self.p2p.unconditional_peer_ids, &over.p2p.unconditional_peer_ids);
+        set(
+            &mut self.p2p.unconditional_peer_ids,
+            &over.p2p.unconditional_peer_ids,
+        );
         set(&mut self.p2p.private_peer_ids, &over.p2p.private_peer_ids);
         set(&mut self.p2p.seeds, &over.p2p.seeds);
         self.exclude.extend(over.exclude.iter().cloned());
@@ -810,13 +945,19 @@ impl Inventory {
         let builtin = |text: &str| NamePattern(text.to_owned());
         let first = self.files.first().map(Origin::file);
         Settings {
-            selection: layer.selection.map_or(Selection::ConsumerValidators, |s| s.value),
+            selection: layer
+                .selection
+                .map_or(Selection::ConsumerValidators, |s| s.value),
             port: layer.port.unwrap_or_else(|| Located {
                 value: PortStrategy::Hash,
                 at: first.clone().expect("an inventory has a file"),
             }),
-            namespace: layer.namespace.map_or_else(|| builtin("{{validator}}-{{chain_id}}"), |n| n.value),
-            configmap: layer.configmap.map_or_else(|| builtin("{{chain_id}}-peers"), |n| n.value),
+            namespace: layer
+                .namespace
+                .map_or_else(|| builtin("{{validator}}-{{chain_id}}"), |n| n.value),
+            configmap: layer
+                .configmap
+                .map_or_else(|| builtin("{{chain_id}}-peers"), |n| n.value),
             workload: layer.workload.map(|w| w.value),
             p2p: layer.p2p,
             exclude: layer.exclude,
@@ -824,7 +965,11 @@ impl Inventory {
     }
 
     /// The node ID validator `v` uses on a consumer: per consumer id, then per chain id, then the default.
-    pub fn node_id_for<'a>(v: &'a Validator, consumer_id: &str, chain_id: &str) -> Option<&'a NodeId> {
+    pub fn node_id_for<'a>(
+        v: &'a Validator,
+        consumer_id: &str,
+        chain_id: &str,
+    ) -> Option<&'a NodeId> {
         v.node_ids
             .get(consumer_id)
             .or_else(|| v.node_ids.get(chain_id))

@@ -182,7 +182,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
     }
 }
 
-fn write_check_report(out: &mut dyn Write, loaded: &Loaded, plan: &plan::Plan) -> Result<(), Error> {
+fn write_check_report(
+    out: &mut dyn Write,
+    loaded: &Loaded,
+    plan: &plan::Plan,
+) -> Result<(), Error> {
     let state = &loaded.state;
     writeln!(
         out,
@@ -207,7 +211,12 @@ fn write_check_report(out: &mut dyn Write, loaded: &Loaded, plan: &plan::Plan) -
             cp.excluded.len(),
             cp.slug
         )?;
-        let width = cp.members.iter().map(|m| m.validator.len()).max().unwrap_or(0);
+        let width = cp
+            .members
+            .iter()
+            .map(|m| m.validator.len())
+            .max()
+            .unwrap_or(0);
         for m in &cp.members {
             writeln!(out, "  {:width$}  {}", m.validator, m.peer_string())?;
         }

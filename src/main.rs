@@ -18,7 +18,9 @@ fn main() -> ExitCode {
     let ansi = match cli.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -35,7 +37,9 @@ fn main() -> ExitCode {
     let mut out = stdout.lock();
     match peergen::run(cli, &mut out) {
         Ok(code) => code,
-        Err(peergen::Error::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(peergen::Error::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             #[allow(clippy::print_stderr)]
             {

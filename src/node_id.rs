@@ -111,7 +111,8 @@ pub(crate) fn from_node_key_json(text: &str) -> Result<NodeId, String> {
     let derived = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
     if derived.as_bytes() != public {
         return Err(
-            "priv_key.value is inconsistent: its public half does not belong to its seed".to_owned(),
+            "priv_key.value is inconsistent: its public half does not belong to its seed"
+                .to_owned(),
         );
     }
     Ok(NodeId::from_pubkey(public))

@@ -137,12 +137,20 @@ fn describe_port_source(s: &PortSource, consumer_id: &str) -> String {
     match s {
         PortSource::ValidatorOverride(at) => format!("port_overrides entry at {at}"),
         PortSource::Template(at) => format!("the port written in consumer_template at {at}"),
-        PortSource::ValidatorRange(at) => format!("the validator's port range at {at} (consumer id mod range size)"),
+        PortSource::ValidatorRange(at) => {
+            format!("the validator's port range at {at} (consumer id mod range size)")
+        }
         PortSource::ValidatorFixed(at) => format!("the validator's fixed `ports` at {at}"),
-        PortSource::Consumer { strategy: PortStrategy::Hash, .. } => {
+        PortSource::Consumer {
+            strategy: PortStrategy::Hash,
+            ..
+        } => {
             format!("the `hash` port strategy (sha256 of consumer id {consumer_id:?})")
         }
-        PortSource::Consumer { strategy: PortStrategy::Fixed(_), at } => format!("the fixed `port` at {at}"),
+        PortSource::Consumer {
+            strategy: PortStrategy::Fixed(_),
+            at,
+        } => format!("the fixed `port` at {at}"),
     }
 }
 
@@ -150,44 +158,95 @@ impl fmt::Display for PlanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PlanError::Selection(e) => write!(f, "{e}"),
-            PlanError::NoNodeId { validator, consumer_id, chain_id, at } => write!(
+            PlanError::NoNodeId {
+                validator,
+                consumer_id,
+                chain_id,
+                at,
+            } => write!(
                 f,
                 "{at}: validators.{validator}: no node ID for consumer {consumer_id} ({chain_id}): set node_id, node_ids.{consumer_id} or node_key_file"
             ),
-            PlanError::Endpoint { validator, consumer_id, chain_id, template, at, error } => write!(
+            PlanError::Endpoint {
+                validator,
+                consumer_id,
+                chain_id,
+                template,
+                at,
+                error,
+            } => write!(
                 f,
                 "{at}: validators.{validator}.consumer_template: {template:?} for consumer {consumer_id} ({chain_id}) gives an invalid peer address: {error}"
             ),
-            PlanError::PortCollision { validator, endpoint, first, second, suggestion } => {
+            PlanError::PortCollision {
+                validator,
+                endpoint,
+                first,
+                second,
+                suggestion,
+            } => {
                 write!(
                     f,
                     "port collision: validator {validator} would serve consumer {} ({}) and consumer {} ({}) both at {endpoint}; \
                      {}'s port comes from {} and {}'s from {}. peergen never moves a port silently: \
                      give one consumer its own port, e.g. `consumers: {{\"{}\": {{port: {}}}}}` in the inventory",
-                    first.0, first.1, second.0, second.1,
-                    first.0, describe_port_source(&first.2, &first.0),
-                    second.0, describe_port_source(&second.2, &second.0),
+                    first.0,
+                    first.1,
+                    second.0,
+                    second.1,
+                    first.0,
+                    describe_port_source(&first.2, &first.0),
+                    second.0,
+                    describe_port_source(&second.2, &second.0),
                     second.0,
                     suggestion.map_or_else(|| "PORT".to_owned(), |p| p.to_string()),
                 )?;
-                if matches!(second.2, PortSource::ValidatorRange(_) | PortSource::Template(_) | PortSource::ValidatorFixed(_)) {
-                    write!(f, ", or `validators.{validator}.port_overrides: {{\"{}\": PORT}}`", second.0)?;
+                if matches!(
+                    second.2,
+                    PortSource::ValidatorRange(_)
+                        | PortSource::Template(_)
+                        | PortSource::ValidatorFixed(_)
+                ) {
+                    write!(
+                        f,
+                        ", or `validators.{validator}.port_overrides: {{\"{}\": PORT}}`",
+                        second.0
+                    )?;
                 }
                 Ok(())
             }
-            PlanError::NodeIdConflict { consumer_id, node_id, a, b } => write!(
+            PlanError::NodeIdConflict {
+                consumer_id,
+                node_id,
+                a,
+                b,
+            } => write!(
                 f,
                 "consumer {consumer_id}: validators {a} and {b} both claim node ID {node_id} with different endpoints; a node ID names one node"
             ),
-            PlanError::AmbiguousMoniker { consumer_id, moniker, validator } => write!(
+            PlanError::AmbiguousMoniker {
+                consumer_id,
+                moniker,
+                validator,
+            } => write!(
                 f,
                 "consumer {consumer_id}: several selected provider validators have moniker {moniker:?}, so validators.{validator} cannot be matched by moniker: set its operator_address"
             ),
-            PlanError::BadName { validator, consumer_id, what, value, reason } => write!(
+            PlanError::BadName {
+                validator,
+                consumer_id,
+                what,
+                value,
+                reason,
+            } => write!(
                 f,
                 "validator {validator}, consumer {consumer_id}: {what} {value:?} is not a valid Kubernetes name: {reason}; change the `{what}` pattern"
             ),
-            PlanError::DuplicateName { validator, what, consumers } => write!(
+            PlanError::DuplicateName {
+                validator,
+                what,
+                consumers,
+            } => write!(
                 f,
                 "validator {validator}: consumers {} and {} both get {what}; make the name pattern include {{{{chain_id}}}} or {{{{consumer_id}}}}",
                 consumers.0, consumers.1
@@ -225,7 +284,11 @@ pub fn plan(inventory: &Inventory, state: &ProviderState) -> Result<Plan, PlanEr
         *chain_count.entry(c.chain_id.as_str()).or_default() += 1;
     }
     for (key, over) in &inventory.consumers {
-        if !state.consumers.iter().any(|c| &c.consumer_id == key || &c.chain_id == key) {
+        if !state
+            .consumers
+            .iter()
+            .any(|c| &c.consumer_id == key || &c.chain_id == key)
+        {
             warnings.push(format!(
                 "{}: consumers.{key} matches no consumer id or chain id in the provider state",
                 over.at
@@ -234,7 +297,11 @@ pub fn plan(inventory: &Inventory, state: &ProviderState) -> Result<Plan, PlanEr
     }
     for v in inventory.validators.values() {
         for (key, l) in &v.node_ids {
-            if !state.consumers.iter().any(|c| &c.consumer_id == key || &c.chain_id == key) {
+            if !state
+                .consumers
+                .iter()
+                .any(|c| &c.consumer_id == key || &c.chain_id == key)
+            {
                 warnings.push(format!(
                     "{}: validators.{}.node_ids.{key} matches no consumer id or chain id in the provider state",
                     l.at, v.name
@@ -260,7 +327,12 @@ pub fn plan(inventory: &Inventory, state: &ProviderState) -> Result<Plan, PlanEr
                 continue;
             }
         };
-        let slug = if chain_count.get(consumer.chain_id.as_str()).copied().unwrap_or(0) > 1 {
+        let slug = if chain_count
+            .get(consumer.chain_id.as_str())
+            .copied()
+            .unwrap_or(0)
+            > 1
+        {
             format!("{}--{}", consumer.chain_id, consumer.consumer_id)
         } else {
             consumer.chain_id.clone()
@@ -277,11 +349,17 @@ pub fn plan(inventory: &Inventory, state: &ProviderState) -> Result<Plan, PlanEr
         };
         let mut used_excludes = BTreeSet::new();
         for s in &selected {
-            let Some(v) = match_validator(inventory, &selected, s, &cp.consumer_id, &mut errors) else {
+            let Some(v) = match_validator(inventory, &selected, s, &cp.consumer_id, &mut errors)
+            else {
                 cp.missing.push(s.clone());
                 continue;
             };
-            if let Some(ex) = cp.settings.exclude.iter().find(|e| e.value == v.name || e.value == s.operator_address) {
+            if let Some(ex) = cp
+                .settings
+                .exclude
+                .iter()
+                .find(|e| e.value == v.name || e.value == s.operator_address)
+            {
                 used_excludes.insert(ex.value.clone());
                 cp.excluded.push(v.name.clone());
                 continue;
@@ -291,7 +369,9 @@ pub fn plan(inventory: &Inventory, state: &ProviderState) -> Result<Plan, PlanEr
             }
         }
         for ex in &cp.settings.exclude {
-            if !used_excludes.contains(&ex.value) && !cp.missing.iter().any(|m| m.operator_address == ex.value) {
+            if !used_excludes.contains(&ex.value)
+                && !cp.missing.iter().any(|m| m.operator_address == ex.value)
+            {
                 warnings.push(format!(
                     "{}: exclude entry {:?} matches no selected validator of consumer {}",
                     ex.at, ex.value, cp.consumer_id
@@ -306,7 +386,12 @@ pub fn plan(inventory: &Inventory, state: &ProviderState) -> Result<Plan, PlanEr
             ));
         }
         check_node_ids(&cp, &mut errors, &mut warnings);
-        if cp.settings.p2p.addr_book_strict.as_ref().is_none_or(|s| s.value)
+        if cp
+            .settings
+            .p2p
+            .addr_book_strict
+            .as_ref()
+            .is_none_or(|s| s.value)
             && cp.members.iter().any(|m| !m.endpoint.host.is_routable())
         {
             warnings.push(format!(
@@ -317,9 +402,17 @@ pub fn plan(inventory: &Inventory, state: &ProviderState) -> Result<Plan, PlanEr
         consumers.push(cp);
     }
     check_collisions(&consumers, &mut errors);
-    let plan = Plan { consumers, inactive, warnings };
+    let plan = Plan {
+        consumers,
+        inactive,
+        warnings,
+    };
     check_names(&plan, &mut errors);
-    if errors.is_empty() { Ok(plan) } else { Err(PlanErrors(errors)) }
+    if errors.is_empty() {
+        Ok(plan)
+    } else {
+        Err(PlanErrors(errors))
+    }
 }
 
 fn match_validator<'a>(
@@ -369,23 +462,40 @@ fn member(
         return None;
     };
     let template = &v.consumer_template;
-    let (port, port_source) = if let Some(o) = v.port_overrides.get(cid).or_else(|| v.port_overrides.get(chain)) {
+    let (port, port_source) = if let Some(o) = v
+        .port_overrides
+        .get(cid)
+        .or_else(|| v.port_overrides.get(chain))
+    {
         (o.value, PortSource::ValidatorOverride(o.at.clone()))
     } else {
         match (template.value.port, &v.ports) {
             (TemplatePort::Fixed(p), _) => (p, PortSource::Template(template.at.clone())),
-            (TemplatePort::Range(r), _) => (port::range_port(r, cid), PortSource::ValidatorRange(template.at.clone())),
+            (TemplatePort::Range(r), _) => (
+                port::range_port(r, cid),
+                PortSource::ValidatorRange(template.at.clone()),
+            ),
             (TemplatePort::Consumer, Some(p)) => match p.value {
                 ValidatorPorts::Fixed(port) => (port, PortSource::ValidatorFixed(p.at.clone())),
-                ValidatorPorts::Range(r) => (port::range_port(r, cid), PortSource::ValidatorRange(p.at.clone())),
+                ValidatorPorts::Range(r) => (
+                    port::range_port(r, cid),
+                    PortSource::ValidatorRange(p.at.clone()),
+                ),
             },
             (TemplatePort::Consumer, None) => (
                 settings.port.value.port(cid),
-                PortSource::Consumer { strategy: settings.port.value, at: settings.port.at.clone() },
+                PortSource::Consumer {
+                    strategy: settings.port.value,
+                    at: settings.port.at.clone(),
+                },
             ),
         }
     };
-    let vars = Vars { chain_id: chain, consumer_id: cid, validator: &v.name };
+    let vars = Vars {
+        chain_id: chain,
+        consumer_id: cid,
+        validator: &v.name,
+    };
     let endpoint = match template.value.expand(&vars, port) {
         Ok(e) => e,
         Err(error) => {
@@ -432,11 +542,14 @@ fn check_node_ids(cp: &ConsumerPlan, errors: &mut Vec<PlanError>, warnings: &mut
 }
 
 fn check_collisions(consumers: &[ConsumerPlan], errors: &mut Vec<PlanError>) {
-    let mut by_validator: BTreeMap<&str, BTreeMap<(&Host, u16), (&ConsumerPlan, &Member)>> = BTreeMap::new();
+    let mut by_validator: BTreeMap<&str, BTreeMap<(&Host, u16), (&ConsumerPlan, &Member)>> =
+        BTreeMap::new();
     let mut used: BTreeMap<(&str, &Host), BTreeSet<u16>> = BTreeMap::new();
     for cp in consumers {
         for m in &cp.members {
-            used.entry((&m.validator, &m.endpoint.host)).or_default().insert(m.endpoint.port);
+            used.entry((&m.validator, &m.endpoint.host))
+                .or_default()
+                .insert(m.endpoint.port);
         }
     }
     for cp in consumers {
@@ -444,12 +557,22 @@ fn check_collisions(consumers: &[ConsumerPlan], errors: &mut Vec<PlanError>) {
             let slot = by_validator.entry(&m.validator).or_default();
             if let Some((first_cp, first_m)) = slot.get(&(&m.endpoint.host, m.endpoint.port)) {
                 let taken = &used[&(m.validator.as_str(), &m.endpoint.host)];
-                let suggestion = (m.endpoint.port..=u16::MAX).skip(1).find(|p| !taken.contains(p));
+                let suggestion = (m.endpoint.port..=u16::MAX)
+                    .skip(1)
+                    .find(|p| !taken.contains(p));
                 errors.push(PlanError::PortCollision {
                     validator: m.validator.clone(),
                     endpoint: m.endpoint.clone(),
-                    first: (first_cp.consumer_id.clone(), first_cp.chain_id.clone(), first_m.port_source.clone()),
-                    second: (cp.consumer_id.clone(), cp.chain_id.clone(), m.port_source.clone()),
+                    first: (
+                        first_cp.consumer_id.clone(),
+                        first_cp.chain_id.clone(),
+                        first_m.port_source.clone(),
+                    ),
+                    second: (
+                        cp.consumer_id.clone(),
+                        cp.chain_id.clone(),
+                        m.port_source.clone(),
+                    ),
                     suggestion,
                 });
             } else {
@@ -464,7 +587,10 @@ fn check_label(value: &str) -> Result<(), String> {
     if value.is_empty() || value.len() > 63 {
         return Err("must be 1-63 characters".into());
     }
-    if !value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+    if !value
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
         return Err("only lowercase letters, digits and '-' are allowed".into());
     }
     if value.starts_with('-') || value.ends_with('-') {
@@ -487,10 +613,22 @@ fn check_subdomain(value: &str) -> Result<(), String> {
 /// Kubernetes label values: ≤ 63 characters of `[A-Za-z0-9._-]`, alphanumeric at both ends.
 pub fn check_label_value(value: &str) -> Result<(), String> {
     let ok = value.len() <= 63
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        && value.bytes().next().is_none_or(|b| b.is_ascii_alphanumeric())
-        && value.bytes().last().is_none_or(|b| b.is_ascii_alphanumeric());
-    if ok { Ok(()) } else { Err("label values are ≤ 63 characters of letters, digits, '-', '_', '.', alphanumeric at both ends".into()) }
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && value
+            .bytes()
+            .next()
+            .is_none_or(|b| b.is_ascii_alphanumeric())
+        && value
+            .bytes()
+            .last()
+            .is_none_or(|b| b.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err("label values are ≤ 63 characters of letters, digits, '-', '_', '.', alphanumeric at both ends".into())
+    }
 }
 
 fn check_names(plan: &Plan, errors: &mut Vec<PlanError>) {
@@ -516,12 +654,18 @@ fn check_names(plan: &Plan, errors: &mut Vec<PlanError>) {
             {
                 errors.push(bad("workload", w, r));
             }
-            for (what, value) in [("chain id label", cp.chain_id.as_str()), ("consumer id label", cp.consumer_id.as_str())] {
+            for (what, value) in [
+                ("chain id label", cp.chain_id.as_str()),
+                ("consumer id label", cp.consumer_id.as_str()),
+            ] {
                 if let Err(r) = check_label_value(value) {
                     errors.push(bad(what, value, r));
                 }
             }
-            let key = (m.validator.clone(), format!("ConfigMap {}/{}", view.namespace, view.configmap));
+            let key = (
+                m.validator.clone(),
+                format!("ConfigMap {}/{}", view.namespace, view.configmap),
+            );
             if let Some(other) = seen.insert(key.clone(), cp.consumer_id.clone()) {
                 errors.push(PlanError::DuplicateName {
                     validator: m.validator.clone(),
@@ -542,9 +686,15 @@ impl Plan {
             .collect();
         peers.sort_by_key(|m| m.peer_string());
         peers.dedup_by(|a, b| a.node_id == b.node_id);
-        let persistent_peers = peers.iter().map(|m| m.peer_string()).collect::<Vec<_>>().join(",");
+        let persistent_peers = peers
+            .iter()
+            .map(|m| m.peer_string())
+            .collect::<Vec<_>>()
+            .join(",");
         let peers_sha256 = hex::encode(Sha256::digest(persistent_peers.as_bytes()));
-        let expand = |p: &crate::inventory::NamePattern| p.expand(&member.validator, &cp.slug, &cp.consumer_id);
+        let expand = |p: &crate::inventory::NamePattern| {
+            p.expand(&member.validator, &cp.slug, &cp.consumer_id)
+        };
         View {
             consumer: cp,
             member,

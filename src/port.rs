@@ -18,7 +18,11 @@ impl PortStrategy {
             "hash" => Ok(PortStrategy::Hash),
             other => crate::address::parse_port(other)
                 .map(PortStrategy::Fixed)
-                .map_err(|_| format!("{other:?} is not a port strategy: expected `hash` or a port number 1-65535")),
+                .map_err(|_| {
+                    format!(
+                        "{other:?} is not a port strategy: expected `hash` or a port number 1-65535"
+                    )
+                }),
         }
     }
 

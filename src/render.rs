@@ -24,7 +24,15 @@ pub enum RenderError {
 }
 
 fn opt_list<T: ToString>(l: Option<&crate::inventory::Located<Vec<T>>>) -> Json {
-    l.map_or(Json::Null, |l| Json::String(l.value.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")))
+    l.map_or(Json::Null, |l| {
+        Json::String(
+            l.value
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+    })
 }
 
 /// The template context of one view. Documented in docs/templates.md; templates rely on its shape.
@@ -32,7 +40,13 @@ pub fn context(view: &View<'_>) -> Json {
     let cp = view.consumer;
     let p2p = &cp.settings.p2p;
     let seeds = p2p.seeds.as_ref().map_or(Json::Null, |s| {
-        Json::String(s.value.iter().map(|(id, ep)| format!("{id}@{ep}")).collect::<Vec<_>>().join(","))
+        Json::String(
+            s.value
+                .iter()
+                .map(|(id, ep)| format!("{id}@{ep}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        )
     });
     json!({
         "validator": {
@@ -92,7 +106,10 @@ pub fn render(
         && !inventory.validators.contains_key(name)
     {
         let known: Vec<&str> = inventory.validators.keys().map(String::as_str).collect();
-        return Err(RenderError::UnknownValidator(name.to_owned(), known.join(", ")));
+        return Err(RenderError::UnknownValidator(
+            name.to_owned(),
+            known.join(", "),
+        ));
     }
     let mut tree = OutputTree::default();
     let mut per_validator: BTreeMap<&str, Vec<&str>> = inventory
@@ -112,11 +129,17 @@ pub fn render(
         verify_yaml(&format!("{dir}/kustomization.yaml"), &kustomization)?;
         tree.insert(format!("{dir}/peers.yaml"), peers.into_bytes())?;
         tree.insert(format!("{dir}/p2p.toml"), p2p.into_bytes())?;
-        tree.insert(format!("{dir}/kustomization.yaml"), kustomization.into_bytes())?;
+        tree.insert(
+            format!("{dir}/kustomization.yaml"),
+            kustomization.into_bytes(),
+        )?;
         if view.workload.is_some() {
             let rollout = templates.render("cosmos/rollout.yaml", &ctx)?;
             verify_yaml(&format!("{dir}/rollout/kustomization.yaml"), &rollout)?;
-            tree.insert(format!("{dir}/rollout/kustomization.yaml"), rollout.into_bytes())?;
+            tree.insert(
+                format!("{dir}/rollout/kustomization.yaml"),
+                rollout.into_bytes(),
+            )?;
         }
         if let Some(list) = per_validator.get_mut(view.member.validator.as_str()) {
             list.push(&view.consumer.slug);
@@ -157,21 +180,30 @@ fn verify_configmap(path: &str, text: &str, view: &View<'_>) -> Result<(), Rende
         return Err(fail(format!("metadata.name is not {:?}", view.configmap)));
     }
     if field("/metadata/namespace") != Some(view.namespace.as_str()) {
-        return Err(fail(format!("metadata.namespace is not {:?}", view.namespace)));
+        return Err(fail(format!(
+            "metadata.namespace is not {:?}",
+            view.namespace
+        )));
     }
     if let Some(data) = doc.pointer("/data").and_then(Json::as_object)
         && let Some((k, _)) = data.iter().find(|(_, v)| !v.is_string())
     {
-        return Err(fail(format!("data.{k} is not a string; ConfigMap data values must be strings")));
+        return Err(fail(format!(
+            "data.{k} is not a string; ConfigMap data values must be strings"
+        )));
     }
     if let Some(labels) = doc.pointer("/metadata/labels").and_then(Json::as_object) {
         for (k, v) in labels {
-            let v = v.as_str().ok_or_else(|| fail(format!("label {k} is not a string")))?;
+            let v = v
+                .as_str()
+                .ok_or_else(|| fail(format!("label {k} is not a string")))?;
             crate::plan::check_label_value(v).map_err(|r| fail(format!("label {k}={v:?}: {r}")))?;
         }
     }
     if field("/data/persistent_peers") != Some(view.persistent_peers.as_str()) {
-        return Err(fail("data.persistent_peers differs from the planned peer list".into()));
+        return Err(fail(
+            "data.persistent_peers differs from the planned peer list".into(),
+        ));
     }
     Ok(())
 }
@@ -181,14 +213,17 @@ fn verify_p2p(path: &str, text: &str, view: &View<'_>) -> Result<(), RenderError
         path: path.to_owned(),
         message,
     };
-    let doc: toml::Table = toml::from_str(text).map_err(|e| fail(format!("not valid TOML: {e}")))?;
+    let doc: toml::Table =
+        toml::from_str(text).map_err(|e| fail(format!("not valid TOML: {e}")))?;
     let peers = doc
         .get("p2p")
         .and_then(|p| p.get("persistent_peers"))
         .and_then(toml::Value::as_str)
         .ok_or_else(|| fail("has no [p2p] persistent_peers string".into()))?;
     if peers != view.persistent_peers {
-        return Err(fail("p2p.persistent_peers differs from the planned peer list".into()));
+        return Err(fail(
+            "p2p.persistent_peers differs from the planned peer list".into(),
+        ));
     }
     Ok(())
 }

@@ -15,9 +15,13 @@ pub enum Selection {
     OptedIn,
     AllBonded,
     /// Rank by sha256(consumer_id ‖ 0x00 ‖ operator_address), take ceil(n·percent/100).
-    Subset { percent: u8 },
+    Subset {
+        percent: u8,
+    },
     /// `SelectValidatorSubset(consumerID, ratio)` of ICS Monitor commit 65c1f29, bit for bit.
-    IcsMonitorV1 { ratio: f64 },
+    IcsMonitorV1 {
+        ratio: f64,
+    },
 }
 
 impl fmt::Display for Selection {
@@ -162,8 +166,11 @@ pub fn ics_monitor_v1<'a>(
     }
     let mut by_power: Vec<&BondedValidator> = validators.iter().collect();
     by_power.sort_by(|a, b| {
-        cmp_tokens(&b.tokens, &a.tokens)
-            .then_with(|| a.operator_address.as_bytes().cmp(b.operator_address.as_bytes()))
+        cmp_tokens(&b.tokens, &a.tokens).then_with(|| {
+            a.operator_address
+                .as_bytes()
+                .cmp(b.operator_address.as_bytes())
+        })
     });
     // Go: int(float64(n) * ratio), a truncating conversion.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]

@@ -173,13 +173,17 @@ impl ProviderState {
     }
 
     pub fn from_json(path: &Path, text: &str) -> Result<ProviderState, StateError> {
-        let state: ProviderState =
-            serde_json::from_str(text).map_err(|e| StateError::Parse {
-                path: path.to_path_buf(),
-                line: e.line(),
-                column: e.column(),
-                message: e.to_string().split(" at line ").next().unwrap_or_default().to_owned(),
-            })?;
+        let state: ProviderState = serde_json::from_str(text).map_err(|e| StateError::Parse {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            message: e
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        })?;
         state.validate(path)?;
         Ok(state)
     }
@@ -247,9 +251,8 @@ impl ProviderState {
             }
         }
         for (i, r) in self.resolved_endpoints.iter().enumerate() {
-            Endpoint::parse(&format!("{}:{}", r.host, r.port)).map_err(|e| {
-                invalid(format!("resolved_endpoints[{i}]"), e.to_string())
-            })?;
+            Endpoint::parse(&format!("{}:{}", r.host, r.port))
+                .map_err(|e| invalid(format!("resolved_endpoints[{i}]"), e.to_string()))?;
         }
         Ok(())
     }
@@ -266,9 +269,8 @@ impl ProviderState {
             c.opted_in.sort();
             c.opted_in.dedup();
         }
-        self.resolved_endpoints.sort_by(|a, b| {
-            (&a.validator, &a.consumer_id).cmp(&(&b.validator, &b.consumer_id))
-        });
+        self.resolved_endpoints
+            .sort_by(|a, b| (&a.validator, &a.consumer_id).cmp(&(&b.validator, &b.consumer_id)));
     }
 
     pub fn to_json(&self) -> String {

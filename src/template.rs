@@ -4,25 +4,60 @@
 use std::path::{Path, PathBuf};
 
 use minijinja::value::Serde;
-use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior, Value};
 use minijinja::value::ValueKind;
+use minijinja::{
+    AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior, Value,
+};
 
 use crate::escape;
 
 /// Built-in templates, by name. The name's extension picks the escaping: `.yaml` YAML, `.toml`/`.cfg`
 /// TOML, `.zone` DNS zone tokens.
 const BUILTIN: &[(&str, &str)] = &[
-    ("cosmos/peers.yaml", include_str!("../templates/cosmos/peers.yaml.j2")),
-    ("cosmos/p2p.toml", include_str!("../templates/cosmos/p2p.toml.j2")),
-    ("cosmos/kustomization.yaml", include_str!("../templates/cosmos/kustomization.yaml.j2")),
-    ("cosmos/rollout.yaml", include_str!("../templates/cosmos/rollout.yaml.j2")),
-    ("cosmos/rollout-patch.yaml", include_str!("../templates/cosmos/rollout-patch.yaml.j2")),
-    ("cosmos/validator-kustomization.yaml", include_str!("../templates/cosmos/validator-kustomization.yaml.j2")),
-    ("stellar/stellar-core.cfg", include_str!("../templates/stellar/stellar-core.cfg.j2")),
-    ("stellar/stellar-peers.yaml", include_str!("../templates/stellar/stellar-peers.yaml.j2")),
-    ("stellar/kustomization.yaml", include_str!("../templates/stellar/kustomization.yaml.j2")),
-    ("stellar/rollout.yaml", include_str!("../templates/stellar/rollout.yaml.j2")),
-    ("stellar/rollout-patch.yaml", include_str!("../templates/stellar/rollout-patch.yaml.j2")),
+    (
+        "cosmos/peers.yaml",
+        include_str!("../templates/cosmos/peers.yaml.j2"),
+    ),
+    (
+        "cosmos/p2p.toml",
+        include_str!("../templates/cosmos/p2p.toml.j2"),
+    ),
+    (
+        "cosmos/kustomization.yaml",
+        include_str!("../templates/cosmos/kustomization.yaml.j2"),
+    ),
+    (
+        "cosmos/rollout.yaml",
+        include_str!("../templates/cosmos/rollout.yaml.j2"),
+    ),
+    (
+        "cosmos/rollout-patch.yaml",
+        include_str!("../templates/cosmos/rollout-patch.yaml.j2"),
+    ),
+    (
+        "cosmos/validator-kustomization.yaml",
+        include_str!("../templates/cosmos/validator-kustomization.yaml.j2"),
+    ),
+    (
+        "stellar/stellar-core.cfg",
+        include_str!("../templates/stellar/stellar-core.cfg.j2"),
+    ),
+    (
+        "stellar/stellar-peers.yaml",
+        include_str!("../templates/stellar/stellar-peers.yaml.j2"),
+    ),
+    (
+        "stellar/kustomization.yaml",
+        include_str!("../templates/stellar/kustomization.yaml.j2"),
+    ),
+    (
+        "stellar/rollout.yaml",
+        include_str!("../templates/stellar/rollout.yaml.j2"),
+    ),
+    (
+        "stellar/rollout-patch.yaml",
+        include_str!("../templates/stellar/rollout-patch.yaml.j2"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +112,9 @@ fn scalar_text(value: &Value, mode: &str) -> Result<String, Error> {
 
 fn formatter(out: &mut Output, state: &mut State, value: &Value) -> Result<(), Error> {
     if value.is_safe() {
-        return out.write_str(value.as_str().unwrap_or_default()).map_err(Error::from);
+        return out
+            .write_str(value.as_str().unwrap_or_default())
+            .map_err(Error::from);
     }
     match state.auto_escape() {
         AutoEscape::Custom(mode) => {
@@ -110,10 +147,11 @@ impl Templates {
                 Some(dir) => read_override(dir, name)?.unwrap_or_else(|| (*source).to_owned()),
                 None => (*source).to_owned(),
             };
-            env.add_template_owned(*name, source).map_err(|e| TemplateError::Render {
-                name: (*name).to_owned(),
-                message: describe(&e),
-            })?;
+            env.add_template_owned(*name, source)
+                .map_err(|e| TemplateError::Render {
+                    name: (*name).to_owned(),
+                    message: describe(&e),
+                })?;
         }
         if let Some(dir) = dir {
             check_no_strays(dir, dir)?;
@@ -121,7 +159,11 @@ impl Templates {
         Ok(Templates { env })
     }
 
-    pub fn render<S: serde::Serialize>(&self, name: &str, ctx: &S) -> Result<String, TemplateError> {
+    pub fn render<S: serde::Serialize>(
+        &self,
+        name: &str,
+        ctx: &S,
+    ) -> Result<String, TemplateError> {
         let err = |e: Error| TemplateError::Render {
             name: name.to_owned(),
             message: describe(&e),
@@ -154,7 +196,10 @@ fn read_override(dir: &Path, name: &str) -> Result<Option<String>, TemplateError
     match std::fs::read_to_string(&path) {
         Ok(text) => Ok(Some(text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(TemplateError::Dir { path, message: e.to_string() }),
+        Err(e) => Err(TemplateError::Dir {
+            path,
+            message: e.to_string(),
+        }),
     }
 }
 
@@ -165,20 +210,30 @@ fn check_no_strays(root: &Path, dir: &Path) -> Result<(), TemplateError> {
         message: e.to_string(),
     })?;
     for entry in entries {
-        let entry = entry.map_err(|e| TemplateError::Dir { path: dir.to_path_buf(), message: e.to_string() })?;
+        let entry = entry.map_err(|e| TemplateError::Dir {
+            path: dir.to_path_buf(),
+            message: e.to_string(),
+        })?;
         let path = entry.path();
         if path.is_dir() {
             check_no_strays(root, &path)?;
             continue;
         }
-        let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+        let rel = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .replace('\\', "/");
         if let Some(name) = rel.strip_suffix(".j2")
             && !BUILTIN.iter().any(|(n, _)| *n == name)
         {
             let known: Vec<String> = BUILTIN.iter().map(|(n, _)| format!("{n}.j2")).collect();
             return Err(TemplateError::Dir {
                 path,
-                message: format!("not a peergen template name; overridable templates are: {}", known.join(", ")),
+                message: format!(
+                    "not a peergen template name; overridable templates are: {}",
+                    known.join(", ")
+                ),
             });
         }
     }

@@ -5,6 +5,13 @@ use crate::harness::*;
 #[test]
 fn renders_bundled_example() {
     let env = Env::new();
-    env.run(["render", "-i", example_inventory().to_str().unwrap(), "--out", "out"]).success();
+    env.run([
+        "render",
+        "-i",
+        example_inventory().to_str().unwrap(),
+        "--out",
+        "out",
+    ])
+    .success();
     assert!(env.path("out/alice/pion-1/peers.yaml").is_file());
 }
