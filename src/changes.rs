@@ -159,7 +159,7 @@ pub fn compare(
     tree: &OutputTree,
     dir: &Path,
     only: Option<&str>,
-    plan: &Plan,
+    plan: Option<&Plan>,
 ) -> Result<Changes, TreeError> {
     let previous = read_manifest(dir)?;
     if previous.is_none()
@@ -218,7 +218,9 @@ pub fn compare(
         );
     }
 
-    changes.peers = peer_changes(&changes.files, plan);
+    if let Some(plan) = plan {
+        changes.peers = peer_changes(&changes.files, plan);
+    }
     changes.serials = serial_changes(&changes.files);
     let consumers_of = |paths: &mut dyn Iterator<Item = &String>| -> BTreeSet<String> {
         paths

@@ -148,7 +148,7 @@ pub struct Outcome {
 }
 
 /// Renders into memory given the directory holding the previous output (see [`crate::render_tree`]).
-pub type Render<'a> = dyn FnMut(&Path) -> Result<(Plan, OutputTree), crate::Error> + 'a;
+pub type Render<'a> = dyn FnMut(&Path) -> Result<(Option<Plan>, OutputTree), crate::Error> + 'a;
 /// Shows a plan (changes and checksum) to the user before anything is written.
 pub type Show<'a> = dyn FnMut(&Changes, &str) -> Result<(), crate::Error> + 'a;
 
@@ -212,7 +212,7 @@ pub fn apply(
             Some(r) => r,
             None => render(&out_dir)?,
         };
-        let changes = compare(&tree, &out_dir, opts.only.as_deref(), &plan)?;
+        let changes = compare(&tree, &out_dir, opts.only.as_deref(), plan.as_ref())?;
         let checksum = tree.checksum();
         if outcome.attempts == 1 {
             show(&changes, &checksum)?;

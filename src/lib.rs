@@ -17,6 +17,7 @@ pub mod report;
 pub mod selection;
 pub mod srv;
 pub mod state;
+pub mod stellar;
 pub mod template;
 pub mod tree;
 mod yaml;
@@ -51,6 +52,8 @@ pub enum Error {
     Zone(#[from] zone::ZoneError),
     #[error(transparent)]
     Srv(#[from] srv::SrvError),
+    #[error(transparent)]
+    Stellar(#[from] stellar::StellarError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -113,6 +116,45 @@ pub fn render_tree(
     Ok((plan, tree))
 }
 
+/// Validated inputs of either network: `network: stellar` inventories (or StellarNode manifests)
+/// need no provider snapshot; Cosmos inventories come with one.
+pub enum Source {
+    Cosmos(Box<Loaded>),
+    Stellar(stellar::StellarInventory),
+}
+
+impl Source {
+    pub fn load(inputs: &Inputs) -> Result<Source, Error> {
+        if stellar::is_stellar(&inputs.inventory) {
+            Ok(Source::Stellar(stellar::load(
+                &inputs.inventory,
+                inputs.state.as_deref(),
+            )?))
+        } else {
+            Ok(Source::Cosmos(Box::new(load(inputs)?)))
+        }
+    }
+
+    /// The rendered tree: what `render` writes and what `plan`/`apply` compare. The Cosmos plan
+    /// comes along so reports can name peers; Stellar output is compared file by file.
+    pub fn render(
+        &self,
+        templates: &template::Templates,
+        only: Option<&str>,
+        previous: Option<&std::path::Path>,
+    ) -> Result<(Option<plan::Plan>, tree::OutputTree), Error> {
+        match self {
+            Source::Cosmos(loaded) => {
+                let (plan, tree) = render_tree(loaded, templates, only, previous)?;
+                Ok((Some(plan), tree))
+            }
+            Source::Stellar(inventory) => {
+                Ok((None, stellar::render_tree(inventory, templates, only)?))
+            }
+        }
+    }
+}
+
 fn warn_all(warnings: &[String]) {
     for w in warnings {
         tracing::warn!("{w}");
@@ -124,6 +166,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
     let color = cli.color;
     match cli.command {
         Command::Check(args) => {
+            if stellar::is_stellar(&args.inputs.inventory) {
+                let inventory =
+                    stellar::load(&args.inputs.inventory, args.inputs.state.as_deref())?;
+                out.write_all(stellar::check_report(&inventory)?.as_bytes())?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let loaded = load(&args.inputs)?;
             let plan = plan::plan(&loaded.inventory, &loaded.state)?;
             warn_all(&plan.warnings);
@@ -131,10 +179,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Render(args) => {
-            let loaded = load(&args.inputs)?;
+            let source = Source::load(&args.inputs)?;
             let templates = template::Templates::new(args.templates.as_deref())?;
-            let (_, tree) =
-                render_tree(&loaded, &templates, args.only.as_deref(), Some(&args.out))?;
+            let (_, tree) = source.render(&templates, args.only.as_deref(), Some(&args.out))?;
             let scope: Vec<String> = args.only.iter().cloned().collect();
             let report = tree.write(&args.out, &scope, args.force)?;
             for removed in &report.removed {
@@ -235,12 +282,12 @@ fn plan_command(
     color: ColorChoice,
     out: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    let loaded = load(&args.inputs)?;
+    let source = Source::load(&args.inputs)?;
     let templates = template::Templates::new(args.templates.as_deref())?;
     let target = gitops::Target::new(&args.repo, &args.path)?;
     let out_dir = target.out_dir();
-    let (plan, tree) = render_tree(&loaded, &templates, args.only.as_deref(), Some(&out_dir))?;
-    let changes = changes::compare(&tree, &out_dir, args.only.as_deref(), &plan)?;
+    let (plan, tree) = source.render(&templates, args.only.as_deref(), Some(&out_dir))?;
+    let changes = changes::compare(&tree, &out_dir, args.only.as_deref(), plan.as_ref())?;
     show_plan(
         out,
         args.format,
@@ -268,7 +315,7 @@ fn apply_command(
     color: ColorChoice,
     out: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    let loaded = load(&args.target.inputs)?;
+    let source = Source::load(&args.target.inputs)?;
     let templates = template::Templates::new(args.target.templates.as_deref())?;
     let target = gitops::Target::new(&args.target.repo, &args.target.path)?;
     let message_template = args
@@ -293,8 +340,7 @@ fn apply_command(
     };
     let (format, color, prefix) = (args.target.format, use_color(color), target.prefix());
     let only = args.target.only.as_deref();
-    let mut render =
-        |previous: &std::path::Path| render_tree(&loaded, &templates, only, Some(previous));
+    let mut render = |previous: &std::path::Path| source.render(&templates, only, Some(previous));
     let mut show = |c: &changes::Changes, checksum: &str| {
         show_plan(&mut *out, format, color, c, &prefix, checksum)
     };

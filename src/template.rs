@@ -38,6 +38,26 @@ const BUILTIN: &[(&str, &str)] = &[
         "cosmos/validator-kustomization.yaml",
         include_str!("../templates/cosmos/validator-kustomization.yaml.j2"),
     ),
+    (
+        "stellar/stellar-core.cfg",
+        include_str!("../templates/stellar/stellar-core.cfg.j2"),
+    ),
+    (
+        "stellar/stellar-peers.yaml",
+        include_str!("../templates/stellar/stellar-peers.yaml.j2"),
+    ),
+    (
+        "stellar/kustomization.yaml",
+        include_str!("../templates/stellar/kustomization.yaml.j2"),
+    ),
+    (
+        "stellar/rollout.yaml",
+        include_str!("../templates/stellar/rollout.yaml.j2"),
+    ),
+    (
+        "stellar/rollout-patch.yaml",
+        include_str!("../templates/stellar/rollout-patch.yaml.j2"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -58,22 +58,33 @@ pub enum YamlError {
 
 /// Parses `text` (read from `path`) into `T`. Duplicate mapping keys are errors, never last-wins.
 pub(crate) fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, YamlError> {
-    serde_saphyr::from_str(text).map_err(|e| {
-        let message = e.without_snippet().to_string();
-        let message = strip_location_suffix(&message);
-        match e.location() {
-            Some(loc) if loc.line() > 0 => YamlError::Located {
-                path: path.to_path_buf(),
-                line: loc.line(),
-                column: loc.column(),
-                message,
-            },
-            _ => YamlError::Unlocated {
-                path: path.to_path_buf(),
-                message,
-            },
-        }
-    })
+    serde_saphyr::from_str(text).map_err(|e| located(path, &e))
+}
+
+/// Parses every document of a multi-document stream (`---` separated, as `kubectl` manifests often
+/// are) into `T`, in order; empty documents are skipped. Lines and columns count from the file start.
+pub(crate) fn parse_multiple<T: DeserializeOwned>(
+    path: &Path,
+    text: &str,
+) -> Result<Vec<T>, YamlError> {
+    serde_saphyr::from_multiple(text).map_err(|e| located(path, &e))
+}
+
+fn located(path: &Path, e: &serde_saphyr::Error) -> YamlError {
+    let message = e.without_snippet().to_string();
+    let message = strip_location_suffix(&message);
+    match e.location() {
+        Some(loc) if loc.line() > 0 => YamlError::Located {
+            path: path.to_path_buf(),
+            line: loc.line(),
+            column: loc.column(),
+            message,
+        },
+        _ => YamlError::Unlocated {
+            path: path.to_path_buf(),
+            message,
+        },
+    }
 }
 
 /// serde-saphyr appends ` at line L column C` to messages; we print the location up front instead.

@@ -7,3 +7,4 @@ mod harness;
 mod dns;
 mod foundation;
 mod gitops;
+mod stellar;
