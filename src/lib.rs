@@ -5,15 +5,18 @@ pub mod address;
 pub mod cli;
 pub mod endpoint;
 pub mod escape;
+pub mod fetch;
 pub mod inventory;
 pub mod node_id;
 pub mod plan;
 pub mod port;
 pub mod render;
+pub mod rest;
 pub mod selection;
 pub mod state;
 pub mod template;
 pub mod tree;
+pub mod valcons;
 mod yaml;
 
 use std::io::Write;
@@ -39,6 +42,8 @@ pub enum Error {
     Tree(#[from] tree::TreeError),
     #[error(transparent)]
     NodeKey(#[from] node_id::NodeKeyError),
+    #[error(transparent)]
+    Fetch(#[from] fetch::FetchError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -146,6 +151,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
         Command::NodeId(args) => {
             let id = node_id::from_node_key_file(&args.file)?;
             writeln!(out, "{id}")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Fetch(args) => {
+            let inventory = inventory::load(&args.inventory)?;
+            fetch::run(&args, &inventory, out)?;
             Ok(ExitCode::SUCCESS)
         }
     }
