@@ -260,7 +260,8 @@ impl Client {
         };
         match status {
             200..=299 => Attempt::Done(body),
-            429 | 500..=599 => {
+            // 501 is the gateway saying a query does not exist: permanent, and how legacy providers are told apart.
+            429 | 500 | 502..=599 => {
                 let message = provider_message(&body);
                 Attempt::Retry {
                     reason: format!("HTTP {status}: {message}"),
