@@ -1235,6 +1235,79 @@ fn write_snapshot(
 mod tests {
     use super::*;
 
+    fn state(consumers: Vec<(&str, Phase, &[&str])>) -> ProviderState {
+        ProviderState {
+            format: state::FORMAT.to_owned(),
+            provider: Provider {
+                chain_id: "p-1".to_owned(),
+                height: 1,
+                ics_api: "v6".to_owned(),
+                fetched_at: None,
+            },
+            bonded_validators: vec![BondedValidator {
+                operator_address: "v1".to_owned(),
+                moniker: String::new(),
+                tokens: "1".to_owned(),
+                consensus_pubkey: String::new(),
+                valcons: String::new(),
+            }],
+            consumers: consumers
+                .into_iter()
+                .map(|(id, phase, ops)| Consumer {
+                    consumer_id: id.to_owned(),
+                    chain_id: format!("c-{id}"),
+                    phase,
+                    top_n: 0,
+                    validators: ops
+                        .iter()
+                        .map(|op| ConsumerValidator {
+                            operator_address: (*op).to_owned(),
+                            valcons: String::new(),
+                            moniker: String::new(),
+                        })
+                        .collect(),
+                    opted_in: Vec::new(),
+                })
+                .collect(),
+            resolved_endpoints: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn safety_counts_a_vanished_consumer_but_not_a_stopped_one() {
+        let prev = state(vec![
+            ("0", Phase::Launched, &["a", "b"]),
+            ("1", Phase::Launched, &["a", "b"]),
+            ("2", Phase::Launched, &["a", "b", "c", "d"]),
+        ]);
+        let new = state(vec![
+            ("1", Phase::Stopped, &[]),
+            ("2", Phase::Launched, &["a", "b"]),
+        ]);
+        assert_eq!(
+            safety_violations(Some(&prev), &new, 50),
+            ["consumer 0 (c-0) would lose 2 of its 2 validators (100%, limit 50%)"]
+        );
+        assert!(safety_violations(Some(&prev), &new, 100).is_empty());
+        assert_eq!(
+            safety_violations(Some(&prev), &new, 49).len(),
+            2,
+            "2 of 4 is 50%, above 49%"
+        );
+    }
+
+    #[test]
+    fn same_content_ignores_height_and_time_only() {
+        let a = state(vec![("0", Phase::Launched, &["a"])]);
+        let mut b = a.clone();
+        b.provider.height = 99;
+        b.provider.fetched_at = Some("2026-01-01T00:00:00Z".to_owned());
+        assert!(same_content(&a, &b));
+        b.consumers[0].top_n = 5;
+        assert!(!same_content(&a, &b));
+        assert_eq!(changes(Some(&a), &b), ["consumer 0 (c-0): top_n 0 -> 5"]);
+    }
+
     #[test]
     fn rfc3339_formats_known_instants() {
         let at = |s: u64| rfc3339(std::time::UNIX_EPOCH + Duration::from_secs(s));

@@ -146,6 +146,7 @@ impl Client {
             .user_agent(concat!("peergen/", env!("CARGO_PKG_VERSION")))
             // A redirect could carry the Authorization header to another host.
             .max_redirects(0)
+            .max_redirects_will_error(false)
             .build()
             .new_agent();
         Ok(Client {
@@ -249,6 +250,11 @@ impl Client {
             Err(e) => return classify_transport(url, e),
         };
         let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .map(redact);
         let body = match response
             .body_mut()
             .with_config()
@@ -268,6 +274,14 @@ impl Client {
                     status: Some((status, message)),
                 }
             }
+            300..=399 => Attempt::Fail(RestError::Client {
+                url: url.to_owned(),
+                status,
+                message: format!(
+                    "redirects to {}; give the final address as the provider URL",
+                    location.as_deref().unwrap_or("(no Location header)")
+                ),
+            }),
             _ => Attempt::Fail(RestError::Client {
                 url: url.to_owned(),
                 status,

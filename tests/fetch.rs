@@ -1021,3 +1021,103 @@ fn fetched_state_renders_the_servers_validator_sets() {
     }
     assert_eq!(got, want);
 }
+
+#[test]
+fn fetch_reports_a_redirect_instead_of_following_it() {
+    let mut p = standard(&["latest"], None);
+    p.server
+        .mock("GET", "/cosmos/base/tendermint/v1beta1/blocks/latest")
+        .with_status(301)
+        .with_header(
+            "location",
+            "https://other.example.org/cosmos/base/tendermint/v1beta1/blocks/latest",
+        )
+        .create();
+    fails_keeping_snapshot(
+        &p,
+        &[],
+        "HTTP 301: redirects to https://other.example.org/cosmos/base/tendermint/v1beta1/blocks/latest",
+    );
+}
+
+#[test]
+fn fetch_reads_safety_limit_and_auth_from_the_inventory() {
+    let p = standard(&[], None);
+    let env = Env::new();
+    let inv = inventory(&env, &p.url(), "");
+    fetch(&env, &inv, &[]).success();
+    let mut q = standard(&["consumer-0"], None);
+    q.consumer(
+        "0",
+        vec![
+            consumer_validator(&ALICE, None),
+            consumer_validator(&BOB, None),
+        ],
+        &[],
+    );
+    // One of three is 33%: below the default 50%, above an inventory limit of 20%.
+    let strict = inventory(&env, &p.url(), "  max_drop_percent: 20\n");
+    fetch(&env, &strict, &["--provider", &q.url()])
+        .failure()
+        .stderr_has("consumer 0 (pion-1) would lose 1 of its 3 validators (33%, limit 20%)");
+    fetch(
+        &env,
+        &strict,
+        &["--provider", &q.url(), "--max-drop-percent", "40"],
+    )
+    .success();
+
+    let both = inventory(
+        &env,
+        &p.url(),
+        "  auth:\n    bearer_token_env: A\n    basic_auth_env: B\n",
+    );
+    fetch(&env, &both, &[])
+        .failure()
+        .stderr_has("provider.auth: set exactly one of bearer_token_env or basic_auth_env");
+    let secret = inventory(
+        &env,
+        &p.url(),
+        "  auth:\n    bearer_token_env: \"Bearer abc\"\n",
+    );
+    fetch(&env, &secret, &[]).failure().stderr_has(
+        "provider.auth.bearer_token_env: \"Bearer abc\" is not an environment variable name",
+    );
+    let basic = inventory(
+        &env,
+        &p.url(),
+        "  auth:\n    basic_auth_env: PEERGEN_TEST_BASIC\n",
+    );
+    run_with_env(
+        &env,
+        &["fetch", "-i", &basic],
+        ("PEERGEN_TEST_BASIC", "no-colon"),
+    )
+    .failure()
+    .stderr_has("environment variable PEERGEN_TEST_BASIC must hold `user:password`");
+}
+
+#[test]
+fn fetch_with_timestamp_records_the_fetch_time() {
+    let p = standard(&[], None);
+    let env = Env::new();
+    let inv = inventory(&env, &p.url(), "");
+    fetch(&env, &inv, &["--with-timestamp"]).success();
+    let at = snapshot(&env)["provider"]["fetched_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shape = at.len() == 20
+        && at.char_indices().all(|(i, c)| match i {
+            4 | 7 => c == '-',
+            10 => c == 'T',
+            13 | 16 => c == ':',
+            19 => c == 'Z',
+            _ => c.is_ascii_digit(),
+        });
+    assert!(shape, "{at} is not RFC 3339 UTC");
+    assert!(at.as_str() > "2020-01-01", "{at}");
+    // The time alone is no change: a later fetch without the flag keeps the file as it is.
+    fetch(&env, &inv, &[]).success().stdout_has("not rewritten");
+    assert_eq!(snapshot(&env)["provider"]["fetched_at"], at.as_str());
+}
