@@ -93,8 +93,6 @@ pub enum FetchError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("--{flag}: {message}")]
-    Flag { flag: &'static str, message: String },
 }
 
 // ---------------------------------------------------------------- raw REST shapes (serde only)
@@ -1088,13 +1086,6 @@ pub fn run(
         .max_drop_percent
         .or(inventory.provider.max_drop_percent)
         .unwrap_or(DEFAULT_MAX_DROP_PERCENT);
-    if max_drop_percent > 100 {
-        return Err(FetchError::Flag {
-            flag: "max-drop-percent",
-            message: format!("{max_drop_percent} is not a percentage"),
-        }
-        .into());
-    }
     let auth = inventory
         .provider
         .auth

@@ -871,8 +871,13 @@ fn fetch_checks_the_provider_chain_id() {
     );
 }
 
-fn run_with_env(env: &Env, args: &[&str], var: (&str, &str)) -> Run {
-    let out = env.command().args(args).env(var.0, var.1).output().unwrap();
+fn run_with_env(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Run {
+    let out = env
+        .command()
+        .args(args)
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -899,7 +904,7 @@ fn fetch_sends_credentials_but_never_shows_them() {
         "--retry-backoff-ms",
         "1",
     ];
-    let run = run_with_env(&env, &args, ("PEERGEN_TEST_TOKEN", TOKEN));
+    let run = run_with_env(&env, &args, &[("PEERGEN_TEST_TOKEN", TOKEN)]);
     run.success();
     p.assert("cv-0");
     assert!(
@@ -915,9 +920,26 @@ fn fetch_sends_credentials_but_never_shows_them() {
     );
     assert!(!env.read("state.json").contains(TOKEN));
 
-    // Without the token every mock refuses to match: the failure must not show it either.
-    let wrong = run_with_env(&env, &args, ("PEERGEN_TEST_TOKEN", "not-the-token"));
+    // Even a log filter asking for the HTTP client's trace output gets no request bytes.
+    let traced = run_with_env(
+        &env,
+        &args,
+        &[
+            ("PEERGEN_TEST_TOKEN", TOKEN),
+            ("PEERGEN_LOG", "trace,ureq=trace,ureq_proto=trace"),
+        ],
+    );
+    traced.success();
+    assert!(
+        !traced.stderr.contains(TOKEN),
+        "token leaked:\n{}",
+        traced.stderr
+    );
+
+    // A wrong token matches no mock (mockito answers 501): the failure does not show it either.
+    let wrong = run_with_env(&env, &args, &[("PEERGEN_TEST_TOKEN", "not-the-token")]);
     wrong.failure().stderr_has("HTTP 501");
+    assert!(!wrong.stderr.contains("not-the-token"), "{}", wrong.stderr);
     let missing = env.run(["fetch", "-i", &inv]);
     missing
         .failure()
@@ -1091,7 +1113,7 @@ fn fetch_reads_safety_limit_and_auth_from_the_inventory() {
     run_with_env(
         &env,
         &["fetch", "-i", &basic],
-        ("PEERGEN_TEST_BASIC", "no-colon"),
+        &[("PEERGEN_TEST_BASIC", "no-colon")],
     )
     .failure()
     .stderr_has("environment variable PEERGEN_TEST_BASIC must hold `user:password`");
