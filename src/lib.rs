@@ -14,6 +14,7 @@ pub mod render;
 pub mod rest;
 pub mod selection;
 pub mod state;
+pub mod state_diff;
 pub mod template;
 pub mod tree;
 pub mod valcons;
