@@ -567,7 +567,7 @@ fn fails_keeping_snapshot(p: &Provider, extra: &[&str], message: &str) -> Run {
 #[test]
 fn fetch_retries_a_transient_503() {
     let mut p = standard(&["latest"], None);
-    // mockito serves the first mock still missing hits, so the 503 answers once, then the success.
+    // mockito serves the first mock still missing hits: 503 once, 429 once, then the success.
     p.mount(
         "unavailable",
         "/cosmos/base/tendermint/v1beta1/blocks/latest",
@@ -575,13 +575,22 @@ fn fetch_retries_a_transient_503() {
         503,
         "upstream connect error".into(),
     );
+    p.mount(
+        "throttled",
+        "/cosmos/base/tendermint/v1beta1/blocks/latest",
+        None,
+        429,
+        r#"{"code":8,"message":"rate limited"}"#.into(),
+    );
     p.latest(23_000_100);
     let env = Env::new();
     let inv = inventory(&env, &p.url(), "");
     fetch(&env, &inv, &[])
         .success()
-        .stderr_has("HTTP 503: upstream connect error; retry 1/2");
+        .stderr_has("HTTP 503: upstream connect error; retry 1/2")
+        .stderr_has("HTTP 429: rate limited; retry 2/2");
     p.assert("unavailable");
+    p.assert("throttled");
     assert_eq!(snapshot(&env)["provider"]["height"], 23_000_100);
 }
 
@@ -634,6 +643,35 @@ fn fetch_times_out_on_a_silent_server() {
     .stderr_has("gave up after 2 attempts");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     assert_eq!(env.read("state.json"), old);
+}
+
+#[test]
+fn fetch_retries_refused_connections_then_gives_up() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let env = Env::new();
+    let inv = inventory(&env, &format!("http://127.0.0.1:{port}"), "");
+    let old = std::fs::read_to_string(example_state()).unwrap();
+    env.write("state.json", &old);
+    let run = fetch(&env, &inv, &[]);
+    run.failure()
+        .stderr_has("connection error")
+        .stderr_has("(gave up after 3 attempts)");
+    assert_eq!(run.stderr.matches("retry ").count(), 2, "{}", run.stderr);
+    assert_eq!(env.read("state.json"), old);
+}
+
+#[test]
+fn fetch_output_does_not_depend_on_concurrency() {
+    let p = standard(&[], None);
+    let env = Env::new();
+    let inv = inventory(&env, &p.url(), "");
+    fetch(&env, &inv, &["--concurrency", "1", "--out", "one.json"]).success();
+    fetch(&env, &inv, &["--concurrency", "8", "--out", "eight.json"]).success();
+    assert_eq!(env.read("one.json"), env.read("eight.json"));
 }
 
 #[test]
