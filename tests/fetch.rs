@@ -1181,3 +1181,36 @@ fn fetch_with_timestamp_records_the_fetch_time() {
     fetch(&env, &inv, &[]).success().stdout_has("not rewritten");
     assert_eq!(snapshot(&env)["provider"]["fetched_at"], at.as_str());
 }
+
+#[test]
+fn fetch_without_a_latest_block_query_uses_the_inventory_chain_id() {
+    let mut p = standard(&["latest"], None);
+    p.mount(
+        "no-latest",
+        "/cosmos/base/tendermint/v1beta1/blocks/latest",
+        None,
+        501,
+        r#"{"code":12,"message":"Not Implemented"}"#.into(),
+    );
+    let env = Env::new();
+    let inv = inventory(&env, &p.url(), "");
+    fetch(&env, &inv, &[])
+        .success()
+        .stderr_has("the snapshot records height 0 and the inventory's provider.chain_id");
+    let state = snapshot(&env);
+    assert_eq!(state["provider"]["chain_id"], "cosmoshub-4");
+    assert_eq!(state["provider"]["height"], 0);
+
+    let bare = env.write("bare.yaml", "version: 1\nnetwork: cosmos\nvalidators: {}\n");
+    let bare = bare.to_str().unwrap();
+    fetch(&env, bare, &["--out", "x.json"])
+        .failure()
+        .stderr_has("no provider URL: pass --provider URL or set provider.rest in the inventory");
+    fetch(&env, bare, &["--provider", &p.url()])
+        .failure()
+        .stderr_has("no snapshot path: pass --out FILE or set `state:` in the inventory");
+    fetch(&env, bare, &["--provider", &p.url(), "--out", "x.json"])
+        .failure()
+        .stderr_has("no chain id: the provider has no blocks/latest query and the inventory sets no provider.chain_id");
+    assert!(!env.path("x.json").exists());
+}
