@@ -824,10 +824,10 @@ fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, InventoryErr
         files,
         provider: ProviderSettings {
             chain_id: p.provider_chain_id.map(|c| c.value),
-            rest: p.provider_rest.map(|r| r.value),
-            bech32_prefix: p.bech32_prefix.map_or_else(|| "cosmos".to_owned(), |b| b.value),
             auth: p.provider_auth.map(|a| a.value),
             max_drop_percent: p.max_drop_percent.map(|m| m.value),
+            rest: p.provider_rest.map(|r| r.value),
+            bech32_prefix: p.bech32_prefix.map_or_else(|| "cosmos".to_owned(), |b| b.value),
         },
         state: p.state.map(|s| s.value),
         defaults: p.defaults.map(|d| d.value).unwrap_or_default(),
