@@ -60,10 +60,12 @@ Everything is rendered and verified in memory first; nothing is written on error
     #[command(name = "node-id", after_help = "Example:\n  peergen node-id ~/.gaia/config/node_key.json")]
     NodeId(NodeIdArgs),
     /// Query the provider's REST API and lock its state into the snapshot
-    #[command(after_help = "Examples:\n  peergen fetch -i inventories/example.yaml\n  \
+    #[command(
+        after_help = "Examples:\n  peergen fetch -i inventories/example.yaml\n  \
 peergen fetch -i inventory.yaml --provider https://rest.provider.example.org --phase registered --phase launched\n\n\
 The snapshot is written atomically, only when every query succeeded, and only when the provider state changed.\n\
-See docs/fetch.md.")]
+See docs/fetch.md."
+    )]
     Fetch(FetchArgs),
 }
 
@@ -120,7 +122,9 @@ pub struct FetchArgs {
 fn positive_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
-        _ => Err(format!("{text:?} is not a number of seconds between 0 and 86400")),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds between 0 and 86400"
+        )),
     }
 }
 

@@ -386,13 +386,23 @@ fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, InventoryError> {
         let p = p.value;
         if let Some(a) = p.auth {
             let at = Origin::of(file, &a);
-            provider_auth = Some(Located { value: parse_auth(file, &at, a.value)?, at });
+            provider_auth = Some(Located {
+                value: parse_auth(file, &at, a.value)?,
+                at,
+            });
         }
         if let Some(m) = p.max_drop_percent {
             let at = Origin::of(file, &m);
-            let value = u8::try_from(m.value).ok().filter(|v| *v <= 100).ok_or_else(|| {
-                invalid(&at, "provider.max_drop_percent", format!("{} is not a percentage from 0 to 100", m.value))
-            })?;
+            let value = u8::try_from(m.value)
+                .ok()
+                .filter(|v| *v <= 100)
+                .ok_or_else(|| {
+                    invalid(
+                        &at,
+                        "provider.max_drop_percent",
+                        format!("{} is not a percentage from 0 to 100", m.value),
+                    )
+                })?;
             max_drop_percent = Some(Located { value, at });
         }
         chain_id = p.chain_id.map(|s| located(file, &s, s.value.clone()));
@@ -449,16 +459,30 @@ fn parse_auth(file: &Arc<Path>, at: &Origin, raw: RawAuth) -> Result<ProviderAut
             (Some(n), None) => ("bearer_token_env", n, ProviderAuth::BearerTokenEnv),
             (None, Some(n)) => ("basic_auth_env", n, ProviderAuth::BasicAuthEnv),
             _ => {
-                return Err(invalid(at, "provider.auth", "set exactly one of bearer_token_env or basic_auth_env"));
+                return Err(invalid(
+                    at,
+                    "provider.auth",
+                    "set exactly one of bearer_token_env or basic_auth_env",
+                ));
             }
         };
-    let valid = name.value.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && name.value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let valid = name
+        .value
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && name
+            .value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if !valid {
         return Err(invalid(
             &Origin::of(file, &name),
             format!("provider.auth.{field}"),
-            format!("{:?} is not an environment variable name; give the name of the variable, never the secret", name.value),
+            format!(
+                "{:?} is not an environment variable name; give the name of the variable, never the secret",
+                name.value
+            ),
         ));
     }
     Ok(make(name.value))
@@ -733,7 +757,11 @@ fn merge(mut a: Partial, b: Partial) -> Result<Partial, InventoryError> {
     a.provider_rest = take("provider.rest", a.provider_rest, b.provider_rest)?;
     a.bech32_prefix = take("provider.bech32_prefix", a.bech32_prefix, b.bech32_prefix)?;
     a.provider_auth = take("provider.auth", a.provider_auth, b.provider_auth)?;
-    a.max_drop_percent = take("provider.max_drop_percent", a.max_drop_percent, b.max_drop_percent)?;
+    a.max_drop_percent = take(
+        "provider.max_drop_percent",
+        a.max_drop_percent,
+        b.max_drop_percent,
+    )?;
     a.state = take("state", a.state, b.state)?;
     a.defaults = take("defaults", a.defaults, b.defaults)?;
     a.consumers = take_map("consumers", a.consumers, b.consumers)?;

@@ -2,5 +2,5 @@
 
 mod harness;
 
-mod foundation;
 mod fetch;
+mod foundation;
