@@ -129,6 +129,9 @@ fn chain(consumer_id: &str, chain_id: &str, phase: &str) -> Value {
     })
 }
 
+/// One page of a paginated list: its items and the `next_key` it returns, raw and URL-encoded.
+type Page<'a> = (Vec<Value>, Option<(&'a str, &'a str)>);
+
 /// A mock provider: a mockito server plus the mocks mounted on it.
 struct Provider {
     server: ServerGuard,
@@ -182,14 +185,7 @@ impl Provider {
     }
 
     /// Mounts a paginated list: page i answers the query with the key page i-1 returned.
-    fn pages(
-        &mut self,
-        name: &str,
-        path: &str,
-        query: &str,
-        field: &str,
-        pages: Vec<(Vec<Value>, Option<(&str, &str)>)>,
-    ) {
+    fn pages(&mut self, name: &str, path: &str, query: &str, field: &str, pages: Vec<Page<'_>>) {
         let mut request_key: Option<String> = None;
         for (i, (items, next)) in pages.into_iter().enumerate() {
             let q = match &request_key {
@@ -209,7 +205,7 @@ impl Provider {
         }
     }
 
-    fn bonded(&mut self, pages: Vec<(Vec<Value>, Option<(&str, &str)>)>) {
+    fn bonded(&mut self, pages: Vec<Page<'_>>) {
         self.pages(
             "bonded",
             "/cosmos/staking/v1beta1/validators",
@@ -219,7 +215,7 @@ impl Provider {
         );
     }
 
-    fn chains(&mut self, pages: Vec<(Vec<Value>, Option<(&str, &str)>)>) {
+    fn chains(&mut self, pages: Vec<Page<'_>>) {
         self.pages(
             "chains",
             &format!("{ICS}/consumer_chains/0"),
