@@ -51,11 +51,21 @@ impl RestError {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum Auth {
     Bearer(String),
     /// `user:password`.
     Basic(String),
+}
+
+/// Redacted, so a config logged with `{:?}` cannot carry the secret.
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Bearer(_) => f.write_str("Bearer(***)"),
+            Auth::Basic(_) => f.write_str("Basic(***)"),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -400,6 +410,12 @@ pub fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auth_debug_hides_the_secret() {
+        let shown = format!("{:?}", Auth::Bearer("s3cret".to_owned()));
+        assert_eq!(shown, "Bearer(***)");
+    }
 
     #[test]
     fn url_encode_escapes_base64() {

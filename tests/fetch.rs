@@ -361,11 +361,41 @@ fn inventory(env: &Env, rest: &str, auth: &str) -> String {
 
 const FAST: [&str; 4] = ["--retries", "2", "--retry-backoff-ms", "1"];
 
+/// Runs the CLI with `vars` set. Proxy variables are removed: a CI runner's proxy must not
+/// intercept requests to the local mock server.
+fn run_with_env(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Run {
+    let mut command = env.command();
+    for proxy in [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+    ] {
+        command.env_remove(proxy);
+    }
+    let out = command
+        .args(args)
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn cli(env: &Env, args: &[&str]) -> Run {
+    run_with_env(env, args, &[])
+}
+
 fn fetch(env: &Env, inv: &str, extra: &[&str]) -> Run {
     let mut args = vec!["fetch", "-i", inv];
     args.extend(FAST);
     args.extend(extra);
-    env.run(args)
+    cli(env, &args)
 }
 
 fn snapshot(env: &Env) -> Value {
@@ -623,17 +653,20 @@ fn fetch_times_out_on_a_silent_server() {
     let old = std::fs::read_to_string(example_state()).unwrap();
     env.write("state.json", &old);
     let started = std::time::Instant::now();
-    env.run([
-        "fetch",
-        "-i",
-        &inv,
-        "--timeout",
-        "0.3",
-        "--retries",
-        "1",
-        "--retry-backoff-ms",
-        "1",
-    ])
+    cli(
+        &env,
+        &[
+            "fetch",
+            "-i",
+            &inv,
+            "--timeout",
+            "0.3",
+            "--retries",
+            "1",
+            "--retry-backoff-ms",
+            "1",
+        ],
+    )
     .failure()
     .stderr_has("blocks/latest: timed out")
     .stderr_has("gave up after 2 attempts");
@@ -905,20 +938,6 @@ fn fetch_checks_the_provider_chain_id() {
     );
 }
 
-fn run_with_env(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Run {
-    let out = env
-        .command()
-        .args(args)
-        .envs(vars.iter().copied())
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 #[test]
 fn fetch_sends_credentials_but_never_shows_them() {
     let p = standard(&[], Some(format!("Bearer {TOKEN}")));
@@ -974,7 +993,7 @@ fn fetch_sends_credentials_but_never_shows_them() {
     let wrong = run_with_env(&env, &args, &[("PEERGEN_TEST_TOKEN", "not-the-token")]);
     wrong.failure().stderr_has("HTTP 501");
     assert!(!wrong.stderr.contains("not-the-token"), "{}", wrong.stderr);
-    let missing = env.run(["fetch", "-i", &inv]);
+    let missing = cli(&env, &["fetch", "-i", &inv]);
     missing
         .failure()
         .stderr_has("provider.auth: environment variable PEERGEN_TEST_TOKEN is not set");
@@ -994,18 +1013,21 @@ fn fetch_sends_credentials_but_never_shows_them() {
     let url = q.url().replace("http://", "http://user:pw-s3cr3t@");
     let env = Env::new();
     let inv = inventory(&env, "http://127.0.0.1:9", "");
-    let run = env.run([
-        "-vvv",
-        "fetch",
-        "-i",
-        &inv,
-        "--provider",
-        &url,
-        "--retries",
-        "1",
-        "--retry-backoff-ms",
-        "1",
-    ]);
+    let run = cli(
+        &env,
+        &[
+            "-vvv",
+            "fetch",
+            "-i",
+            &inv,
+            "--provider",
+            &url,
+            "--retries",
+            "1",
+            "--retry-backoff-ms",
+            "1",
+        ],
+    );
     run.failure()
         .stderr_has("consumer_validators/0: HTTP 500 (gave up after 2 attempts): boom");
     assert!(
@@ -1050,8 +1072,8 @@ fn fetched_state_renders_the_servers_validator_sets() {
     let p = standard(&[], None);
     let env = Env::new();
     let inv = inventory(&env, &p.url(), "");
-    env.run(["fetch", "-i", &inv]).success();
-    env.run(["render", "-i", &inv, "--out", "out"]).success();
+    cli(&env, &["fetch", "-i", &inv]).success();
+    cli(&env, &["render", "-i", &inv, "--out", "out"]).success();
     let got = rendered_peers(&env.path("out"));
 
     // The server's sets (see `standard`), restricted to the inventory's validators.
