@@ -157,6 +157,12 @@ pub fn safety_violations(
         ));
     }
     let Some(prev) = prev else { return reasons };
+    if prev.provider.chain_id != new.provider.chain_id {
+        reasons.push(format!(
+            "the snapshot describes provider {}, not {}",
+            prev.provider.chain_id, new.provider.chain_id
+        ));
+    }
     for o in &prev.consumers {
         if !o.phase.is_active() || o.validators.is_empty() {
             continue;
@@ -260,6 +266,12 @@ mod tests {
             ["consumer 0 (c-0) would lose 2 of its 2 validators (100%, limit 50%)"]
         );
         assert!(safety_violations(Some(&prev), &new, 100).is_empty());
+        let mut other_chain = prev.clone();
+        other_chain.provider.chain_id = "p-2".to_owned();
+        assert_eq!(
+            safety_violations(Some(&prev), &other_chain, 0),
+            ["the snapshot describes provider p-1, not p-2"]
+        );
         assert_eq!(
             safety_violations(Some(&prev), &new, 49).len(),
             2,
