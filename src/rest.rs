@@ -12,6 +12,9 @@ use sha2::{Digest, Sha256};
 /// Response bodies larger than this are refused; a full validator page is a few hundred kB.
 const BODY_LIMIT: u64 = 64 * 1024 * 1024;
 
+/// A provider's `Retry-After` is honoured up to this; a longer wait is better spent failing the run.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 #[derive(Debug, thiserror::Error)]
 pub enum RestError {
     #[error("{url}: {reason} (gave up after {attempts} attempts)")]
@@ -126,6 +129,8 @@ enum Attempt {
     Retry {
         reason: String,
         status: Option<(u16, String)>,
+        /// The provider's `Retry-After`, in seconds.
+        after: Option<Duration>,
     },
     Fail(RestError),
 }
@@ -219,10 +224,14 @@ impl Client {
         let mut attempt = 1;
         loop {
             tracing::debug!("GET {url}");
-            let (reason, status) = match self.attempt(&url) {
+            let (reason, status, after) = match self.attempt(&url) {
                 Attempt::Done(text) => return Ok(text),
                 Attempt::Fail(e) => return Err(e),
-                Attempt::Retry { reason, status } => (reason, status),
+                Attempt::Retry {
+                    reason,
+                    status,
+                    after,
+                } => (reason, status, after),
             };
             if attempt == attempts {
                 return Err(match status {
@@ -239,7 +248,10 @@ impl Client {
                     },
                 });
             }
-            let wait = self.retry.delay(attempt - 1, &url);
+            let wait = self
+                .retry
+                .delay(attempt - 1, &url)
+                .max(after.unwrap_or_default().min(MAX_RETRY_AFTER));
             tracing::warn!(
                 "GET {url}: {reason}; retry {attempt}/{} in {} ms",
                 self.retry.retries,
@@ -260,6 +272,12 @@ impl Client {
             Err(e) => return classify_transport(url, e),
         };
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let location = response
             .headers()
             .get("location")
@@ -282,6 +300,7 @@ impl Client {
                 Attempt::Retry {
                     reason: format!("HTTP {status}: {message}"),
                     status: Some((status, message)),
+                    after: retry_after,
                 }
             }
             300..=399 => Attempt::Fail(RestError::Client {
@@ -306,11 +325,13 @@ fn classify_transport(url: &str, e: ureq::Error) -> Attempt {
         ureq::Error::Timeout(t) => Attempt::Retry {
             reason: format!("timed out ({t})"),
             status: None,
+            after: None,
         },
         ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
             Attempt::Retry {
                 reason: format!("connection error: {e}"),
                 status: None,
+                after: None,
             }
         }
         other => Attempt::Fail(RestError::Transport {

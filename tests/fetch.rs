@@ -601,22 +601,22 @@ fn fetch_retries_a_transient_503() {
         503,
         "upstream connect error".into(),
     );
-    p.mount(
-        "throttled",
-        "/cosmos/base/tendermint/v1beta1/blocks/latest",
-        None,
-        429,
-        r#"{"code":8,"message":"rate limited"}"#.into(),
-    );
+    let throttled = p
+        .server
+        .mock("GET", "/cosmos/base/tendermint/v1beta1/blocks/latest")
+        .with_status(429)
+        .with_header("retry-after", "1")
+        .with_body(r#"{"code":8,"message":"rate limited"}"#)
+        .create();
     p.latest(23_000_100);
     let env = Env::new();
     let inv = inventory(&env, &p.url(), "");
     fetch(&env, &inv, &[])
         .success()
         .stderr_has("HTTP 503: upstream connect error; retry 1/2")
-        .stderr_has("HTTP 429: rate limited; retry 2/2");
+        .stderr_has("HTTP 429: rate limited; retry 2/2 in 1000 ms");
     p.assert("unavailable");
-    p.assert("throttled");
+    throttled.assert();
     assert_eq!(snapshot(&env)["provider"]["height"], 23_000_100);
 }
 
