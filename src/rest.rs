@@ -129,7 +129,7 @@ enum Attempt {
     Retry {
         reason: String,
         status: Option<(u16, String)>,
-        /// The provider's `Retry-After`, in seconds.
+        /// The wait the provider asked for with `Retry-After`.
         after: Option<Duration>,
     },
     Fail(RestError),
@@ -159,7 +159,7 @@ impl Client {
             .timeout_connect(Some(config.connect_timeout))
             .timeout_global(Some(config.timeout))
             .user_agent(concat!("peergen/", env!("CARGO_PKG_VERSION")))
-            // A redirect could carry the Authorization header to another host.
+            // Following a redirect would drop the credentials or carry them elsewhere: report it instead.
             .max_redirects(0)
             .max_redirects_will_error(false)
             .build()
