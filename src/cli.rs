@@ -88,6 +88,14 @@ The plan is printed first. Removing more than --max-peer-removal-percent of a pe
 peer list or deleting a consumer needs --force. No commit is made when nothing changed."
     )]
     Apply(ApplyArgs),
+    /// Query the provider's REST API and lock its state into the snapshot
+    #[command(
+        after_help = "Examples:\n  peergen fetch -i inventories/example.yaml\n  \
+peergen fetch -i inventory.yaml --provider https://rest.provider.example.org --phase registered --phase launched\n\n\
+The snapshot is written atomically, only when every query succeeded, and only when the provider state changed.\n\
+See docs/fetch.md."
+    )]
+    Fetch(FetchArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -162,6 +170,65 @@ pub struct ApplyArgs {
     /// How many times to push before giving up on a remote that keeps moving
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_push_attempts: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FetchPhase {
+    Registered,
+    Initialized,
+    Launched,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Inventory YAML file; repeat to merge several
+    #[arg(short = 'i', long = "inventory", required = true, value_name = "FILE")]
+    pub inventory: Vec<PathBuf>,
+    /// Provider REST (gRPC-gateway) base URL [default: the inventory's provider.rest]
+    #[arg(long, value_name = "URL")]
+    pub provider: Option<String>,
+    /// Fetch only this consumer (consumer id or chain id; repeatable); others keep their recorded state
+    #[arg(long = "consumer", value_name = "ID")]
+    pub consumers: Vec<String>,
+    /// Snapshot file to write [default: the inventory's `state:`]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Active phase to record (repeatable) [default: launched]; stopped consumers are always recorded
+    #[arg(long = "phase", value_enum, value_name = "PHASE")]
+    pub phases: Vec<FetchPhase>,
+    /// Write even if the bonded set is empty or a consumer loses too many validators
+    #[arg(long)]
+    pub force: bool,
+    /// Limit for one whole request, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = positive_seconds)]
+    pub timeout: f64,
+    /// Limit for establishing a connection, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = positive_seconds)]
+    pub connect_timeout: f64,
+    /// Retries after a connect error, timeout, HTTP 429 or 5xx
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
+    /// First retry delay in milliseconds; doubles per retry (with jitter), capped at 32 times this
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub retry_backoff_ms: u64,
+    /// Parallel per-consumer queries
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub concurrency: u16,
+    /// Refuse when a consumer would lose more than this share of its validators [default: provider.max_drop_percent, else 50]
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub max_drop_percent: Option<u8>,
+    /// Record the fetch time in the snapshot (the file then changes on every fetch)
+    #[arg(long)]
+    pub with_timestamp: bool,
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds between 0 and 86400"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -78,6 +78,15 @@ struct RawProvider {
     chain_id: Option<Spanned<String>>,
     rest: Option<Spanned<String>>,
     bech32_prefix: Option<Spanned<String>>,
+    auth: Option<Spanned<RawAuth>>,
+    max_drop_percent: Option<Spanned<u32>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    bearer_token_env: Option<Spanned<String>>,
+    basic_auth_env: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -265,11 +274,23 @@ pub struct Validator {
     pub port_overrides: BTreeMap<String, Located<u16>>,
 }
 
+/// Credentials for a private provider endpoint: the inventory names an environment variable, so
+/// the secret itself is never committed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProviderAuth {
+    BearerTokenEnv(String),
+    /// The variable holds `user:password`.
+    BasicAuthEnv(String),
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProviderSettings {
     pub chain_id: Option<String>,
     pub rest: Option<String>,
     pub bech32_prefix: String,
+    pub auth: Option<ProviderAuth>,
+    /// `fetch` refuses a snapshot in which a consumer loses more than this share of its validators.
+    pub max_drop_percent: Option<u8>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -310,6 +331,8 @@ struct Partial {
     provider_chain_id: Field<String>,
     provider_rest: Field<String>,
     bech32_prefix: Field<String>,
+    provider_auth: Field<ProviderAuth>,
+    max_drop_percent: Field<u8>,
     state: Field<PathBuf>,
     defaults: Option<Located<SettingsLayer>>,
     consumers: BTreeMap<String, Located<SettingsLayer>>,
@@ -386,8 +409,30 @@ fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, InventoryError> {
     }
     let dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
     let (mut chain_id, mut rest, mut prefix) = (None, None, None);
+    let (mut provider_auth, mut max_drop_percent) = (None, None);
     if let Some(p) = raw.provider {
         let p = p.value;
+        if let Some(a) = p.auth {
+            let at = Origin::of(file, &a);
+            provider_auth = Some(Located {
+                value: parse_auth(file, &at, a.value)?,
+                at,
+            });
+        }
+        if let Some(m) = p.max_drop_percent {
+            let at = Origin::of(file, &m);
+            let value = u8::try_from(m.value)
+                .ok()
+                .filter(|v| *v <= 100)
+                .ok_or_else(|| {
+                    invalid(
+                        &at,
+                        "provider.max_drop_percent",
+                        format!("{} is not a percentage from 0 to 100", m.value),
+                    )
+                })?;
+            max_drop_percent = Some(Located { value, at });
+        }
         chain_id = p.chain_id.map(|s| located(file, &s, s.value.clone()));
         rest = p.rest.map(|s| located(file, &s, s.value.clone()));
         if let Some(s) = p.bech32_prefix {
@@ -437,12 +482,49 @@ fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, InventoryError> {
         provider_chain_id: chain_id,
         provider_rest: rest,
         bech32_prefix: prefix,
+        provider_auth,
+        max_drop_percent,
         state,
         defaults,
         consumers,
         validators,
         dns,
     })
+}
+
+fn parse_auth(file: &Arc<Path>, at: &Origin, raw: RawAuth) -> Result<ProviderAuth, InventoryError> {
+    let (field, name, make): (&str, Spanned<String>, fn(String) -> ProviderAuth) =
+        match (raw.bearer_token_env, raw.basic_auth_env) {
+            (Some(n), None) => ("bearer_token_env", n, ProviderAuth::BearerTokenEnv),
+            (None, Some(n)) => ("basic_auth_env", n, ProviderAuth::BasicAuthEnv),
+            _ => {
+                return Err(invalid(
+                    at,
+                    "provider.auth",
+                    "set exactly one of bearer_token_env or basic_auth_env",
+                ));
+            }
+        };
+    let valid = name
+        .value
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && name
+            .value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !valid {
+        return Err(invalid(
+            &Origin::of(file, &name),
+            format!("provider.auth.{field}"),
+            format!(
+                "{:?} is not an environment variable name; give the name of the variable, never the secret",
+                name.value
+            ),
+        ));
+    }
+    Ok(make(name.value))
 }
 
 /// Validator names become directory names, Kubernetes namespaces and DNS labels.
@@ -819,6 +901,12 @@ fn merge(mut a: Partial, b: Partial) -> Result<Partial, InventoryError> {
     )?;
     a.provider_rest = take("provider.rest", a.provider_rest, b.provider_rest)?;
     a.bech32_prefix = take("provider.bech32_prefix", a.bech32_prefix, b.bech32_prefix)?;
+    a.provider_auth = take("provider.auth", a.provider_auth, b.provider_auth)?;
+    a.max_drop_percent = take(
+        "provider.max_drop_percent",
+        a.max_drop_percent,
+        b.max_drop_percent,
+    )?;
     a.state = take("state", a.state, b.state)?;
     a.defaults = take("defaults", a.defaults, b.defaults)?;
     a.consumers = take_map("consumers", a.consumers, b.consumers)?;
@@ -949,6 +1037,8 @@ fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, InventoryErr
         files,
         provider: ProviderSettings {
             chain_id: p.provider_chain_id.map(|c| c.value),
+            auth: p.provider_auth.map(|a| a.value),
+            max_drop_percent: p.max_drop_percent.map(|m| m.value),
             rest: p.provider_rest.map(|r| r.value),
             bech32_prefix: p
                 .bech32_prefix

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod dns;
 pub mod endpoint;
 pub mod escape;
+pub mod fetch;
 pub mod gitops;
 pub mod inventory;
 pub mod node_id;
@@ -14,12 +15,15 @@ pub mod plan;
 pub mod port;
 pub mod render;
 pub mod report;
+pub mod rest;
 pub mod selection;
 pub mod srv;
 pub mod state;
+pub mod state_diff;
 pub mod stellar;
 pub mod template;
 pub mod tree;
+pub mod valcons;
 mod yaml;
 pub mod zone;
 
@@ -54,6 +58,8 @@ pub enum Error {
     Srv(#[from] srv::SrvError),
     #[error(transparent)]
     Stellar(#[from] stellar::StellarError),
+    #[error(transparent)]
+    Fetch(#[from] fetch::FetchError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -243,6 +249,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
         }
         Command::Verify(target) => plan_command(&target, true, false, color, out),
         Command::Apply(args) => apply_command(args, color, out),
+        Command::Fetch(args) => {
+            let inventory = inventory::load(&args.inventory)?;
+            fetch::run(&args, &inventory, out)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -26,7 +26,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PEERGEN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level))
+                // The HTTP client's debug and trace output dumps request bytes, Authorization included.
+                .add_directive("ureq=warn".parse().expect("static directive"))
+                .add_directive("ureq_proto=warn".parse().expect("static directive")),
         )
         .with_ansi(ansi)
         .without_time()

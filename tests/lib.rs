@@ -5,6 +5,7 @@
 mod harness;
 
 mod dns;
+mod fetch;
 mod foundation;
 mod gitops;
 mod stellar;

@@ -1,0 +1,1044 @@
+//! `peergen fetch`: reads an ICS provider's REST API into a complete [`ProviderState`] in memory,
+//! compares it with the previous snapshot (safety limits, change summary) and writes it atomically.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::{FetchArgs, FetchPhase};
+use crate::inventory::{Inventory, ProviderAuth};
+use crate::rest::{self, Auth, Client, ClientConfig, RestError, RetryPolicy};
+use crate::state::{
+    self, BondedValidator, Consumer, ConsumerValidator, Phase, Provider, ProviderState, StateError,
+};
+use crate::state_diff::{changes, safety_violations, same_content};
+use crate::valcons::{self, ValconsError};
+
+const STAKING_VALIDATORS: &str = "/cosmos/staking/v1beta1/validators";
+const LATEST_BLOCK: &str = "/cosmos/base/tendermint/v1beta1/blocks/latest";
+const ICS: &str = "/interchain_security/ccv/provider";
+const PAGE_LIMIT: u32 = 100;
+
+/// Used when neither `--max-drop-percent` nor `provider.max_drop_percent` is set.
+pub const DEFAULT_MAX_DROP_PERCENT: u8 = 50;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error(transparent)]
+    Rest(#[from] RestError),
+    #[error("{url}: validator {operator}: {source}")]
+    Valcons {
+        url: String,
+        operator: String,
+        source: ValconsError,
+    },
+    #[error("{url}: {field}: {message}")]
+    Invalid {
+        url: String,
+        field: String,
+        message: String,
+    },
+    #[error(
+        "{url}: the provider answered neither the ICS v6+ consumer_chains/{{phase}} query ({v6}) nor the \
+         v4/v5 chain-id keyed query ({legacy}); is this an ICS provider chain, and which interchain-security version does it run?"
+    )]
+    NotAProvider {
+        url: String,
+        v6: String,
+        legacy: String,
+    },
+    #[error(
+        "{url}: this legacy (ICS v4/v5, chain-id keyed) provider has no consumer_validators query ({message}); \
+         ICS v5.0.0 lacks partial-set-security queries: fetch from a provider running ICS v4.4+, v5.1+ or v6+"
+    )]
+    LegacyWithoutValidatorQuery { url: String, message: String },
+    #[error(
+        "{url}: provider chain id is {actual:?} but the inventory says provider.chain_id {expected:?}; wrong endpoint?"
+    )]
+    ChainIdMismatch {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    #[error(
+        "{url}: no chain id: the provider has no blocks/latest query and the inventory sets no provider.chain_id"
+    )]
+    NoChainId { url: String },
+    #[error(
+        "--consumer {requested}: no such consumer in the fetched phases ({phases}); the provider lists: {available}"
+    )]
+    UnknownConsumer {
+        requested: String,
+        phases: String,
+        available: String,
+    },
+    #[error("provider.auth: environment variable {name} {problem}")]
+    Credentials { name: String, problem: String },
+    #[error("no provider URL: pass --provider URL or set provider.rest in the inventory")]
+    NoProvider,
+    #[error("no snapshot path: pass --out FILE or set `state:` in the inventory")]
+    NoOutput,
+    #[error("{path}: cannot read the previous snapshot ({source}); pass --force to replace it")]
+    Previous { path: PathBuf, source: StateError },
+    #[error("{path}: the fetched state does not form a valid snapshot: {source}")]
+    Snapshot { path: PathBuf, source: StateError },
+    #[error("refusing to write {path}:\n  {}\npass --force to write it anyway", reasons.join("\n  "))]
+    Refused { path: PathBuf, reasons: Vec<String> },
+    #[error("{path}: cannot write snapshot: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+// ---------------------------------------------------------------- raw REST shapes (serde only)
+
+/// gRPC-gateway writes 64-bit integers as strings; other gateways and hand-written mocks use numbers.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Num {
+    Text(String),
+    Unsigned(u64),
+    Signed(i64),
+}
+
+impl Num {
+    fn text(&self) -> String {
+        match self {
+            Num::Text(s) => s.clone(),
+            Num::Unsigned(n) => n.to_string(),
+            Num::Signed(n) => n.to_string(),
+        }
+    }
+}
+
+/// Protobuf enums arrive as names from the gateway but as numbers from some clients.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum EnumValue {
+    Name(String),
+    Number(i64),
+}
+
+#[derive(Deserialize)]
+struct RawPagination {
+    #[serde(default, alias = "nextKey")]
+    next_key: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ValidatorsPage {
+    #[serde(default)]
+    validators: Vec<RawValidator>,
+    #[serde(default)]
+    pagination: Option<RawPagination>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawDescription {
+    #[serde(default)]
+    moniker: String,
+}
+
+#[derive(Deserialize)]
+struct RawValidator {
+    #[serde(alias = "operatorAddress")]
+    operator_address: String,
+    #[serde(alias = "consensusPubkey")]
+    consensus_pubkey: RawAnyKey,
+    #[serde(default)]
+    status: Option<EnumValue>,
+    tokens: Num,
+    #[serde(default)]
+    description: RawDescription,
+}
+
+/// `Any`-wrapped key: `{"@type": "/cosmos.crypto.ed25519.PubKey", "key": …}`, or the amino form
+/// `{"type": "tendermint/PubKeyEd25519", "value": …}`.
+#[derive(Deserialize)]
+struct RawAnyKey {
+    #[serde(
+        rename = "@type",
+        alias = "type",
+        alias = "type_url",
+        alias = "typeUrl",
+        default
+    )]
+    type_url: Option<String>,
+    #[serde(alias = "value", default)]
+    key: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChainsPage {
+    #[serde(default)]
+    chains: Vec<RawChain>,
+    #[serde(default)]
+    pagination: Option<RawPagination>,
+}
+
+#[derive(Deserialize)]
+struct RawChain {
+    #[serde(alias = "chainId")]
+    chain_id: String,
+    #[serde(default, alias = "consumerId")]
+    consumer_id: Option<Num>,
+    #[serde(default, rename = "top_N", alias = "topN", alias = "top_n")]
+    top_n: Option<Num>,
+    #[serde(default)]
+    phase: Option<EnumValue>,
+}
+
+#[derive(Deserialize)]
+struct ConsumerValidatorsResponse {
+    #[serde(default)]
+    validators: Vec<RawConsumerValidator>,
+}
+
+#[derive(Deserialize)]
+struct RawConsumerValidator {
+    #[serde(alias = "providerAddress")]
+    provider_address: String,
+    #[serde(default, alias = "providerOperatorAddress")]
+    provider_operator_address: Option<String>,
+    #[serde(default)]
+    description: Option<RawDescription>,
+}
+
+#[derive(Deserialize)]
+struct OptedInResponse {
+    #[serde(default, alias = "validatorsProviderAddresses")]
+    validators_provider_addresses: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct LatestBlock {
+    #[serde(default, alias = "sdkBlock")]
+    sdk_block: Option<RawBlock>,
+    #[serde(default)]
+    block: Option<RawBlock>,
+}
+
+#[derive(Deserialize)]
+struct RawBlock {
+    header: RawHeader,
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    #[serde(alias = "chainId")]
+    chain_id: String,
+    height: Num,
+}
+
+// ---------------------------------------------------------------- fetching
+
+/// Which ICS query generation the provider speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IcsApi {
+    /// ICS v6+: consumer-id keyed, with phases.
+    V6,
+    /// ICS v4.4/v5.x: chain-id keyed, every listed consumer is running.
+    Legacy,
+}
+
+impl IcsApi {
+    fn as_str(self) -> &'static str {
+        match self {
+            IcsApi::V6 => "v6",
+            IcsApi::Legacy => "legacy",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct FetchOptions {
+    pub bech32_prefix: String,
+    /// Active phases to record; stopped consumers are always recorded.
+    pub phases: Vec<Phase>,
+    /// Consumer ids or chain ids to limit the fetch to; empty means all.
+    pub consumers: Vec<String>,
+    pub concurrency: usize,
+    /// `provider.chain_id` from the inventory: checked against the provider, or used when it cannot say.
+    pub expected_chain_id: Option<String>,
+    pub fetched_at: Option<String>,
+}
+
+/// A consumer as listed, before its validator sets are read.
+#[derive(Clone, Debug)]
+struct Listed {
+    consumer_id: String,
+    chain_id: String,
+    phase: Phase,
+    top_n: u32,
+}
+
+/// Queries the provider and builds the complete new snapshot in memory. Nothing is written here,
+/// so later steps (endpoint resolution, safety checks) see the whole state before any byte changes.
+pub fn fetch_state(client: &Client, opts: &FetchOptions) -> Result<ProviderState, FetchError> {
+    let (chain_id, height) = provider_identity(client, opts)?;
+    let bonded = fetch_bonded(client, &opts.bech32_prefix)?;
+    tracing::info!("{} bonded validators", bonded.len());
+    let (api, listed) = list_consumers(client)?;
+    let selected = select(listed, opts)?;
+    tracing::info!(
+        "ICS API {}: {} consumers to fetch",
+        api.as_str(),
+        selected.len()
+    );
+    let consumers = fetch_consumers(client, api, &selected, &bonded, opts)?;
+    Ok(ProviderState {
+        format: state::FORMAT.to_owned(),
+        provider: Provider {
+            chain_id,
+            height,
+            ics_api: api.as_str().to_owned(),
+            fetched_at: opts.fetched_at.clone(),
+        },
+        bonded_validators: bonded,
+        consumers,
+        resolved_endpoints: Vec::new(),
+    })
+}
+
+fn is_missing_route(e: &RestError) -> bool {
+    matches!(e.status(), Some(404 | 501))
+}
+
+fn provider_identity(client: &Client, opts: &FetchOptions) -> Result<(String, u64), FetchError> {
+    let url = client.url(LATEST_BLOCK);
+    match client.get_json::<LatestBlock>(LATEST_BLOCK) {
+        Ok(latest) => {
+            let header = latest
+                .sdk_block
+                .or(latest.block)
+                .ok_or_else(|| FetchError::Invalid {
+                    url: url.clone(),
+                    field: "block".to_owned(),
+                    message: "missing: neither `sdk_block` nor `block` is present".to_owned(),
+                })?
+                .header;
+            let height_text = header.height.text();
+            let height = height_text
+                .parse::<u64>()
+                .map_err(|_| FetchError::Invalid {
+                    url: url.clone(),
+                    field: "block.header.height".to_owned(),
+                    message: format!("{height_text:?} is not a block height"),
+                })?;
+            if let Some(expected) = &opts.expected_chain_id
+                && *expected != header.chain_id
+            {
+                return Err(FetchError::ChainIdMismatch {
+                    url,
+                    expected: expected.clone(),
+                    actual: header.chain_id,
+                });
+            }
+            Ok((header.chain_id, height))
+        }
+        Err(e) if is_missing_route(&e) => {
+            tracing::warn!(
+                "{url}: not served ({e}); the snapshot records height 0 and the inventory's provider.chain_id"
+            );
+            let chain_id = opts
+                .expected_chain_id
+                .clone()
+                .ok_or(FetchError::NoChainId { url })?;
+            Ok((chain_id, 0))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn check_bech32(url: &str, field: &str, value: &str, hrp: &str) -> Result<(), FetchError> {
+    match bech32::decode(value) {
+        Ok((h, _)) if h.as_str() == hrp => Ok(()),
+        _ => Err(FetchError::Invalid {
+            url: url.to_owned(),
+            field: field.to_owned(),
+            message: format!("{value:?} is not a bech32 address with prefix {hrp:?}"),
+        }),
+    }
+}
+
+fn fetch_bonded(client: &Client, prefix: &str) -> Result<Vec<BondedValidator>, FetchError> {
+    let url = client.url(STAKING_VALIDATORS);
+    let query = format!("status=BOND_STATUS_BONDED&pagination.limit={PAGE_LIMIT}");
+    let pages = client.get_pages(STAKING_VALIDATORS, &query, |p: &ValidatorsPage| {
+        p.pagination.as_ref().and_then(|p| p.next_key.as_deref())
+    })?;
+    let mut out: BTreeMap<String, BondedValidator> = BTreeMap::new();
+    for raw in pages.into_iter().flat_map(|p| p.validators) {
+        // Pages are flattened, so an index would mislead: name the validator instead.
+        let op = raw.operator_address.clone();
+        let field = |f: &str| format!("validator {op}: {f}");
+        // The query already filters by status; a gateway that ignores the filter must not widen the set.
+        let bonded = match &raw.status {
+            None => true,
+            Some(EnumValue::Name(n)) => n == "BOND_STATUS_BONDED",
+            Some(EnumValue::Number(n)) => n == &3,
+        };
+        if !bonded {
+            tracing::debug!("{url}: skipping {} (not bonded)", raw.operator_address);
+            continue;
+        }
+        check_bech32(
+            &url,
+            &field("operator_address"),
+            &raw.operator_address,
+            &format!("{prefix}valoper"),
+        )?;
+        let key_type = raw.consensus_pubkey.type_url.as_deref().unwrap_or("");
+        if !matches!(
+            key_type,
+            "/cosmos.crypto.ed25519.PubKey" | "tendermint/PubKeyEd25519"
+        ) {
+            return Err(FetchError::Invalid {
+                url,
+                field: field("consensus_pubkey"),
+                message: format!(
+                    "validator {} has a {key_type:?} consensus key; only ed25519 keys are supported",
+                    raw.operator_address
+                ),
+            });
+        }
+        let key = raw
+            .consensus_pubkey
+            .key
+            .ok_or_else(|| FetchError::Invalid {
+                url: url.clone(),
+                field: field("consensus_pubkey.key"),
+                message: "missing".to_owned(),
+            })?;
+        let valcons =
+            valcons::from_ed25519_base64(prefix, &key).map_err(|source| FetchError::Valcons {
+                url: url.clone(),
+                operator: raw.operator_address.clone(),
+                source,
+            })?;
+        let tokens = raw.tokens.text();
+        if tokens.is_empty()
+            || !tokens.bytes().all(|b| b.is_ascii_digit())
+            || (tokens.len() > 1 && tokens.starts_with('0'))
+        {
+            return Err(FetchError::Invalid {
+                url,
+                field: field("tokens"),
+                message: format!("{tokens:?} is not a decimal token amount"),
+            });
+        }
+        let v = BondedValidator {
+            operator_address: raw.operator_address.clone(),
+            moniker: raw.description.moniker,
+            tokens,
+            consensus_pubkey: key,
+            valcons,
+        };
+        if out.insert(raw.operator_address.clone(), v).is_some() {
+            return Err(FetchError::Invalid {
+                url,
+                field: field("operator_address"),
+                message: format!(
+                    "{} is listed on two pages; the provider's pagination is inconsistent",
+                    raw.operator_address
+                ),
+            });
+        }
+    }
+    Ok(out.into_values().collect())
+}
+
+fn parse_phase(
+    url: &str,
+    field: &str,
+    value: Option<&EnumValue>,
+) -> Result<Option<Phase>, FetchError> {
+    let invalid = |shown: String| FetchError::Invalid {
+        url: url.to_owned(),
+        field: field.to_owned(),
+        message: format!("{shown} is not a consumer phase"),
+    };
+    Ok(match value {
+        None => return Err(invalid("a missing value".to_owned())),
+        Some(EnumValue::Name(n)) => match n.strip_prefix("CONSUMER_PHASE_").unwrap_or(n) {
+            "REGISTERED" => Some(Phase::Registered),
+            "INITIALIZED" => Some(Phase::Initialized),
+            "LAUNCHED" => Some(Phase::Launched),
+            "STOPPED" => Some(Phase::Stopped),
+            "DELETED" => Some(Phase::Deleted),
+            "UNSPECIFIED" => None,
+            _ => return Err(invalid(format!("{n:?}"))),
+        },
+        Some(EnumValue::Number(n)) => match n {
+            1 => Some(Phase::Registered),
+            2 => Some(Phase::Initialized),
+            3 => Some(Phase::Launched),
+            4 => Some(Phase::Stopped),
+            5 => Some(Phase::Deleted),
+            0 => None,
+            _ => return Err(invalid(n.to_string())),
+        },
+    })
+}
+
+fn parse_top_n(url: &str, field: &str, value: Option<&Num>) -> Result<u32, FetchError> {
+    let Some(value) = value else { return Ok(0) };
+    let text = value.text();
+    text.parse::<u32>().map_err(|_| FetchError::Invalid {
+        url: url.to_owned(),
+        field: field.to_owned(),
+        message: format!("{text:?} is not a Top-N percentage"),
+    })
+}
+
+/// Lists consumers through the v6 phase query, falling back to the v4/v5 chain-id keyed list
+/// when the provider has no route for it.
+fn list_consumers(client: &Client) -> Result<(IcsApi, Vec<Listed>), FetchError> {
+    // Phase 0 applies no filter: one listing also yields the stopped consumers the snapshot records.
+    let path = format!("{ICS}/consumer_chains/0");
+    let url = client.url(&path);
+    let query = format!("pagination.limit={PAGE_LIMIT}");
+    let v6_error = match client.get_pages::<ChainsPage>(&path, &query, |p| {
+        p.pagination.as_ref().and_then(|p| p.next_key.as_deref())
+    }) {
+        Ok(pages) => {
+            let mut listed = Vec::new();
+            for chain in pages.into_iter().flat_map(|p| p.chains) {
+                let name = chain.chain_id.clone();
+                let field = |f: &str| format!("chain {name}: {f}");
+                let consumer_id = chain
+                    .consumer_id
+                    .as_ref()
+                    .map(Num::text)
+                    .filter(|id| !id.is_empty() && id.parse::<u64>().is_ok())
+                    .ok_or_else(|| FetchError::Invalid {
+                        url: url.clone(),
+                        field: field("consumer_id"),
+                        message: format!("chain {:?} has no numeric consumer id", chain.chain_id),
+                    })?;
+                let Some(phase) = parse_phase(&url, &field("phase"), chain.phase.as_ref())? else {
+                    continue;
+                };
+                let top_n = parse_top_n(&url, &field("top_N"), chain.top_n.as_ref())?;
+                listed.push(Listed {
+                    consumer_id,
+                    chain_id: chain.chain_id,
+                    phase,
+                    top_n,
+                });
+            }
+            return Ok((IcsApi::V6, listed));
+        }
+        Err(e) if is_missing_route(&e) => e,
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!("{url}: {v6_error}; trying the legacy (ICS v4/v5) chain-id keyed queries");
+    let legacy_path = format!("{ICS}/consumer_chains");
+    let page = match client.get_json::<ChainsPage>(&legacy_path) {
+        Ok(page) => page,
+        Err(e) if is_missing_route(&e) => {
+            return Err(FetchError::NotAProvider {
+                url: client.url(ICS),
+                v6: v6_error.to_string(),
+                legacy: e.to_string(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let legacy_url = client.url(&legacy_path);
+    let mut listed = Vec::new();
+    for (i, chain) in page.chains.into_iter().enumerate() {
+        let top_n = parse_top_n(
+            &legacy_url,
+            &format!("chains[{i}].top_N"),
+            chain.top_n.as_ref(),
+        )?;
+        // Legacy providers list only running consumers and key every query by chain id.
+        listed.push(Listed {
+            consumer_id: chain.chain_id.clone(),
+            chain_id: chain.chain_id,
+            phase: Phase::Launched,
+            top_n,
+        });
+    }
+    Ok((IcsApi::Legacy, listed))
+}
+
+fn select(listed: Vec<Listed>, opts: &FetchOptions) -> Result<Vec<Listed>, FetchError> {
+    let wanted = |c: &Listed| c.phase == Phase::Stopped || opts.phases.contains(&c.phase);
+    let in_phase: Vec<Listed> = listed.into_iter().filter(wanted).collect();
+    if opts.consumers.is_empty() {
+        return Ok(in_phase);
+    }
+    for requested in &opts.consumers {
+        if !in_phase
+            .iter()
+            .any(|c| &c.consumer_id == requested || &c.chain_id == requested)
+        {
+            let available: Vec<String> = in_phase
+                .iter()
+                .map(|c| format!("{} ({}, {})", c.consumer_id, c.chain_id, c.phase.as_str()))
+                .collect();
+            return Err(FetchError::UnknownConsumer {
+                requested: requested.clone(),
+                phases: opts
+                    .phases
+                    .iter()
+                    .map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                available: if available.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    available.join(", ")
+                },
+            });
+        }
+    }
+    Ok(in_phase
+        .into_iter()
+        .filter(|c| {
+            opts.consumers
+                .iter()
+                .any(|r| r == &c.consumer_id || r == &c.chain_id)
+        })
+        .collect())
+}
+
+/// Progress for the per-consumer queries: a bar on a terminal, one log line per consumer otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(total as u64),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} consumers {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Progress { bar }
+    }
+
+    fn done(&self, c: &Consumer) {
+        match &self.bar {
+            Some(bar) => {
+                bar.set_message(format!("{} ({})", c.consumer_id, c.chain_id));
+                bar.inc(1);
+            }
+            None => tracing::info!(
+                "consumer {} ({}, {}): {} validators, {} opted in",
+                c.consumer_id,
+                c.chain_id,
+                c.phase.as_str(),
+                c.validators.len(),
+                c.opted_in.len()
+            ),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Per-consumer queries on a small pool of scoped threads; the first failure stops further work.
+fn fetch_consumers(
+    client: &Client,
+    api: IcsApi,
+    listed: &[Listed],
+    bonded: &[BondedValidator],
+    opts: &FetchOptions,
+) -> Result<Vec<Consumer>, FetchError> {
+    let by_valcons: BTreeMap<&str, &BondedValidator> =
+        bonded.iter().map(|v| (v.valcons.as_str(), v)).collect();
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<Result<Consumer, FetchError>>>> =
+        Mutex::new(listed.iter().map(|_| None).collect());
+    let progress = Progress::new(listed.len());
+    let workers = opts.concurrency.clamp(1, listed.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while !failed.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(entry) = listed.get(i) else { break };
+                    let result =
+                        fetch_consumer(client, api, entry, &by_valcons, &opts.bech32_prefix);
+                    match &result {
+                        Ok(c) => progress.done(c),
+                        Err(_) => failed.store(true, Ordering::Relaxed),
+                    }
+                    results.lock().unwrap_or_else(PoisonError::into_inner)[i] = Some(result);
+                }
+            });
+        }
+    });
+    progress.finish();
+    let results = results.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let mut consumers = Vec::with_capacity(results.len());
+    let mut first_error = None;
+    for r in results.into_iter().flatten() {
+        match r {
+            Ok(c) => consumers.push(c),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(consumers),
+    }
+}
+
+fn fetch_consumer(
+    client: &Client,
+    api: IcsApi,
+    listed: &Listed,
+    by_valcons: &BTreeMap<&str, &BondedValidator>,
+    prefix: &str,
+) -> Result<Consumer, FetchError> {
+    let mut consumer = Consumer {
+        consumer_id: listed.consumer_id.clone(),
+        chain_id: listed.chain_id.clone(),
+        phase: listed.phase,
+        top_n: listed.top_n,
+        validators: Vec::new(),
+        opted_in: Vec::new(),
+    };
+    // A stopped consumer has no validator set, and the provider rejects opted_in queries for it.
+    if !listed.phase.is_active() {
+        return Ok(consumer);
+    }
+    let key = rest::url_encode(&listed.consumer_id);
+    let valcons_hrp = format!("{prefix}valcons");
+    let path = format!("{ICS}/consumer_validators/{key}");
+    let url = client.url(&path);
+    let response = match client.get_json::<ConsumerValidatorsResponse>(&path) {
+        Err(e) if api == IcsApi::Legacy && is_missing_route(&e) => {
+            return Err(FetchError::LegacyWithoutValidatorQuery {
+                url,
+                message: e.to_string(),
+            });
+        }
+        other => other?,
+    };
+    let mut members = BTreeMap::new();
+    for (i, raw) in response.validators.into_iter().enumerate() {
+        let field = |f: &str| format!("validators[{i}].{f}");
+        check_bech32(
+            &url,
+            &field("provider_address"),
+            &raw.provider_address,
+            &valcons_hrp,
+        )?;
+        let known = by_valcons.get(raw.provider_address.as_str());
+        let operator_address = raw
+            .provider_operator_address
+            .filter(|o| !o.is_empty())
+            .or_else(|| known.map(|v| v.operator_address.clone()))
+            .ok_or_else(|| FetchError::Invalid {
+                url: url.clone(),
+                field: field("provider_address"),
+                message: format!(
+                    "{} is neither in the bonded set nor named with a provider_operator_address, so its operator is unknown",
+                    raw.provider_address
+                ),
+            })?;
+        check_bech32(
+            &url,
+            &field("provider_operator_address"),
+            &operator_address,
+            &format!("{prefix}valoper"),
+        )?;
+        let moniker = raw
+            .description
+            .map(|d| d.moniker)
+            .filter(|m| !m.is_empty())
+            .or_else(|| known.map(|v| v.moniker.clone()))
+            .unwrap_or_default();
+        let v = ConsumerValidator {
+            operator_address: operator_address.clone(),
+            valcons: raw.provider_address,
+            moniker,
+        };
+        if members.insert(operator_address.clone(), v).is_some() {
+            return Err(FetchError::Invalid {
+                url,
+                field: field("provider_operator_address"),
+                message: format!("{operator_address} is listed twice"),
+            });
+        }
+    }
+    consumer.validators = members.into_values().collect();
+    let path = format!("{ICS}/opted_in_validators/{key}");
+    let url = client.url(&path);
+    let opted: OptedInResponse = client.get_json(&path)?;
+    for (i, valcons) in opted.validators_provider_addresses.iter().enumerate() {
+        check_bech32(
+            &url,
+            &format!("validators_provider_addresses[{i}]"),
+            valcons,
+            &valcons_hrp,
+        )?;
+    }
+    consumer.opted_in = opted.validators_provider_addresses;
+    consumer.opted_in.sort();
+    consumer.opted_in.dedup();
+    Ok(consumer)
+}
+
+/// Temp file in the target directory, then rename: readers see the old or the new file, never half.
+fn write_atomic(path: &Path, text: &str) -> Result<(), FetchError> {
+    let write_error = |source| FetchError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(write_error)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".peergen-state")
+        .tempfile_in(dir)
+        .map_err(write_error)?;
+    tmp.write_all(text.as_bytes()).map_err(write_error)?;
+    tmp.as_file().sync_all().map_err(write_error)?;
+    tmp.persist(path).map_err(|e| write_error(e.error))?;
+    Ok(())
+}
+
+/// RFC 3339 UTC time of `now`, whole seconds (civil-from-days, proleptic Gregorian).
+fn rfc3339(now: std::time::SystemTime) -> String {
+    let secs = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn auth_from_env(auth: &ProviderAuth) -> Result<Auth, FetchError> {
+    let (name, bearer) = match auth {
+        ProviderAuth::BearerTokenEnv(n) => (n, true),
+        ProviderAuth::BasicAuthEnv(n) => (n, false),
+    };
+    let problem = |p: &str| FetchError::Credentials {
+        name: name.clone(),
+        problem: p.to_owned(),
+    };
+    let value = std::env::var(name).map_err(|_| problem("is not set (or not UTF-8)"))?;
+    if value.is_empty() {
+        return Err(problem("is empty"));
+    }
+    if bearer {
+        Ok(Auth::Bearer(value))
+    } else if value.contains(':') {
+        Ok(Auth::Basic(value))
+    } else {
+        Err(problem("must hold `user:password`"))
+    }
+}
+
+// ---------------------------------------------------------------- the command
+
+/// `peergen fetch`: fetch, compare, check, write, summarise. The summary goes to `out`.
+pub fn run(
+    args: &FetchArgs,
+    inventory: &Inventory,
+    out: &mut dyn Write,
+) -> Result<(), crate::Error> {
+    let base_url = args
+        .provider
+        .clone()
+        .or_else(|| inventory.provider.rest.clone())
+        .ok_or(FetchError::NoProvider)?;
+    let path = args
+        .out
+        .clone()
+        .or_else(|| inventory.state.clone())
+        .ok_or(FetchError::NoOutput)?;
+    let max_drop_percent = args
+        .max_drop_percent
+        .or(inventory.provider.max_drop_percent)
+        .unwrap_or(DEFAULT_MAX_DROP_PERCENT);
+    let auth = inventory
+        .provider
+        .auth
+        .as_ref()
+        .map(auth_from_env)
+        .transpose()?;
+    let client = Client::new(ClientConfig {
+        base_url,
+        auth,
+        connect_timeout: Duration::from_secs_f64(args.connect_timeout),
+        timeout: Duration::from_secs_f64(args.timeout),
+        retry: RetryPolicy {
+            retries: args.retries,
+            initial_backoff: Duration::from_millis(args.retry_backoff_ms),
+            max_backoff: Duration::from_millis(args.retry_backoff_ms.saturating_mul(32)),
+        },
+    })
+    .map_err(FetchError::from)?;
+
+    let previous_text = match std::fs::read_to_string(&path) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(FetchError::Previous {
+                path: path.clone(),
+                source: StateError::Read {
+                    path: path.clone(),
+                    source,
+                },
+            }
+            .into());
+        }
+    };
+    let previous = match previous_text
+        .as_deref()
+        .map(|t| ProviderState::from_json(&path, t))
+    {
+        None => None,
+        Some(Ok(p)) => Some(p),
+        Some(Err(_)) if args.force => {
+            tracing::warn!(
+                "{}: previous snapshot unreadable; --force replaces it",
+                path.display()
+            );
+            None
+        }
+        Some(Err(source)) => return Err(FetchError::Previous { path, source }.into()),
+    };
+
+    let mut phases: Vec<Phase> = args
+        .phases
+        .iter()
+        .map(|p| match p {
+            FetchPhase::Registered => Phase::Registered,
+            FetchPhase::Initialized => Phase::Initialized,
+            FetchPhase::Launched => Phase::Launched,
+        })
+        .collect();
+    if phases.is_empty() {
+        phases.push(Phase::Launched);
+    }
+    let opts = FetchOptions {
+        bech32_prefix: inventory.provider.bech32_prefix.clone(),
+        phases,
+        consumers: args.consumers.clone(),
+        concurrency: usize::from(args.concurrency),
+        expected_chain_id: inventory.provider.chain_id.clone(),
+        fetched_at: args
+            .with_timestamp
+            .then(|| rfc3339(std::time::SystemTime::now())),
+    };
+    let mut new = fetch_state(&client, &opts)?;
+    if !opts.consumers.is_empty()
+        && let Some(prev) = &previous
+    {
+        // A limited fetch refreshes the named consumers and keeps the others as last recorded.
+        for c in &prev.consumers {
+            if new.consumer(&c.consumer_id).is_none() {
+                new.consumers.push(c.clone());
+            }
+        }
+    }
+    // Steps that complete the state from other sources (resolving consumer endpoints) go here:
+    // after every provider query succeeded and before the snapshot is compared and written.
+    new.normalise();
+    write_snapshot(args, &path, previous.as_ref(), &new, max_drop_percent, out)
+}
+
+/// The write step: validate, summarise, apply the safety limits, write only what changed.
+fn write_snapshot(
+    args: &FetchArgs,
+    path: &Path,
+    previous: Option<&ProviderState>,
+    new: &ProviderState,
+    max_drop_percent: u8,
+    out: &mut dyn Write,
+) -> Result<(), crate::Error> {
+    let text = new.to_json();
+    ProviderState::from_json(path, &text).map_err(|source| FetchError::Snapshot {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    writeln!(
+        out,
+        "provider {} at height {} (ICS API {}): {} bonded validators, {} consumers",
+        new.provider.chain_id,
+        new.provider.height,
+        new.provider.ics_api,
+        new.bonded_validators.len(),
+        new.consumers.len()
+    )?;
+    let unchanged = previous.is_some_and(|p| same_content(p, new)) && !args.with_timestamp;
+    for line in changes(previous, new) {
+        writeln!(out, "  {line}")?;
+    }
+    if unchanged {
+        writeln!(out, "no changes; {} not rewritten", path.display())?;
+        return Ok(());
+    }
+    let reasons = safety_violations(previous, new, max_drop_percent);
+    if !reasons.is_empty() {
+        if args.force {
+            for r in &reasons {
+                tracing::warn!("--force: writing although {r}");
+            }
+        } else {
+            return Err(FetchError::Refused {
+                path: path.to_path_buf(),
+                reasons,
+            }
+            .into());
+        }
+    }
+    write_atomic(path, &text)?;
+    writeln!(out, "wrote {}", path.display())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        let at = |s: u64| rfc3339(std::time::UNIX_EPOCH + Duration::from_secs(s));
+        assert_eq!(at(0), "1970-01-01T00:00:00Z");
+        assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(at(1_795_000_000), "2026-11-18T11:06:40Z");
+    }
+}

@@ -1,0 +1,484 @@
+//! The HTTP client for a Cosmos REST (gRPC-gateway) endpoint: timeouts, retries with capped
+//! exponential backoff and jitter, gateway error messages, `next_key` pagination, and credentials
+//! that never appear in URLs shown to people.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+/// Response bodies larger than this are refused; a full validator page is a few hundred kB.
+const BODY_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// A provider's `Retry-After` is honoured up to this; a longer wait is better spent failing the run.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RestError {
+    #[error("{url}: {reason} (gave up after {attempts} attempts)")]
+    Transport {
+        url: String,
+        reason: String,
+        attempts: u32,
+    },
+    #[error("{url}: HTTP {status} (gave up after {attempts} attempts): {message}")]
+    Server {
+        url: String,
+        status: u16,
+        message: String,
+        attempts: u32,
+    },
+    #[error("{url}: HTTP {status}: {message}")]
+    Client {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{url}: the response is not the expected JSON: {message}")]
+    Decode { url: String, message: String },
+    #[error("{url}: pagination loop: next_key {key:?} was already returned by an earlier page")]
+    PaginationLoop { url: String, key: String },
+    #[error("provider URL {url}: {message}")]
+    BadUrl { url: String, message: String },
+}
+
+impl RestError {
+    /// The HTTP status the provider answered with, if the failure is an HTTP status.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            RestError::Server { status, .. } | RestError::Client { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub enum Auth {
+    Bearer(String),
+    /// `user:password`.
+    Basic(String),
+}
+
+/// Redacted, so a config logged with `{:?}` cannot carry the secret.
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Bearer(_) => f.write_str("Bearer(***)"),
+            Auth::Basic(_) => f.write_str("Basic(***)"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// Further attempts after the first one.
+    pub retries: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl RetryPolicy {
+    /// Equal jitter: half the exponential delay is fixed, half is random, so parallel workers that
+    /// failed together do not retry in lock-step yet every wait still grows.
+    fn delay(&self, retry: u32, salt: &str) -> Duration {
+        let exp = self
+            .initial_backoff
+            .saturating_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX))
+            .min(self.max_backoff);
+        let half = exp / 2;
+        half + half.mul_f64(jitter(salt, retry))
+    }
+}
+
+/// A fraction in [0, 1) from the clock and the request; no randomness crate is needed for spreading retries.
+fn jitter(salt: &str, retry: u32) -> f64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut h = Sha256::new();
+    h.update(nanos.to_le_bytes());
+    h.update(retry.to_le_bytes());
+    h.update(salt.as_bytes());
+    let digest = h.finalize();
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    pub base_url: String,
+    pub auth: Option<Auth>,
+    pub connect_timeout: Duration,
+    /// Whole-request limit: connect, send, and read the complete body.
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+    authorization: Option<String>,
+    retry: RetryPolicy,
+}
+
+enum Attempt {
+    Done(String),
+    Retry {
+        reason: String,
+        status: Option<(u16, String)>,
+        /// The wait the provider asked for with `Retry-After`.
+        after: Option<Duration>,
+    },
+    Fail(RestError),
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Result<Client, RestError> {
+        let (base, userinfo) = split_base_url(&config.base_url)?;
+        let auth = match (config.auth, userinfo) {
+            (Some(_), Some(_)) => {
+                return Err(RestError::BadUrl {
+                    url: base,
+                    message: "has credentials in the URL and in provider.auth; keep one".to_owned(),
+                });
+            }
+            (auth, userinfo) => auth.or(userinfo.map(Auth::Basic)),
+        };
+        let authorization = auth.map(|a| match a {
+            Auth::Bearer(token) => format!("Bearer {token}"),
+            Auth::Basic(pair) => format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            ),
+        });
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(config.connect_timeout))
+            .timeout_global(Some(config.timeout))
+            .user_agent(concat!("peergen/", env!("CARGO_PKG_VERSION")))
+            // Following a redirect would drop the credentials or carry them elsewhere: report it instead.
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .build()
+            .new_agent();
+        Ok(Client {
+            agent,
+            base,
+            authorization,
+            retry: config.retry,
+        })
+    }
+
+    /// The URL of `path` as shown in logs and errors: never with credentials.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, RestError> {
+        let text = self.get_text(path)?;
+        decode(&self.url(path), &text)
+    }
+
+    /// Follows `pagination.next_key` until the provider reports no further page. `query` is the
+    /// fixed part of the query string; `next_key` reads the key from a decoded page.
+    pub fn get_pages<P: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &str,
+        next_key: impl Fn(&P) -> Option<&str>,
+    ) -> Result<Vec<P>, RestError> {
+        let mut pages = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut key: Option<String> = None;
+        loop {
+            let mut target = format!("{path}?{query}");
+            if let Some(k) = &key {
+                target.push_str("&pagination.key=");
+                target.push_str(&url_encode(k));
+            }
+            let page: P = self.get_json(&target)?;
+            let next = next_key(&page).filter(|k| !k.is_empty()).map(str::to_owned);
+            pages.push(page);
+            match next {
+                None => return Ok(pages),
+                Some(k) => {
+                    if !seen.insert(k.clone()) {
+                        return Err(RestError::PaginationLoop {
+                            url: self.url(path),
+                            key: k,
+                        });
+                    }
+                    tracing::debug!("{}: page {} has a next page", self.url(path), pages.len());
+                    key = Some(k);
+                }
+            }
+        }
+    }
+
+    pub fn get_text(&self, path: &str) -> Result<String, RestError> {
+        let url = self.url(path);
+        let attempts = self.retry.retries + 1;
+        let mut attempt = 1;
+        loop {
+            tracing::debug!("GET {url}");
+            let (reason, status, after) = match self.attempt(&url) {
+                Attempt::Done(text) => return Ok(text),
+                Attempt::Fail(e) => return Err(e),
+                Attempt::Retry {
+                    reason,
+                    status,
+                    after,
+                } => (reason, status, after),
+            };
+            if attempt == attempts {
+                return Err(match status {
+                    Some((status, message)) => RestError::Server {
+                        url,
+                        status,
+                        message,
+                        attempts,
+                    },
+                    None => RestError::Transport {
+                        url,
+                        reason,
+                        attempts,
+                    },
+                });
+            }
+            let wait = self
+                .retry
+                .delay(attempt - 1, &url)
+                .max(after.unwrap_or_default().min(MAX_RETRY_AFTER));
+            tracing::warn!(
+                "GET {url}: {reason}; retry {attempt}/{} in {} ms",
+                self.retry.retries,
+                wait.as_millis()
+            );
+            std::thread::sleep(wait);
+            attempt += 1;
+        }
+    }
+
+    fn attempt(&self, url: &str) -> Attempt {
+        let mut request = self.agent.get(url).header("Accept", "application/json");
+        if let Some(value) = &self.authorization {
+            request = request.header("Authorization", value);
+        }
+        let mut response = match request.call() {
+            Ok(r) => r,
+            Err(e) => return classify_transport(url, e),
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .map(redact);
+        let body = match response
+            .body_mut()
+            .with_config()
+            .limit(BODY_LIMIT)
+            .read_to_string()
+        {
+            Ok(b) => b,
+            Err(e) => return classify_transport(url, e),
+        };
+        match status {
+            200..=299 => Attempt::Done(body),
+            // 501 is the gateway saying a query does not exist: permanent, and how legacy providers are told apart.
+            429 | 500 | 502..=599 => {
+                let message = provider_message(&body);
+                Attempt::Retry {
+                    reason: format!("HTTP {status}: {message}"),
+                    status: Some((status, message)),
+                    after: retry_after,
+                }
+            }
+            300..=399 => Attempt::Fail(RestError::Client {
+                url: url.to_owned(),
+                status,
+                message: format!(
+                    "redirects to {}; give the final address as the provider URL",
+                    location.as_deref().unwrap_or("(no Location header)")
+                ),
+            }),
+            _ => Attempt::Fail(RestError::Client {
+                url: url.to_owned(),
+                status,
+                message: provider_message(&body),
+            }),
+        }
+    }
+}
+
+fn classify_transport(url: &str, e: ureq::Error) -> Attempt {
+    match e {
+        ureq::Error::Timeout(t) => Attempt::Retry {
+            reason: format!("timed out ({t})"),
+            status: None,
+            after: None,
+        },
+        ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
+            Attempt::Retry {
+                reason: format!("connection error: {e}"),
+                status: None,
+                after: None,
+            }
+        }
+        other => Attempt::Fail(RestError::Transport {
+            url: url.to_owned(),
+            reason: other.to_string(),
+            attempts: 1,
+        }),
+    }
+}
+
+pub fn decode<T: DeserializeOwned>(url: &str, text: &str) -> Result<T, RestError> {
+    serde_json::from_str(text).map_err(|e| RestError::Decode {
+        url: url.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// The gateway's error text (`{"code":3,"message":"…"}`), else the start of the body.
+fn provider_message(body: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct GatewayError {
+        message: Option<String>,
+        error: Option<String>,
+    }
+    if let Ok(e) = serde_json::from_str::<GatewayError>(body)
+        && let Some(m) = e.message.or(e.error)
+    {
+        return m;
+    }
+    let trimmed = body.trim();
+    if trimmed.is_empty() {
+        return "(empty response body)".to_owned();
+    }
+    let mut short: String = trimmed.chars().take(200).collect();
+    if short.len() < trimmed.len() {
+        short.push('…');
+    }
+    short
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters, so base64 keys (`+ / =`) survive.
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Splits `scheme://user:pass@host/path` into the credential-free base (no trailing `/`) and the
+/// credentials, so only the former is ever shown.
+fn split_base_url(url: &str) -> Result<(String, Option<String>), RestError> {
+    let bad = |shown: &str, message: &str| RestError::BadUrl {
+        url: shown.to_owned(),
+        message: message.to_owned(),
+    };
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| bad(&redact(url), "is not an http:// or https:// URL"))?;
+    if scheme != "http" && scheme != "https" {
+        return Err(bad(&redact(url), "is not an http:// or https:// URL"));
+    }
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (userinfo, host) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u.to_owned()), h),
+        None => (None, authority),
+    };
+    let base = format!("{scheme}://{host}{}", path.trim_end_matches('/'));
+    if host.is_empty() {
+        return Err(bad(&base, "has no host"));
+    }
+    if path.contains(['?', '#']) {
+        return Err(bad(
+            &redact(url),
+            "must not have a query or fragment; put credentials in provider.auth",
+        ));
+    }
+    Ok((base, userinfo))
+}
+
+/// A URL fit for logs: any `user:password@` replaced by `***@`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find('/').unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_debug_hides_the_secret() {
+        let shown = format!("{:?}", Auth::Bearer("s3cret".to_owned()));
+        assert_eq!(shown, "Bearer(***)");
+    }
+
+    #[test]
+    fn url_encode_escapes_base64() {
+        assert_eq!(url_encode("FONDBFk+E4/tEE=="), "FONDBFk%2BE4%2FtEE%3D%3D");
+    }
+
+    #[test]
+    fn base_url_loses_credentials() {
+        let (base, user) = split_base_url("https://u:p@rest.example.org/api/").unwrap();
+        assert_eq!(base, "https://rest.example.org/api");
+        assert_eq!(user.as_deref(), Some("u:p"));
+        assert_eq!(
+            redact("https://u:p@rest.example.org/x"),
+            "https://***@rest.example.org/x"
+        );
+        let e = split_base_url("ftp://u:secret@h").unwrap_err().to_string();
+        assert!(!e.contains("secret"), "{e}");
+        assert!(split_base_url("https://h/?key=1").is_err());
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy {
+            retries: 10,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(1000),
+        };
+        for retry in 0..10 {
+            let d = p.delay(retry, "x");
+            let exp = (100u64 << retry).min(1000);
+            assert!(d >= Duration::from_millis(exp / 2), "{retry}: {d:?}");
+            assert!(d <= Duration::from_millis(exp), "{retry}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn gateway_message_is_extracted() {
+        assert_eq!(
+            provider_message(r#"{"code":3,"message":"unknown consumer chain","details":[]}"#),
+            "unknown consumer chain"
+        );
+        assert_eq!(provider_message("  "), "(empty response body)");
+        assert_eq!(provider_message("Bad Gateway"), "Bad Gateway");
+    }
+}
