@@ -220,6 +220,12 @@ pub struct FetchArgs {
     /// Record the fetch time in the snapshot (the file then changes on every fetch)
     #[arg(long)]
     pub with_timestamp: bool,
+    /// DNS server for validators with `endpoint_source: dns`, IP:PORT [default: /etc/resolv.conf]
+    #[arg(long, value_name = "IP:PORT")]
+    pub nameserver: Option<std::net::SocketAddr>,
+    /// Seconds to wait for each SRV answer (each query is tried twice)
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub dns_timeout: u64,
 }
 
 fn positive_seconds(text: &str) -> Result<f64, String> {

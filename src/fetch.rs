@@ -974,8 +974,23 @@ pub fn run(
             }
         }
     }
-    // Steps that complete the state from other sources (resolving consumer endpoints) go here:
-    // after every provider query succeeded and before the snapshot is compared and written.
+    // Consumer endpoints published in DNS are resolved only after every provider query succeeded
+    // (the selected sets decide which names to ask for) and before anything is compared or written.
+    if inventory
+        .validators
+        .values()
+        .any(|v| matches!(v.endpoint, crate::inventory::EndpointSource::Dns(_)))
+    {
+        let timeout = Duration::from_secs(args.dns_timeout);
+        let config = match args.nameserver {
+            Some(nameserver) => crate::srv::ResolverConfig {
+                nameserver,
+                timeout,
+            },
+            None => crate::srv::ResolverConfig::system(timeout)?,
+        };
+        new.resolved_endpoints = crate::srv::resolve_endpoints(inventory, &new, &config)?;
+    }
     new.normalise();
     write_snapshot(args, &path, previous.as_ref(), &new, max_drop_percent, out)
 }

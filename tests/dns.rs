@@ -503,9 +503,9 @@ fn endpoint_source_dns_rules_at_load_and_plan() {
 }
 
 /// A `named` serving one directory of zones on a loopback port; killed on drop.
-struct Named {
+pub(crate) struct Named {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     _dir: tempfile::TempDir,
 }
 
@@ -527,7 +527,7 @@ fn free_port() -> u16 {
     panic!("no free loopback port for named");
 }
 
-fn start_named(zones: &[(&str, PathBuf)]) -> Named {
+pub(crate) fn start_named(zones: &[(&str, PathBuf)]) -> Named {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut conf = format!(

@@ -1232,3 +1232,100 @@ fn fetch_without_a_latest_block_query_uses_the_inventory_chain_id() {
         .stderr_has("no chain id: the provider has no blocks/latest query and the inventory sets no provider.chain_id");
     assert!(!env.path("x.json").exists());
 }
+
+/// Issue 6's end-to-end path: a zone rendered from the provider's state is served by a real
+/// `named`; a second inventory whose validators publish their endpoints only in DNS fetches from the
+/// provider, resolves the SRV records while fetching, and renders exactly the same peer config.
+#[test]
+fn fetch_resolves_dns_published_endpoints_and_renders_the_same_peers() {
+    let p = standard(&[], None);
+    let env = Env::new();
+    let inv = inventory(&env, &p.url(), "");
+    env.write(
+        "dns.yaml",
+        "dns:\n  default_zone: validators.zone\n  zones:\n    validators.zone:\n      ttl: 300\n      hostmaster: dns.admin@validators.zone\n      ns: [ns1.validators.zone]\n  addresses:\n    ns1.validators.zone: [127.0.0.1]\n",
+    );
+    cli(&env, &["fetch", "-i", &inv]).success();
+    cli(
+        &env,
+        &["render", "-i", &inv, "-i", "dns.yaml", "--out", "published"],
+    )
+    .success();
+    let named = crate::dns::start_named(&[(
+        "validators.zone",
+        env.path("published/dns/validators.zone.zone"),
+    )]);
+
+    let mut validators = String::new();
+    for v in [&ALICE, &BOB, &CAROL] {
+        let endpoint = if v.moniker == "carol" {
+            "consumer_template: carol-{{chain-id}}.example.org:{{port}}".to_owned()
+        } else {
+            "endpoint_source: dns".to_owned()
+        };
+        validators.push_str(&format!(
+            "  {m}:\n    operator_address: {op}\n    moniker: {m}\n    {endpoint}\n    node_id: {id}\n",
+            m = v.moniker,
+            op = v.op,
+            id = v.node_id
+        ));
+    }
+    env.write(
+        "subscriber.yaml",
+        &format!(
+            "provider:\n  chain_id: cosmoshub-4\n  rest: {}\nstate: sub-state.json\nvalidators:\n{validators}",
+            p.url()
+        ),
+    );
+    let ns = format!("127.0.0.1:{}", named.port);
+    let run = fetch(
+        &env,
+        "subscriber.yaml",
+        &["-i", "dns.yaml", "--nameserver", &ns, "--dns-timeout", "2"],
+    );
+    run.success();
+    let state = env.read("sub-state.json");
+    assert!(
+        state.contains("\"query\": \"_cosmos-p2p._tcp.alice-pion-1.validators.zone\""),
+        "{state}"
+    );
+    cli(
+        &env,
+        &[
+            "render",
+            "-i",
+            "subscriber.yaml",
+            "-i",
+            "dns.yaml",
+            "--out",
+            "subscribed",
+        ],
+    )
+    .success();
+    let peers = |dir: &str| -> BTreeMap<String, String> {
+        read_tree(&env.path(dir))
+            .into_iter()
+            .filter(|(path, _)| path.ends_with("/peers.yaml"))
+            .collect()
+    };
+    let published = peers("published");
+    assert_eq!(published.len(), 5, "{:?}", published.keys());
+    assert_eq!(peers("subscribed"), published);
+
+    drop(named);
+    let before = env.read("sub-state.json");
+    fetch(
+        &env,
+        "subscriber.yaml",
+        &["-i", "dns.yaml", "--nameserver", &ns, "--dns-timeout", "1"],
+    )
+    .failure()
+    .stderr_has(
+        "validator alice, consumer 0 (pion-1): SRV _cosmos-p2p._tcp.alice-pion-1.validators.zone",
+    );
+    assert_eq!(
+        env.read("sub-state.json"),
+        before,
+        "a failed fetch keeps the old snapshot"
+    );
+}
