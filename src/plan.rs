@@ -771,11 +771,31 @@ pub fn check_label_value(value: &str) -> Result<(), String> {
     }
 }
 
+/// The Kubernetes names one validator's objects get on one consumer.
+struct Names {
+    namespace: String,
+    configmap: String,
+    workload: Option<String>,
+}
+
+impl Names {
+    fn of(cp: &ConsumerPlan, member: &Member) -> Names {
+        let expand = |p: &crate::inventory::NamePattern| {
+            p.expand(&member.validator, &cp.slug, &cp.consumer_id)
+        };
+        Names {
+            namespace: expand(&cp.settings.namespace),
+            configmap: expand(&cp.settings.configmap),
+            workload: cp.settings.workload.as_ref().map(|w| expand(&w.name)),
+        }
+    }
+}
+
 fn check_names(plan: &Plan, errors: &mut Vec<PlanError>) {
     let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
     for cp in &plan.consumers {
         for m in &cp.members {
-            let view = plan.view(cp, m);
+            let view = Names::of(cp, m);
             let bad = |what: &'static str, value: &str, reason: String| PlanError::BadName {
                 validator: m.validator.clone(),
                 consumer_id: cp.consumer_id.clone(),
@@ -819,31 +839,30 @@ fn check_names(plan: &Plan, errors: &mut Vec<PlanError>) {
 
 impl Plan {
     pub fn view<'a>(&'a self, cp: &'a ConsumerPlan, member: &'a Member) -> View<'a> {
-        let mut peers: Vec<&Member> = cp
+        let mut peers: Vec<(String, &Member)> = cp
             .members
             .iter()
             .filter(|m| m.validator != member.validator && m.node_id != member.node_id)
+            .map(|m| (m.peer_string(), m))
             .collect();
-        peers.sort_by_key(|m| m.peer_string());
-        peers.dedup_by(|a, b| a.node_id == b.node_id);
+        peers.sort_by(|a, b| a.0.cmp(&b.0));
+        peers.dedup_by(|a, b| a.1.node_id == b.1.node_id);
         let persistent_peers = peers
             .iter()
-            .map(|m| m.peer_string())
+            .map(|(address, _)| address.as_str())
             .collect::<Vec<_>>()
             .join(",");
         let peers_sha256 = hex::encode(Sha256::digest(persistent_peers.as_bytes()));
-        let expand = |p: &crate::inventory::NamePattern| {
-            p.expand(&member.validator, &cp.slug, &cp.consumer_id)
-        };
+        let names = Names::of(cp, member);
         View {
             consumer: cp,
             member,
-            peers,
+            peers: peers.into_iter().map(|(_, m)| m).collect(),
             persistent_peers,
             peers_sha256,
-            namespace: expand(&cp.settings.namespace),
-            configmap: expand(&cp.settings.configmap),
-            workload: cp.settings.workload.as_ref().map(|w| expand(&w.name)),
+            namespace: names.namespace,
+            configmap: names.configmap,
+            workload: names.workload,
         }
     }
 

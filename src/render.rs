@@ -4,10 +4,13 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use minijinja::Value;
+use minijinja::value::Serde;
+use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use crate::inventory::Inventory;
-use crate::plan::{Plan, View};
+use crate::plan::{Member, Plan, View};
 use crate::template::{TemplateError, Templates};
 use crate::tree::{OutputTree, TreeError};
 
@@ -35,8 +38,36 @@ fn opt_list<T: ToString>(l: Option<&crate::inventory::Located<Vec<T>>>) -> Json 
     })
 }
 
-/// The template context of one view. Documented in docs/templates.md; templates rely on its shape.
-pub fn context(view: &View<'_>) -> Json {
+/// A peer as templates see it: `{validator, moniker, operator_address, node_id, host, port, address}`.
+fn peer_value(m: &Member) -> Value {
+    Value::from(Serde(json!({
+        "validator": m.validator,
+        "moniker": m.moniker,
+        "operator_address": m.operator_address,
+        "node_id": m.node_id.as_str(),
+        "host": m.endpoint.host.to_string(),
+        "port": m.endpoint.port,
+        "address": m.peer_string(),
+    })))
+}
+
+#[derive(Serialize)]
+struct Context<'a> {
+    validator: Json,
+    consumer: Json,
+    peers: Vec<Value>,
+    persistent_peers: &'a str,
+    peer_lines: String,
+    peers_sha256: &'a str,
+    configmap: Json,
+    workload: Json,
+    p2p: Json,
+}
+
+/// The template context of one view (documented in docs/output.md; templates rely on its shape).
+/// `peer_values` holds each member's [`peer_value`], built once per consumer: every member's view
+/// lists almost every other member, so building them per view would be quadratic work.
+fn context(view: &View<'_>, peer_values: &BTreeMap<&str, Value>) -> Value {
     let cp = view.consumer;
     let p2p = &cp.settings.p2p;
     let seeds = p2p.seeds.as_ref().map_or(Json::Null, |s| {
@@ -48,46 +79,51 @@ pub fn context(view: &View<'_>) -> Json {
                 .join(","),
         )
     });
-    json!({
-        "validator": {
+    let ctx = Context {
+        validator: json!({
             "name": view.member.validator,
             "moniker": view.member.moniker,
             "operator_address": view.member.operator_address,
             "node_id": view.member.node_id.as_str(),
             "endpoint": view.member.endpoint.to_string(),
-        },
-        "consumer": {
+        }),
+        consumer: json!({
             "consumer_id": cp.consumer_id,
             "chain_id": cp.chain_id,
             "slug": cp.slug,
             "phase": cp.phase.as_str(),
             "selection": cp.settings.selection.name(),
-        },
-        "peers": view.peers.iter().map(|m| json!({
-            "validator": m.validator,
-            "moniker": m.moniker,
-            "operator_address": m.operator_address,
-            "node_id": m.node_id.as_str(),
-            "host": m.endpoint.host.to_string(),
-            "port": m.endpoint.port,
-            "address": m.peer_string(),
-        })).collect::<Vec<_>>(),
-        "persistent_peers": view.persistent_peers,
-        "peer_lines": view.peers.iter().map(|m| format!("{}\n", m.peer_string())).collect::<String>(),
-        "peers_sha256": view.peers_sha256,
-        "configmap": { "name": view.configmap, "namespace": view.namespace },
-        "workload": cp.settings.workload.as_ref().zip(view.workload.as_ref()).map(|(w, name)| json!({
-            "kind": w.kind.as_str(),
-            "name": name,
-        })),
-        "p2p": {
+        }),
+        peers: view
+            .peers
+            .iter()
+            .map(|m| peer_values[m.validator.as_str()].clone())
+            .collect(),
+        persistent_peers: &view.persistent_peers,
+        peer_lines: view
+            .peers
+            .iter()
+            .map(|m| format!("{}\n", m.peer_string()))
+            .collect(),
+        peers_sha256: &view.peers_sha256,
+        configmap: json!({ "name": view.configmap, "namespace": view.namespace }),
+        workload: cp
+            .settings
+            .workload
+            .as_ref()
+            .zip(view.workload.as_ref())
+            .map_or(Json::Null, |(w, name)| {
+                json!({ "kind": w.kind.as_str(), "name": name })
+            }),
+        p2p: json!({
             "addr_book_strict": p2p.addr_book_strict.as_ref().map(|b| b.value),
             "pex": p2p.pex.as_ref().map(|b| b.value),
             "seeds": seeds,
             "unconditional_peer_ids": opt_list(p2p.unconditional_peer_ids.as_ref()),
             "private_peer_ids": opt_list(p2p.private_peer_ids.as_ref()),
-        },
-    })
+        }),
+    };
+    Value::from(Serde(&ctx))
 }
 
 #[derive(Serialize)]
@@ -118,9 +154,20 @@ pub fn render(
         .filter(|v| only.is_none_or(|o| o == v.as_str()))
         .map(|v| (v.as_str(), Vec::new()))
         .collect();
+    let mut peer_values: (Option<&str>, BTreeMap<&str, Value>) = (None, BTreeMap::new());
     for view in plan.views(only) {
-        let dir = format!("{}/{}", view.member.validator, view.consumer.slug);
-        let ctx = context(&view);
+        let cp = view.consumer;
+        if peer_values.0 != Some(cp.consumer_id.as_str()) {
+            peer_values = (
+                Some(&cp.consumer_id),
+                cp.members
+                    .iter()
+                    .map(|m| (m.validator.as_str(), peer_value(m)))
+                    .collect(),
+            );
+        }
+        let dir = format!("{}/{}", view.member.validator, cp.slug);
+        let ctx = context(&view, &peer_values.1);
         let peers = templates.render("cosmos/peers.yaml", &ctx)?;
         verify_configmap(&format!("{dir}/peers.yaml"), &peers, &view)?;
         let p2p = templates.render("cosmos/p2p.toml", &ctx)?;
@@ -166,41 +213,52 @@ fn verify_yaml(path: &str, text: &str) -> Result<Json, RenderError> {
     })
 }
 
+/// The parts of a ConfigMap verification reads; typed, so a non-string data value fails to parse.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConfigMapDoc {
+    api_version: String,
+    kind: String,
+    metadata: ConfigMapMeta,
+    #[serde(default)]
+    data: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct ConfigMapMeta {
+    name: String,
+    namespace: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
 fn verify_configmap(path: &str, text: &str, view: &View<'_>) -> Result<(), RenderError> {
-    let doc = verify_yaml(path, text)?;
     let fail = |message: String| RenderError::Verify {
         path: path.to_owned(),
         message,
     };
-    let field = |p: &str| doc.pointer(p).and_then(Json::as_str);
-    if field("/apiVersion") != Some("v1") || field("/kind") != Some("ConfigMap") {
+    let doc: ConfigMapDoc = serde_saphyr::from_str(text).map_err(|e| {
+        fail(format!(
+            "not a ConfigMap with string data values: {}",
+            e.without_snippet()
+        ))
+    })?;
+    if doc.api_version != "v1" || doc.kind != "ConfigMap" {
         return Err(fail("not a v1 ConfigMap".into()));
     }
-    if field("/metadata/name") != Some(view.configmap.as_str()) {
+    if doc.metadata.name != view.configmap {
         return Err(fail(format!("metadata.name is not {:?}", view.configmap)));
     }
-    if field("/metadata/namespace") != Some(view.namespace.as_str()) {
+    if doc.metadata.namespace != view.namespace {
         return Err(fail(format!(
             "metadata.namespace is not {:?}",
             view.namespace
         )));
     }
-    if let Some(data) = doc.pointer("/data").and_then(Json::as_object)
-        && let Some((k, _)) = data.iter().find(|(_, v)| !v.is_string())
-    {
-        return Err(fail(format!(
-            "data.{k} is not a string; ConfigMap data values must be strings"
-        )));
+    for (k, v) in &doc.metadata.labels {
+        crate::plan::check_label_value(v).map_err(|r| fail(format!("label {k}={v:?}: {r}")))?;
     }
-    if let Some(labels) = doc.pointer("/metadata/labels").and_then(Json::as_object) {
-        for (k, v) in labels {
-            let v = v
-                .as_str()
-                .ok_or_else(|| fail(format!("label {k} is not a string")))?;
-            crate::plan::check_label_value(v).map_err(|r| fail(format!("label {k}={v:?}: {r}")))?;
-        }
-    }
-    if field("/data/persistent_peers") != Some(view.persistent_peers.as_str()) {
+    if doc.data.get("persistent_peers") != Some(&view.persistent_peers) {
         return Err(fail(
             "data.persistent_peers differs from the planned peer list".into(),
         ));
