@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use minijinja::Value;
 use minijinja::value::Serde;
 use serde::Deserialize;
+use serde::Serialize;
 use serde_json::{Value as Json, json};
 
 use crate::inventory::Inventory;
@@ -112,9 +112,10 @@ fn context(view: &View<'_>, peer_values: &BTreeMap<&str, Value>) -> Value {
             .workload
             .as_ref()
             .zip(view.workload.as_ref())
-            .map_or(Json::Null, |(w, name)| {
-                json!({ "kind": w.kind.as_str(), "name": name })
-            }),
+            .map_or(
+                Json::Null,
+                |(w, name)| json!({ "kind": w.kind.as_str(), "name": name }),
+            ),
         p2p: json!({
             "addr_book_strict": p2p.addr_book_strict.as_ref().map(|b| b.value),
             "pex": p2p.pex.as_ref().map(|b| b.value),

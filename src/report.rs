@@ -210,19 +210,23 @@ pub fn markdown(changes: &Changes, prefix: &str, checksum: &str) -> String {
         }
         let _ = writeln!(out);
     }
-    if !changes.serials.is_empty() {
-        let _ = writeln!(out, "#### Zone serials\n");
-        let _ = writeln!(out, "| Zone file | Serial |");
-        let _ = writeln!(out, "|---|---|");
-        for s in &changes.serials {
-            let v = |n: Option<u64>| n.map_or("–".to_owned(), |n| n.to_string());
-            let _ = writeln!(
-                out,
-                "| `{prefix}{}` | {} → {} |",
-                s.path,
-                v(s.from),
-                v(s.to)
-            );
+    for z in &changes.zones {
+        let v = |n: Option<u32>| n.map_or("–".to_owned(), |n| n.to_string());
+        let _ = writeln!(
+            out,
+            "#### Zone `{prefix}{}`: serial {} → {}\n",
+            z.path,
+            v(z.from),
+            v(z.to)
+        );
+        if !z.added.is_empty() || !z.removed.is_empty() {
+            let _ = writeln!(out, "| op | record |");
+            let _ = writeln!(out, "|---|---|");
+            for (op, records) in [("-", &z.removed), ("+", &z.added)] {
+                for r in records {
+                    let _ = writeln!(out, "| {op} | `{}` |", r.replace('|', "\\|"));
+                }
+            }
         }
         let _ = writeln!(out);
     }
@@ -287,7 +291,7 @@ pub fn json(changes: &Changes, prefix: &str, checksum: &str) -> String {
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "removed_consumers": changes.removed_consumers,
-        "zone_serials": changes.serials.iter().map(|s| json!({"path": s.path, "from": s.from, "to": s.to})).collect::<Vec<_>>(),
+        "zones": changes.zones.iter().map(|z| json!({"path": z.path, "serial_from": z.from, "serial_to": z.to, "records_added": z.added, "records_removed": z.removed})).collect::<Vec<_>>(),
     });
     let mut text = serde_json::to_string_pretty(&value).expect("a JSON value always serializes");
     text.push('\n');
