@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::Value as Json;
 
 use crate::plan::Plan;
-use crate::tree::{MANIFEST, OutputTree, TreeError, read_manifest};
+use crate::tree::{MANIFEST, OutputTree, TreeError, io, owned_files};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -164,14 +164,7 @@ pub fn compare(
     only: Option<&str>,
     plan: Option<&Plan>,
 ) -> Result<Changes, TreeError> {
-    let previous = read_manifest(dir)?;
-    if previous.is_none()
-        && dir.is_dir()
-        && std::fs::read_dir(dir).map_err(io(dir))?.next().is_some()
-    {
-        return Err(TreeError::NotOwned(dir.to_path_buf()));
-    }
-    let previous = previous.unwrap_or_default();
+    let previous = owned_files(dir)?;
     let in_scope = |p: &str| only.is_none_or(|o| p.split('/').next() == Some(o));
 
     let mut changes = Changes::default();
@@ -234,13 +227,6 @@ pub fn compare(
     let after = consumers_of(&mut tree.files().keys());
     changes.removed_consumers = before.difference(&after).cloned().collect();
     Ok(changes)
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TreeError + '_ {
-    move |source| TreeError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, TreeError> {

@@ -2,8 +2,10 @@
 
 use std::fmt::Write as _;
 
-/// A TOML basic string (`"…"`) per TOML 1.0: `"` `\` and every control character escaped.
-pub fn toml_string(s: &str) -> String {
+/// A double-quoted string with `"`, `\`, newline, tab and carriage return backslash-escaped and
+/// every other control character (and whatever `also` names) as `\uXXXX`: a form TOML basic
+/// strings and YAML double-quoted scalars share.
+fn quoted(s: &str, also: fn(char) -> bool) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -13,7 +15,7 @@ pub fn toml_string(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() => {
+            c if c.is_control() || also(c) => {
                 write!(out, "\\u{:04X}", u32::from(c)).expect("write to String");
             }
             c => out.push(c),
@@ -21,34 +23,28 @@ pub fn toml_string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// A TOML basic string (`"…"`) per TOML 1.0: `"` `\` and every control character escaped.
+pub fn toml_string(s: &str) -> String {
+    quoted(s, |_| false)
+}
+
+/// Characters that YAML 1.1 readers treat as line breaks or that a BOM-sniffing reader eats.
+fn yaml_break(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
 }
 
 /// A YAML double-quoted scalar. Besides `"` and `\`, C0/C1 controls, DEL, U+2028/2029 (line breaks
 /// in YAML 1.1) and the BOM are escaped, so no value can start a new line or key.
 pub fn yaml_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') => {
-                write!(out, "\\u{:04X}", u32::from(c)).expect("write to String");
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    quoted(s, yaml_break)
 }
 
 /// A YAML literal block (`|`) holding `text`, indented by `indent` spaces, when that form round-trips
 /// exactly; otherwise the double-quoted form.
 pub fn yaml_block(text: &str, indent: usize) -> String {
-    let plain = |c: char| !(c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}'));
+    let plain = |c: char| !(c.is_control() || yaml_break(c));
     let lines: Vec<&str> = text
         .strip_suffix('\n')
         .unwrap_or(text)

@@ -468,7 +468,10 @@ fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, InventoryError> {
     let mut validators = BTreeMap::new();
     for (name, v) in raw.validators.unwrap_or_default() {
         let at = Origin::of(file, &v);
-        validate_validator_name(&name)
+        crate::name::check_label(&name)
+            .map_err(|r| {
+                format!("{r}: a validator name becomes a directory, a namespace and a DNS label")
+            })
             .map_err(|m| invalid(&at, format!("validators.{name}"), m))?;
         let pv = parse_validator(file, &dir, &name, at, v.value)?;
         validators.insert(name, pv);
@@ -525,24 +528,6 @@ fn parse_auth(file: &Arc<Path>, at: &Origin, raw: RawAuth) -> Result<ProviderAut
         ));
     }
     Ok(make(name.value))
-}
-
-/// Validator names become directory names, Kubernetes namespaces and DNS labels.
-fn validate_validator_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{name:?} is not a valid validator name: use 1-63 lowercase letters, digits and '-', not starting or ending with '-' (it becomes a directory, namespace and DNS label)"
-        ))
-    }
 }
 
 fn parse_settings(

@@ -4,12 +4,14 @@
 pub mod address;
 pub mod changes;
 pub mod cli;
+pub mod date;
 pub mod dns;
 pub mod endpoint;
 pub mod escape;
 pub mod fetch;
 pub mod gitops;
 pub mod inventory;
+pub mod name;
 pub mod node_id;
 pub mod plan;
 pub mod port;

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::address::{AddressError, Endpoint, Host};
 use crate::endpoint::{TemplatePort, Vars};
 use crate::inventory::{EndpointSource, Inventory, Settings, Validator, ValidatorPorts};
+use crate::name::{check_label, check_label_value, check_subdomain};
 use crate::node_id::NodeId;
 use crate::port::{self, PortStrategy};
 use crate::selection::{self, Selected, Selection, SelectionError};
@@ -719,55 +720,6 @@ fn check_collisions(consumers: &[ConsumerPlan], errors: &mut Vec<PlanError>) {
                 slot.insert((&m.endpoint.host, m.endpoint.port), (cp, m));
             }
         }
-    }
-}
-
-/// RFC 1123 label (namespaces, label values use a looser rule below).
-fn check_label(value: &str) -> Result<(), String> {
-    if value.is_empty() || value.len() > 63 {
-        return Err("must be 1-63 characters".into());
-    }
-    if !value
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
-        return Err("only lowercase letters, digits and '-' are allowed".into());
-    }
-    if value.starts_with('-') || value.ends_with('-') {
-        return Err("must start and end with a letter or digit".into());
-    }
-    Ok(())
-}
-
-/// RFC 1123 subdomain (ConfigMap and workload names).
-fn check_subdomain(value: &str) -> Result<(), String> {
-    if value.is_empty() || value.len() > 253 {
-        return Err("must be 1-253 characters".into());
-    }
-    for part in value.split('.') {
-        check_label(part).map_err(|e| format!("each dot-separated part {e}"))?;
-    }
-    Ok(())
-}
-
-/// Kubernetes label values: ≤ 63 characters of `[A-Za-z0-9._-]`, alphanumeric at both ends.
-pub fn check_label_value(value: &str) -> Result<(), String> {
-    let ok = value.len() <= 63
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        && value
-            .bytes()
-            .next()
-            .is_none_or(|b| b.is_ascii_alphanumeric())
-        && value
-            .bytes()
-            .last()
-            .is_none_or(|b| b.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err("label values are ≤ 63 characters of letters, digits, '-', '_', '.', alphanumeric at both ends".into())
     }
 }
 

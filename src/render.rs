@@ -257,7 +257,7 @@ fn verify_configmap(path: &str, text: &str, view: &View<'_>) -> Result<(), Rende
         )));
     }
     for (k, v) in &doc.metadata.labels {
-        crate::plan::check_label_value(v).map_err(|r| fail(format!("label {k}={v:?}: {r}")))?;
+        crate::name::check_label_value(v).map_err(|r| fail(format!("label {k}: {r}")))?;
     }
     if doc.data.get("persistent_peers") != Some(&view.persistent_peers) {
         return Err(fail(

@@ -47,7 +47,7 @@ pub enum TreeError {
     },
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TreeError + '_ {
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TreeError + '_ {
     move |source| TreeError::Io {
         path: path.to_path_buf(),
         source,
@@ -126,14 +126,7 @@ impl OutputTree {
         force: bool,
     ) -> Result<WriteReport, TreeError> {
         let manifest_path = dir.join(MANIFEST);
-        let previous = read_manifest(dir)?;
-        if previous.is_none()
-            && dir.exists()
-            && std::fs::read_dir(dir).map_err(io(dir))?.next().is_some()
-        {
-            return Err(TreeError::NotOwned(dir.to_path_buf()));
-        }
-        let previous = previous.unwrap_or_default();
+        let previous = owned_files(dir)?;
         let in_scope = |p: &str| {
             scope.is_empty()
                 || scope
@@ -219,6 +212,18 @@ fn remove_empty_parents(root: &Path, file: &Path) {
             break;
         }
         dir = d.parent();
+    }
+}
+
+/// The files peergen owns in `dir`: its manifest, or nothing when `dir` is missing or empty. A
+/// non-empty directory without a manifest was not written by peergen and is refused.
+pub fn owned_files(dir: &Path) -> Result<BTreeSet<String>, TreeError> {
+    match read_manifest(dir)? {
+        Some(owned) => Ok(owned),
+        None if dir.is_dir() && std::fs::read_dir(dir).map_err(io(dir))?.next().is_some() => {
+            Err(TreeError::NotOwned(dir.to_path_buf()))
+        }
+        None => Ok(BTreeSet::new()),
     }
 }
 

@@ -174,23 +174,7 @@ pub(crate) fn check_dns_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Kubernetes DNS labels (namespaces, directory-safe names).
-pub(crate) fn check_label(value: &str) -> Result<(), String> {
-    let ok = !value.is_empty()
-        && value.len() <= 63
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !value.starts_with('-')
-        && !value.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{value:?} is not 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit"
-        ))
-    }
-}
+pub(crate) use crate::name::check_label;
 
 /// Validator names become output directories and `[[VALIDATORS]]` NAMEs, which core also
 /// registers as `$NAME` aliases next to its own `self`.
@@ -203,13 +187,7 @@ pub(crate) fn check_validator_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Kubernetes object names (ConfigMaps, workloads): lowercase DNS subdomains.
-pub(crate) fn check_object_name(value: &str) -> Result<(), String> {
-    if value.len() > 253 {
-        return Err(format!("{value:?} is longer than 253 characters"));
-    }
-    value.split('.').try_for_each(check_label)
-}
+pub(crate) use crate::name::check_subdomain as check_object_name;
 
 /// A history archive base URL. It becomes part of a shell command (`curl -sf URL/{0} -o {1}`), so
 /// only characters that need no quoting are accepted.
