@@ -804,25 +804,11 @@ fn fetch_consumer(
     Ok(consumer)
 }
 
-/// Temp file in the target directory, then rename: readers see the old or the new file, never half.
 fn write_atomic(path: &Path, text: &str) -> Result<(), FetchError> {
-    let write_error = |source| FetchError::Write {
+    crate::tree::replace_file(path, text.as_bytes()).map_err(|source| FetchError::Write {
         path: path.to_path_buf(),
         source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(write_error)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".peergen-state")
-        .tempfile_in(dir)
-        .map_err(write_error)?;
-    tmp.write_all(text.as_bytes()).map_err(write_error)?;
-    tmp.as_file().sync_all().map_err(write_error)?;
-    tmp.persist(path).map_err(|e| write_error(e.error))?;
-    Ok(())
+    })
 }
 
 /// RFC 3339 UTC time of `now`, whole seconds.

@@ -225,21 +225,12 @@ fn decode(bytes: &[u8], id: u16) -> Option<Message> {
 
 /// Replaces the snapshot at `path` with `state` by a rename, so a failed write leaves the old one.
 pub fn write_snapshot(path: &std::path::Path, state: &ProviderState) -> Result<(), SrvError> {
-    let err = |source| SrvError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".peergen-state-")
-        .tempfile_in(dir)
-        .map_err(err)?;
-    tmp.write_all(state.to_json().as_bytes()).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
+    crate::tree::replace_file(path, state.to_json().as_bytes()).map_err(|source| {
+        SrvError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    })?;
     Ok(())
 }
 

@@ -191,18 +191,32 @@ impl OutputTree {
 
 /// Writes `bytes` to a temporary file beside `target` and closes it; the returned path deletes the
 /// file on drop unless it is persisted, and holds no descriptor (trees have tens of thousands of files).
-fn stage(target: &Path, bytes: &[u8]) -> Result<tempfile::TempPath, TreeError> {
-    let parent = target
-        .parent()
-        .expect("target is inside the output directory");
-    std::fs::create_dir_all(parent).map_err(io(parent))?;
+/// The file gets the mode of the file it replaces, or 0644: temporary files start at 0600, which
+/// would make generated config unreadable to other users and containers.
+pub fn stage_file(target: &Path, bytes: &[u8]) -> std::io::Result<tempfile::TempPath> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let parent = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(parent)?;
+    let mode = std::fs::metadata(target).map_or(0o644, |m| m.permissions().mode() & 0o777);
     let mut tmp = tempfile::Builder::new()
         .prefix(".peergen-")
-        .tempfile_in(parent)
-        .map_err(io(parent))?;
-    tmp.write_all(bytes).map_err(io(target))?;
-    tmp.as_file().sync_all().map_err(io(target))?;
+        .permissions(std::fs::Permissions::from_mode(mode))
+        .tempfile_in(parent)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
     Ok(tmp.into_temp_path())
+}
+
+/// Replaces `path` with `bytes` by a rename: readers see the old or the new file, never half.
+pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    stage_file(path, bytes)?.persist(path).map_err(|e| e.error)
+}
+
+fn stage(target: &Path, bytes: &[u8]) -> Result<tempfile::TempPath, TreeError> {
+    stage_file(target, bytes).map_err(io(target))
 }
 
 fn remove_empty_parents(root: &Path, file: &Path) {
