@@ -1004,6 +1004,21 @@ fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, InventoryErr
             },
         );
     }
+    // A moniker is all that links a validator without operator_address to provider state, so two
+    // such validators with one moniker would silently become one.
+    let mut by_moniker: BTreeMap<&str, &Validator> = BTreeMap::new();
+    for v in validators.values().filter(|v| v.operator_address.is_none()) {
+        if let Some(other) = by_moniker.insert(v.moniker.as_str(), v) {
+            return Err(invalid(
+                &v.at,
+                format!("validators.{}.moniker", v.name),
+                format!(
+                    "{:?} is also the moniker of validators.{} (at {}), and neither has an operator_address to tell them apart; set operator_address",
+                    v.moniker, other.name, other.at
+                ),
+            ));
+        }
+    }
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
     for v in validators.values() {
         if let Some(op) = &v.operator_address

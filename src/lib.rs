@@ -422,6 +422,12 @@ fn write_check_report(
         for e in &cp.excluded {
             writeln!(out, "  excluded: {e}")?;
         }
+        for u in &cp.unresolved {
+            writeln!(
+                out,
+                "  opted in, but neither bonded nor in the consumer's set: {u}"
+            )?;
+        }
     }
     for c in &plan.inactive {
         writeln!(

@@ -53,7 +53,9 @@ impl Member {
 pub struct ConsumerPlan {
     pub consumer_id: String,
     pub chain_id: String,
-    /// Directory name: the chain id, or `<chain_id>--<consumer_id>` when active consumers share it.
+    /// Directory name: the chain id, or `<chain_id>--<consumer_id>` when an active consumer with a
+    /// lower consumer id has the same chain id. Consumer ids only grow, so registering a new consumer
+    /// never renames a running one.
     pub slug: String,
     pub phase: Phase,
     pub settings: Settings,
@@ -63,6 +65,8 @@ pub struct ConsumerPlan {
     pub missing: Vec<Selected>,
     /// Selected validators removed by `exclude:`.
     pub excluded: Vec<String>,
+    /// Opted-in valcons addresses that neither the bonded set nor the consumer's set names.
+    pub unresolved: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -115,6 +119,11 @@ pub enum PlanError {
         first: (String, String, PortSource),
         second: (String, String, PortSource),
         suggestion: Option<u16>,
+    },
+    SharedAddress {
+        endpoint: Endpoint,
+        first: (String, String, String),
+        second: (String, String, String),
     },
     NodeIdConflict {
         consumer_id: String,
@@ -252,6 +261,16 @@ impl fmt::Display for PlanError {
                 }
                 Ok(())
             }
+            PlanError::SharedAddress {
+                endpoint,
+                first,
+                second,
+            } => write!(
+                f,
+                "address collision: validator {} on consumer {} ({}) and validator {} on consumer {} ({}) would both be reached at {endpoint}; \
+                 one host:port is one node: give each its own consumer_template host or port",
+                first.0, first.1, first.2, second.0, second.1, second.2
+            ),
             PlanError::NodeIdConflict {
                 consumer_id,
                 node_id,
@@ -348,9 +367,16 @@ fn plan_with(
     let mut consumers = Vec::new();
     let mut inactive = Vec::new();
 
-    let mut chain_count: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut first_with_chain: BTreeMap<&str, &str> = BTreeMap::new();
     for c in state.consumers.iter().filter(|c| c.phase.is_active()) {
-        *chain_count.entry(c.chain_id.as_str()).or_default() += 1;
+        first_with_chain
+            .entry(c.chain_id.as_str())
+            .and_modify(|first| {
+                if crate::state::consumer_id_order(&c.consumer_id, first).is_lt() {
+                    *first = &c.consumer_id;
+                }
+            })
+            .or_insert(&c.consumer_id);
     }
     for (key, over) in &inventory.consumers {
         if !state
@@ -364,16 +390,27 @@ fn plan_with(
             ));
         }
     }
+    let known = |key: &str| {
+        state
+            .consumers
+            .iter()
+            .any(|c| c.consumer_id == key || c.chain_id == key)
+    };
     for v in inventory.validators.values() {
-        for (key, l) in &v.node_ids {
-            if !state
-                .consumers
-                .iter()
-                .any(|c| &c.consumer_id == key || &c.chain_id == key)
-            {
+        let keyed = v
+            .node_ids
+            .iter()
+            .map(|(k, l)| ("node_ids", k, &l.at))
+            .chain(
+                v.port_overrides
+                    .iter()
+                    .map(|(k, l)| ("port_overrides", k, &l.at)),
+            );
+        for (field, key, at) in keyed {
+            if !known(key) {
                 warnings.push(format!(
-                    "{}: validators.{}.node_ids.{key} matches no consumer id or chain id in the provider state",
-                    l.at, v.name
+                    "{at}: validators.{}.{field}.{key} matches no consumer id or chain id in the provider state",
+                    v.name
                 ));
             }
         }
@@ -389,22 +426,22 @@ fn plan_with(
             continue;
         }
         let settings = inventory.settings_for(&consumer.consumer_id, &consumer.chain_id);
-        let selected = match selection::select(settings.selection, consumer, state) {
+        let selection::Selections {
+            selected,
+            unresolved,
+        } = match selection::select(settings.selection, consumer, state) {
             Ok(s) => s,
             Err(e) => {
                 errors.push(PlanError::Selection(e));
                 continue;
             }
         };
-        let slug = if chain_count
-            .get(consumer.chain_id.as_str())
-            .copied()
-            .unwrap_or(0)
-            > 1
+        let slug = if first_with_chain.get(consumer.chain_id.as_str())
+            == Some(&consumer.consumer_id.as_str())
         {
-            format!("{}--{}", consumer.chain_id, consumer.consumer_id)
-        } else {
             consumer.chain_id.clone()
+        } else {
+            format!("{}--{}", consumer.chain_id, consumer.consumer_id)
         };
         let mut cp = ConsumerPlan {
             consumer_id: consumer.consumer_id.clone(),
@@ -415,7 +452,14 @@ fn plan_with(
             members: Vec::new(),
             missing: Vec::new(),
             excluded: Vec::new(),
+            unresolved,
         };
+        for valcons in &cp.unresolved {
+            warnings.push(format!(
+                "consumer {} ({}): opted-in validator {valcons} is neither bonded nor in the consumer's set, so its operator address is unknown; it gets no peer entry",
+                cp.consumer_id, cp.chain_id
+            ));
+        }
         let mut used_excludes = BTreeSet::new();
         for s in &selected {
             let Some(v) = match_validator(inventory, &selected, s, &cp.consumer_id, &mut errors)
@@ -469,6 +513,17 @@ fn plan_with(
             ));
         }
         consumers.push(cp);
+    }
+    for v in inventory.validators.values() {
+        let serves = consumers
+            .iter()
+            .any(|cp| cp.members.iter().any(|m| m.validator == v.name));
+        if !serves {
+            warnings.push(format!(
+                "{}: validators.{} is in no active consumer's selected set, so it gets no peer config; check its operator_address",
+                v.at, v.name
+            ));
+        }
     }
     check_collisions(&consumers, &mut errors);
     let plan = Plan {
@@ -680,45 +735,64 @@ fn check_node_ids(cp: &ConsumerPlan, errors: &mut Vec<PlanError>, warnings: &mut
     }
 }
 
-/// Which consumer (and member entry) first claimed each host:port of one validator.
+/// Which consumer and member entry first claimed each host:port.
 type EndpointOwners<'a> = BTreeMap<(&'a Host, u16), (&'a ConsumerPlan, &'a Member)>;
 
+/// One host:port is one node. A validator serving two consumers there, or two validators sharing
+/// it, would send peers to the wrong chain or node; the only tolerated repeat is one node listed by
+/// two validator entries of the same consumer (same node ID too), which dedup handles.
 fn check_collisions(consumers: &[ConsumerPlan], errors: &mut Vec<PlanError>) {
-    let mut by_validator: BTreeMap<&str, EndpointOwners<'_>> = BTreeMap::new();
-    let mut used: BTreeMap<(&str, &Host), BTreeSet<u16>> = BTreeMap::new();
-    for cp in consumers {
-        for m in &cp.members {
-            used.entry((&m.validator, &m.endpoint.host))
-                .or_default()
-                .insert(m.endpoint.port);
-        }
+    let mut owners: EndpointOwners<'_> = BTreeMap::new();
+    let mut used: BTreeMap<&Host, BTreeSet<u16>> = BTreeMap::new();
+    for m in consumers.iter().flat_map(|cp| &cp.members) {
+        used.entry(&m.endpoint.host)
+            .or_default()
+            .insert(m.endpoint.port);
     }
     for cp in consumers {
         for m in &cp.members {
-            let slot = by_validator.entry(&m.validator).or_default();
-            if let Some((first_cp, first_m)) = slot.get(&(&m.endpoint.host, m.endpoint.port)) {
-                let taken = &used[&(m.validator.as_str(), &m.endpoint.host)];
-                let suggestion = (m.endpoint.port..=u16::MAX)
-                    .skip(1)
-                    .find(|p| !taken.contains(p));
-                errors.push(PlanError::PortCollision {
-                    validator: m.validator.clone(),
-                    endpoint: m.endpoint.clone(),
-                    first: (
-                        first_cp.consumer_id.clone(),
-                        first_cp.chain_id.clone(),
-                        first_m.port_source.clone(),
-                    ),
-                    second: (
-                        cp.consumer_id.clone(),
-                        cp.chain_id.clone(),
-                        m.port_source.clone(),
-                    ),
-                    suggestion,
-                });
-            } else {
-                slot.insert((&m.endpoint.host, m.endpoint.port), (cp, m));
+            let key = (&m.endpoint.host, m.endpoint.port);
+            let Some(&(first_cp, first_m)) = owners.get(&key) else {
+                owners.insert(key, (cp, m));
+                continue;
+            };
+            if first_m.validator != m.validator {
+                if first_cp.consumer_id != cp.consumer_id || first_m.node_id != m.node_id {
+                    errors.push(PlanError::SharedAddress {
+                        endpoint: m.endpoint.clone(),
+                        first: (
+                            first_m.validator.clone(),
+                            first_cp.consumer_id.clone(),
+                            first_cp.chain_id.clone(),
+                        ),
+                        second: (
+                            m.validator.clone(),
+                            cp.consumer_id.clone(),
+                            cp.chain_id.clone(),
+                        ),
+                    });
+                }
+                continue;
             }
+            let taken = &used[&m.endpoint.host];
+            let suggestion = (m.endpoint.port..=u16::MAX)
+                .skip(1)
+                .find(|p| !taken.contains(p));
+            errors.push(PlanError::PortCollision {
+                validator: m.validator.clone(),
+                endpoint: m.endpoint.clone(),
+                first: (
+                    first_cp.consumer_id.clone(),
+                    first_cp.chain_id.clone(),
+                    first_m.port_source.clone(),
+                ),
+                second: (
+                    cp.consumer_id.clone(),
+                    cp.chain_id.clone(),
+                    m.port_source.clone(),
+                ),
+                suggestion,
+            });
         }
     }
 }

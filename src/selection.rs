@@ -45,23 +45,25 @@ pub struct Selected {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SelectionError {
-    #[error(
-        "consumer {consumer_id}: opted-in validator {valcons} is not in the bonded set of the snapshot, so its operator address is unknown"
-    )]
-    UnknownOptedIn {
-        consumer_id: String,
-        valcons: String,
-    },
     #[error("consumer {consumer_id}: ics-monitor-v1 selection did not converge")]
     NoConvergence { consumer_id: String },
 }
 
-/// The selected provider validators, sorted by operator address.
+/// What a selection yields: provider validators, and opted-in valcons addresses that neither the
+/// bonded set nor the consumer's set can name (jailed or unbonding validators stay opted in).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Selections {
+    /// Sorted by operator address.
+    pub selected: Vec<Selected>,
+    pub unresolved: Vec<String>,
+}
+
 pub fn select(
     selection: Selection,
     consumer: &Consumer,
     state: &ProviderState,
-) -> Result<Vec<Selected>, SelectionError> {
+) -> Result<Selections, SelectionError> {
+    let mut unresolved = Vec::new();
     let from_bonded = |v: &BondedValidator| Selected {
         operator_address: v.operator_address.clone(),
         moniker: v.moniker.clone(),
@@ -78,15 +80,19 @@ pub fn select(
         Selection::OptedIn => {
             let mut out = Vec::new();
             for valcons in &consumer.opted_in {
-                let v = state
+                let bonded = state
                     .bonded_validators
                     .iter()
-                    .find(|v| &v.valcons == valcons)
-                    .ok_or_else(|| SelectionError::UnknownOptedIn {
-                        consumer_id: consumer.consumer_id.clone(),
-                        valcons: valcons.clone(),
-                    })?;
-                out.push(from_bonded(v));
+                    .find(|v| &v.valcons == valcons);
+                let in_set = consumer.validators.iter().find(|v| &v.valcons == valcons);
+                match (bonded, in_set) {
+                    (Some(v), _) => out.push(from_bonded(v)),
+                    (None, Some(v)) => out.push(Selected {
+                        operator_address: v.operator_address.clone(),
+                        moniker: v.moniker.clone(),
+                    }),
+                    (None, None) => unresolved.push(valcons.clone()),
+                }
             }
             out
         }
@@ -109,7 +115,10 @@ pub fn select(
     };
     out.sort();
     out.dedup();
-    Ok(out)
+    Ok(Selections {
+        selected: out,
+        unresolved,
+    })
 }
 
 pub fn subset<'a>(

@@ -30,6 +30,11 @@ pub enum TreeError {
         "{0} is not empty and has no {MANIFEST}: it was not written by peergen; render into an empty or peergen-owned directory"
     )]
     NotOwned(PathBuf),
+    #[error("{path}: {problem}; nothing was written")]
+    BadTarget {
+        path: PathBuf,
+        problem: &'static str,
+    },
     #[error(
         "{path}: {MANIFEST} lists {entry:?}, which is not a safe relative path; refusing to delete it"
     )]
@@ -152,6 +157,10 @@ impl OutputTree {
             });
         }
 
+        for rel in self.files.keys().chain(&stale) {
+            check_target(dir, rel, previous.contains(rel))?;
+        }
+
         let mut report = WriteReport::default();
         let mut staged = Vec::new();
         for (rel, bytes) in &self.files {
@@ -227,6 +236,40 @@ fn remove_empty_parents(root: &Path, file: &Path) {
         }
         dir = d.parent();
     }
+}
+
+/// Refuses, before anything is written, every target a write could not finish or should not make:
+/// a symlink anywhere inside `dir` on the way (it would write or delete outside the output), a
+/// directory or other non-file where the file goes, and a file peergen does not own.
+fn check_target(dir: &Path, rel: &str, owned: bool) -> Result<(), TreeError> {
+    let mut path = dir.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        path.push(part);
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        let last = i + 1 == parts.len();
+        let problem = if meta.file_type().is_symlink() {
+            Some("is a symbolic link; peergen never writes through links")
+        } else if !last && !meta.is_dir() {
+            Some("is not a directory")
+        } else if last && !meta.is_file() {
+            Some("is not a regular file")
+        } else if last && !owned {
+            Some(
+                "exists but is not listed in the manifest: peergen does not overwrite files it does not own",
+            )
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(TreeError::BadTarget { path, problem });
+        }
+    }
+    Ok(())
 }
 
 /// The files peergen owns in `dir`: its manifest, or nothing when `dir` is missing or empty. A

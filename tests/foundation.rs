@@ -296,7 +296,7 @@ fn check_reports_missing_inactive_and_shared_chain_ids() {
     run.success()
         .stdout_has("missing from inventory: cosmosvaloper1q3jsx9dpfhtyqqgetwpe5tmk8f0ms5qywje8tw (\"SmartNodes\")")
         .stdout_has("consumer 2 stride-1 (stopped): no peers")
-        .stdout_has("-> sandbox-1--3/")
+        .stdout_has("-> sandbox-1/")
         .stdout_has("-> sandbox-1--5/")
         .stdout_has("excluded: carol")
         .stderr_has("is not in the inventory");
