@@ -767,7 +767,8 @@ fn parse_validator(
     }
     if let Some(op) = raw.operator_address {
         let at = Origin::of(file, &op);
-        validate_valoper(&op.value).map_err(|m| invalid(&at, f("operator_address"), m))?;
+        crate::name::check_operator_address(&op.value)
+            .map_err(|m| invalid(&at, f("operator_address"), m))?;
         v.operator_address = Some(Located {
             value: op.value,
             at,
@@ -833,19 +834,6 @@ fn parse_validator(
         v.port_overrides.insert(key, Located { value: port, at });
     }
     Ok(v)
-}
-
-fn validate_valoper(addr: &str) -> Result<(), String> {
-    let (hrp, _) = bech32::decode(addr)
-        .map_err(|_| format!("{addr:?} is not a bech32 operator address (cosmosvaloper1…)"))?;
-    if hrp.as_str().ends_with("valoper") {
-        Ok(())
-    } else {
-        Err(format!(
-            "{addr:?} has prefix {:?}; an operator address has a `…valoper` prefix such as cosmosvaloper",
-            hrp.as_str()
-        ))
-    }
 }
 
 fn take<T>(field: &str, a: Field<T>, b: Field<T>) -> Result<Field<T>, InventoryError> {

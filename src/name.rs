@@ -1,5 +1,6 @@
 //! Name rules every output shares: DNS-1123 labels and subdomains (directories, namespaces, object
-//! names, DNS labels) and Kubernetes label values, each with the message that says what is valid.
+//! names, DNS labels), Kubernetes label values and operator addresses, each with the message that
+//! says what is valid.
 
 /// An RFC 1123 label: 1-63 lowercase letters, digits and `-`, alphanumeric at both ends.
 pub fn check_label(value: &str) -> Result<(), String> {
@@ -41,6 +42,20 @@ pub fn check_label_value(value: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "{value:?} is not a label value: ≤ 63 characters of letters, digits, '-', '_', '.', alphanumeric at both ends"
+        ))
+    }
+}
+
+/// A bech32 validator operator address (`cosmosvaloper1…`): what links inventory to provider state.
+pub fn check_operator_address(addr: &str) -> Result<(), String> {
+    let (hrp, _) = bech32::decode(addr)
+        .map_err(|_| format!("{addr:?} is not a bech32 operator address (cosmosvaloper1…)"))?;
+    if hrp.as_str().ends_with("valoper") {
+        Ok(())
+    } else {
+        Err(format!(
+            "{addr:?} has prefix {:?}; an operator address has a `…valoper` prefix such as cosmosvaloper",
+            hrp.as_str()
         ))
     }
 }

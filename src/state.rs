@@ -209,6 +209,8 @@ impl ProviderState {
                     format!("{:?} appears twice", v.operator_address),
                 ));
             }
+            crate::name::check_operator_address(&v.operator_address)
+                .map_err(|m| invalid(format!("{field}.operator_address"), m))?;
             if !is_decimal(&v.tokens) {
                 return Err(invalid(
                     format!("{field}.tokens"),
@@ -242,6 +244,8 @@ impl ProviderState {
             validate_chain_id(&c.chain_id).map_err(|m| invalid(format!("{field}.chain_id"), m))?;
             let mut members = BTreeSet::new();
             for (j, v) in c.validators.iter().enumerate() {
+                crate::name::check_operator_address(&v.operator_address)
+                    .map_err(|m| invalid(format!("{field}.validators[{j}].operator_address"), m))?;
                 if !members.insert(&v.operator_address) {
                     return Err(invalid(
                         format!("{field}.validators[{j}].operator_address"),

@@ -294,7 +294,7 @@ fn check_reports_missing_inactive_and_shared_chain_ids() {
     let env = Env::new();
     let run = env.run(["check", "-i", &inv()]);
     run.success()
-        .stdout_has("missing from inventory: cosmosvaloper1q3jsx9dpfhtyqqgetwpe5tmk8f0ms5qywje8tw (\"SmartNodes\")")
+        .stdout_has("missing from inventory: cosmosvaloper13pvrtayl29vry9chuyxgkcu8uqupgrdy0xch53 (\"SmartNodes\")")
         .stdout_has("consumer 2 stride-1 (stopped): no peers")
         .stdout_has("-> sandbox-1/")
         .stdout_has("-> sandbox-1--5/")
@@ -890,5 +890,243 @@ fn help_explains_each_command_with_an_example() {
     let env = Env::new();
     for cmd in ["check", "render", "port", "node-id"] {
         env.run([cmd, "--help"]).success().stdout_has("Example:");
+    }
+}
+
+// ------------------------------------------------------------------ review regressions
+
+fn example_state_with(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(example_state()).unwrap()).unwrap();
+    edit(&mut v);
+    serde_json::to_string_pretty(&v).unwrap()
+}
+
+#[test]
+fn registering_a_consumer_with_a_used_chain_id_renames_nothing() {
+    let env = Env::new();
+    env.run(["render", "-i", &inv(), "--out", "out"]).success();
+    let before = read_tree(&env.path("out"));
+    env.write(
+        "state.json",
+        &example_state_with(|v| {
+            v["consumers"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({
+                    "consumer_id": "42", "chain_id": "pion-1", "phase": "registered", "top_n": 0,
+                    "validators": [], "opted_in": []
+                }));
+        }),
+    );
+    env.run([
+        "render",
+        "-i",
+        &inv(),
+        "--state",
+        "state.json",
+        "--out",
+        "out",
+    ])
+    .success()
+    .stdout_has("0 written, 52 unchanged, 0 removed");
+    assert_eq!(read_tree(&env.path("out")), before);
+}
+
+#[test]
+fn two_validators_at_one_address_is_an_error() {
+    let env = Env::new();
+    let yaml = std::fs::read_to_string(example_inventory())
+        .unwrap()
+        .replace(
+            "bob-consumer-{{chain-id}}.example.org:{{port}}",
+            "alice-{{chain-id}}.validators.com:{{port}}",
+        )
+        .replace(
+            "keys/carol",
+            &repo_root()
+                .join("inventories/keys/carol")
+                .display()
+                .to_string(),
+        );
+    env.write("inv.yaml", &yaml);
+    env.run(["check", "-i", "inv.yaml", "--state", example_state().to_str().unwrap()])
+        .failure()
+        .stderr_has("address collision: validator alice on consumer 0 (pion-1) and validator bob on consumer 0 (pion-1) would both be reached at alice-pion-1.validators.com:29536");
+}
+
+#[test]
+fn moniker_matched_validators_must_be_distinguishable() {
+    let env = Env::new();
+    check_inventory(
+        &env,
+        "validators:\n  alice:\n    consumer_template: a.example.com\n    node_id: 529a2b1b52c1a79a57989bb89630c08d1aaaa689\n  alice2:\n    moniker: alice\n    consumer_template: b.example.com\n    node_id: e326eeb620fccafb2391a9df7f5b71d3f101dd5b\n",
+    )
+    .failure()
+    .stderr_has("inv.yaml:6:5: validators.alice2.moniker: \"alice\" is also the moniker of validators.alice");
+}
+
+#[test]
+fn opted_in_validators_that_left_the_bonded_set_are_reported_not_fatal() {
+    let env = Env::new();
+    env.write(
+        "state.json",
+        &example_state_with(|v| {
+            let c = &mut v["consumers"][0];
+            c["opted_in"]
+                .as_array_mut()
+                .unwrap()
+                .push("cosmosvalcons1kswr5sq599365kcjmhgufevfps9njf43e4lwdk".into());
+            c["opted_in"]
+                .as_array_mut()
+                .unwrap()
+                .push("cosmosvalcons1jailedjailedjailedjailedjailedjailedxxx".into());
+        }),
+    );
+    let yaml = std::fs::read_to_string(example_inventory())
+        .unwrap()
+        .replace("selection: consumer-validators", "selection: opted-in")
+        .replace(
+            "keys/carol",
+            &repo_root()
+                .join("inventories/keys/carol")
+                .display()
+                .to_string(),
+        );
+    env.write("inv.yaml", &yaml);
+    env.run(["check", "-i", "inv.yaml", "--state", "state.json"])
+        .success()
+        .stdout_has("opted in, but neither bonded nor in the consumer's set: cosmosvalcons1jailedjailedjailedjailedjailedjailedxxx")
+        .stderr_has("consumer 0 (pion-1): opted-in validator cosmosvalcons1jailed");
+}
+
+#[test]
+fn unused_overrides_and_idle_validators_are_warned_about() {
+    let env = Env::new();
+    let yaml = std::fs::read_to_string(example_inventory())
+        .unwrap()
+        .replace(
+            "    node_key_file: keys/carol/node_key.json\n",
+            &format!(
+                "    node_key_file: {}\n    port_overrides:\n      pion-one: 30000\n  dave:\n    operator_address: cosmosvaloper1a7u5k6f54ua3tptl9yn6u82yrvayet6sxn9ywn\n    consumer_template: dave.example.org\n    node_id: 9cb184002eeaa2d9f01c67ffc448f991afdea6c7\n",
+                repo_root().join("inventories/keys/carol/node_key.json").display()
+            ),
+        )
+        .replace("  bob:\n    operator_address: cosmosvaloper1a7u5k6f54ua3tptl9yn6u82yrvayet6sxn9ywn\n", "  bob:\n");
+    env.write("inv.yaml", &yaml);
+    env.run([
+        "check",
+        "-i",
+        "inv.yaml",
+        "--state",
+        example_state().to_str().unwrap(),
+    ])
+    .success()
+    .stderr_has("validators.carol.port_overrides.pion-one matches no consumer id or chain id")
+    .stderr_has("validators.bob has no operator_address");
+}
+
+#[test]
+fn writes_refuse_links_and_foreign_files_before_touching_anything() {
+    let env = Env::new();
+    env.run(["render", "-i", &inv(), "--out", "out"]).success();
+    let before = read_tree(&env.path("out"));
+    for (setup, message) in [
+        ("dir", "is not a regular file; nothing was written"),
+        (
+            "link",
+            "is a symbolic link; peergen never writes through links",
+        ),
+    ] {
+        let target = env.path("out/alice/pion-1/peers.yaml");
+        let saved = std::fs::read(&target).unwrap();
+        std::fs::remove_file(&target).unwrap();
+        match setup {
+            "dir" => std::fs::create_dir(&target).unwrap(),
+            _ => std::os::unix::fs::symlink(env.path("elsewhere.yaml"), &target).unwrap(),
+        }
+        let state = example_state_with(|v| {
+            v["consumers"][1]["validators"]
+                .as_array_mut()
+                .unwrap()
+                .remove(0);
+        });
+        env.write("state.json", &state);
+        env.run([
+            "render",
+            "-i",
+            &inv(),
+            "--state",
+            "state.json",
+            "--out",
+            "out",
+        ])
+        .failure()
+        .stderr_has(message);
+        assert!(!env.path("elsewhere.yaml").exists());
+        for (path, text) in &before {
+            if path != "alice/pion-1/peers.yaml" {
+                assert_eq!(
+                    &env.read(&format!("out/{path}")),
+                    text,
+                    "{path} changed by a failed render"
+                );
+            }
+        }
+        if setup == "dir" {
+            std::fs::remove_dir(&target).unwrap();
+        } else {
+            std::fs::remove_file(&target).unwrap();
+        }
+        std::fs::write(&target, saved).unwrap();
+    }
+    let mut grown = std::fs::read_to_string(example_inventory()).unwrap();
+    grown = grown.replace(
+        "keys/carol",
+        &repo_root()
+            .join("inventories/keys/carol")
+            .display()
+            .to_string(),
+    );
+    env.write(
+        "inv.yaml",
+        &grown.replace(
+            "configmap: \"{{chain_id}}-peers\"",
+            "configmap: \"{{chain_id}}-peer-list\"",
+        ),
+    );
+    env.write("out/alice/stride-1/notes.txt", "mine");
+    env.write("out/mallory/kustomization.yaml", "not peergen's");
+    let dave = grown.replace("  carol:\n", "  mallory:\n    operator_address: cosmosvaloper13pvrtayl29vry9chuyxgkcu8uqupgrdy0xch53\n    consumer_template: m.example.org\n    node_id: 9cb184002eeaa2d9f01c67ffc448f991afdea6c7\n  carol:\n");
+    env.write("inv2.yaml", &dave);
+    env.run([
+        "render",
+        "-i",
+        "inv2.yaml",
+        "--state",
+        example_state().to_str().unwrap(),
+        "--out",
+        "out",
+    ])
+    .failure()
+    .stderr_has("mallory/kustomization.yaml: exists but is not listed in the manifest");
+    assert_eq!(env.read("out/mallory/kustomization.yaml"), "not peergen's");
+}
+
+#[test]
+fn generated_files_are_world_readable() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.run(["render", "-i", &inv(), "--out", "out"]).success();
+    for rel in [
+        ".peergen-manifest",
+        "alice/pion-1/peers.yaml",
+        "dns/validators.zone.zone",
+    ] {
+        let mode = std::fs::metadata(env.path(&format!("out/{rel}")))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644, "{rel}");
     }
 }
