@@ -54,6 +54,11 @@ impl Host {
     }
 
     pub fn from_ip(ip: IpAddr) -> Result<Host, AddressError> {
+        // Go's net.IP treats ::ffff:a.b.c.d as the IPv4 address, so CometBFT's checks apply to it.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
         let unusable = ip.is_unspecified()
             || ip == IpAddr::V4(Ipv4Addr::BROADCAST)
             || matches!(ip, IpAddr::V6(v6) if is_rfc3849(v6));
@@ -225,6 +230,8 @@ mod tests {
             "255.255.255.255:26656",
             "[::]:26656",
             "[2001:db8::1]:26656",
+            "[::ffff:0.0.0.0]:26656",
+            "[::ffff:255.255.255.255]:26656",
             "2001:470::1:26656",
             "host:0",
             "host:65536",
@@ -244,6 +251,7 @@ mod tests {
     fn routability() {
         assert!(!Host::parse("10.0.0.1").unwrap().is_routable());
         assert!(!Host::parse("fd00::1").unwrap().is_routable());
+        assert!(!Host::parse("::ffff:127.0.0.1").unwrap().is_routable());
         assert!(Host::parse("203.0.113.10").unwrap().is_routable());
     }
 }

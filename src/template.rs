@@ -12,7 +12,7 @@ use minijinja::{
 use crate::escape;
 
 /// Built-in templates, by name. The name's extension picks the escaping: `.yaml` YAML, `.toml`/`.cfg`
-/// TOML, `.zone` DNS zone tokens.
+/// TOML.
 const BUILTIN: &[(&str, &str)] = &[
     (
         "cosmos/peers.yaml",
@@ -76,7 +76,6 @@ fn escape_mode(name: &str) -> AutoEscape {
     match name.rsplit('.').next() {
         Some("yaml" | "yml") => AutoEscape::Custom("yaml".into()),
         Some("toml" | "cfg") => AutoEscape::Custom("toml".into()),
-        Some("zone") => AutoEscape::Custom("zone".into()),
         _ => AutoEscape::None,
     }
 }
@@ -91,13 +90,12 @@ fn scalar_text(value: &Value, mode: &str) -> Result<String, Error> {
             let s = value.as_str().unwrap_or_default();
             Ok(match mode {
                 "yaml" => escape::yaml_string(s),
-                "toml" => escape::toml_string(s),
-                _ => escape::zone_token(s).map_err(format_error)?.to_owned(),
+                _ => escape::toml_string(s),
             })
         }
         ValueKind::Bool => Ok(if value.is_true() { "true" } else { "false" }.to_owned()),
         ValueKind::Number => Ok(value.to_string()),
-        ValueKind::Seq if mode != "zone" => {
+        ValueKind::Seq => {
             let items = value
                 .try_iter()?
                 .map(|v| scalar_text(&v, mode))

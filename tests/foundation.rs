@@ -1130,3 +1130,14 @@ fn generated_files_are_world_readable() {
         assert_eq!(mode & 0o777, 0o644, "{rel}");
     }
 }
+
+#[test]
+fn usage_errors_exit_1_and_help_exits_0() {
+    let env = Env::new();
+    env.run(["render", "-i", "x.yaml"])
+        .failure()
+        .stderr_has("--out <DIR>");
+    env.run(["frobnicate"]).failure();
+    env.run(["--help"]).success();
+    env.run(["--version"]).success().stdout_has("peergen ");
+}
