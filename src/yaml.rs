@@ -58,7 +58,7 @@ pub enum YamlError {
 
 /// Parses `text` (read from `path`) into `T`. Duplicate mapping keys are errors, never last-wins.
 pub(crate) fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, YamlError> {
-    serde_saphyr::from_str(text).map_err(|e| located(path, &e))
+    serde_saphyr::from_str(text).map_err(|e| located(path, text, &e))
 }
 
 /// Parses every document of a multi-document stream (`---` separated, as `kubectl` manifests often
@@ -67,19 +67,30 @@ pub(crate) fn parse_multiple<T: DeserializeOwned>(
     path: &Path,
     text: &str,
 ) -> Result<Vec<T>, YamlError> {
-    serde_saphyr::from_multiple(text).map_err(|e| located(path, &e))
+    serde_saphyr::from_multiple(text).map_err(|e| located(path, text, &e))
 }
 
-fn located(path: &Path, e: &serde_saphyr::Error) -> YamlError {
+/// Type errors ("invalid u32") do not name the field, so the offending source line is quoted.
+fn located(path: &Path, text: &str, e: &serde_saphyr::Error) -> YamlError {
     let message = e.without_snippet().to_string();
     let message = strip_location_suffix(&message);
     match e.location() {
-        Some(loc) if loc.line() > 0 => YamlError::Located {
-            path: path.to_path_buf(),
-            line: loc.line(),
-            column: loc.column(),
-            message,
-        },
+        Some(loc) if loc.line() > 0 => {
+            let source = usize::try_from(loc.line() - 1)
+                .ok()
+                .and_then(|i| text.lines().nth(i))
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && l.len() <= 200);
+            YamlError::Located {
+                path: path.to_path_buf(),
+                line: loc.line(),
+                column: loc.column(),
+                message: match source {
+                    Some(line) => format!("{message} (in `{line}`)"),
+                    None => message,
+                },
+            }
+        }
         _ => YamlError::Unlocated {
             path: path.to_path_buf(),
             message,
@@ -87,11 +98,15 @@ fn located(path: &Path, e: &serde_saphyr::Error) -> YamlError {
     }
 }
 
-/// serde-saphyr appends ` at line L column C` to messages; we print the location up front instead.
+/// serde-saphyr appends ` at line L column C` to messages (we print the location up front) and, for
+/// duplicate keys, advice about its own options that means nothing to an inventory author.
 fn strip_location_suffix(message: &str) -> String {
     let first = message.lines().next().unwrap_or(message);
-    match first.rfind(" at line ") {
-        Some(i) => first[..i].to_owned(),
-        None => first.to_owned(),
-    }
+    let first = first.rfind(" at line ").map_or(first, |i| &first[..i]);
+    first
+        .strip_suffix(", set DuplicateKeyPolicy in Options if acceptable")
+        .map_or_else(
+            || first.to_owned(),
+            |m| format!("{m}: each key may appear once (peergen never lets a later entry win)"),
+        )
 }
