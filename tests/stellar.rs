@@ -355,18 +355,7 @@ fn fewer_than_four_organisations_need_unsafe_quorum() {
 #[test]
 fn four_organisations_are_safe_without_the_override() {
     let env = Env::new();
-    let keys = [OTHER, &strkey::encode(6 << 3, &[1; 32])];
-    let inv = edited(&env, |t| {
-        let mut t = t.replace("unsafe_quorum: true\n", "");
-        for (i, name) in ["gamma", "delta"].iter().enumerate() {
-            t = t.replace("organisations:\n", &format!("organisations:\n  {name}:\n    home_domain: {name}.example\n    quality: MEDIUM\n"));
-            t.push_str(&format!(
-                "  {name}-1:\n    organisation: {name}\n    public_key: {}\n    address: {name}-1.{name}.example\n    history: https://history.{name}.example/\n",
-                keys[i]
-            ));
-        }
-        t
-    });
+    let inv = edited(&env, four_organisations);
     env.run(["check", "-i", inv.to_str().unwrap()])
         .success()
         .stdout_has("failure safety 1\n");
@@ -377,23 +366,120 @@ fn four_organisations_are_safe_without_the_override() {
     assert_eq!(cfg["HOME_DOMAINS"].as_array().unwrap().len(), 4);
 }
 
+/// The worked example grown to four organisations (gamma, delta), so that it is safe without
+/// `unsafe_quorum` and the archive check is the only one left to fail.
+fn four_organisations(t: String) -> String {
+    let keys = [OTHER.to_owned(), strkey::encode(6 << 3, &[1; 32])];
+    let mut t = t.replace("unsafe_quorum: true\n", "");
+    for (i, name) in ["gamma", "delta"].iter().enumerate() {
+        t = t.replace(
+            "organisations:\n",
+            &format!(
+                "organisations:\n  {name}:\n    home_domain: {name}.example\n    quality: MEDIUM\n"
+            ),
+        );
+        t.push_str(&format!(
+            "  {name}-1:\n    organisation: {name}\n    public_key: {}\n    address: {name}-1.{name}.example\n    history: https://history.{name}.example/\n",
+            keys[i]
+        ));
+    }
+    t
+}
+
+fn without_history(t: String) -> String {
+    t.lines()
+        .filter(|l| !l.contains("history:"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Core throws "SCP unsafe" for archives that are not v-blocking only without UNSAFE_QUORUM.
 #[test]
-fn archives_must_be_v_blocking() {
+fn archives_must_be_v_blocking_unless_unsafe_quorum() {
     let env = Env::new();
-    let inv = edited(&env, |t| {
-        t.lines()
-            .filter(|l| !l.contains("history:"))
-            .map(|l| format!("{l}\n"))
-            .collect()
-    });
-    fails(
+    let inv = edited(&env, |t| without_history(four_organisations(t)));
+    let run = fails(
         &env,
         &inv,
         &[
             "validator alpha-1: the history archives it sees (none)",
             "SCP unsafe",
+            "unless `unsafe_quorum: true`",
         ],
     );
+    assert_eq!(run.stderr.matches("error: ").count(), 5, "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("tolerates 0 failures"),
+        "{}",
+        run.stderr
+    );
+
+    // With the override core starts and only warns: so does peergen, in check's report and on
+    // render's stderr.
+    let inv = edited(&env, |t| {
+        without_history(four_organisations(t)).replace(
+            "network: stellar\n",
+            "network: stellar\nunsafe_quorum: true\n",
+        )
+    });
+    let check = env.run(["check", "-i", inv.to_str().unwrap()]);
+    check
+        .success()
+        .stdout_has("warning: validator alpha-1: the history archives it sees (none) do not intersect every slice")
+        .stdout_has("starts only because UNSAFE_QUORUM=true");
+    assert_eq!(
+        check.stdout.matches("warning: ").count(),
+        5,
+        "{}",
+        check.stdout
+    );
+    let run = env.run(["render", "-i", inv.to_str().unwrap(), "--out", "out"]);
+    run.success()
+        .stderr_has("Quorum can be reached without validators with an archive");
+    let cfg = toml_table(
+        "alpha-1",
+        &read_tree(&env.path("out"))["alpha-1/stellar-core.cfg"],
+    );
+    assert_eq!(cfg["UNSAFE_QUORUM"].as_bool(), Some(true));
+    assert!(
+        cfg["VALIDATORS"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v.get("HISTORY").is_none())
+    );
+}
+
+/// stellar/quickstart's shape: one organisation, one validator, no archive peers, UNSAFE_QUORUM.
+#[test]
+fn a_single_validator_network_renders_with_unsafe_quorum() {
+    let env = Env::new();
+    let inv = edited(&env, |t| {
+        let (head, _) = t.split_once("validators:\n").unwrap();
+        format!(
+            "{}validators:\n  solo:\n    organisation: alpha\n    public_key: {ALPHA_1}\n    address: solo.alpha.example\n",
+            head.replace(
+                "  beta:\n    home_domain: beta.example\n    quality: MEDIUM\n",
+                ""
+            )
+        )
+    });
+    env.run(["check", "-i", inv.to_str().unwrap()])
+        .success()
+        .stdout_has("1 active validators in 1 organisations")
+        .stdout_has("quorum set {t:1, v:[solo]}")
+        .stdout_has("warning: validator solo: the history archives it sees (none)");
+    let tree = render(&env, &inv);
+    let cfg = toml_table("solo", &tree["solo/stellar-core.cfg"]);
+    assert_eq!(cfg["UNSAFE_QUORUM"].as_bool(), Some(true));
+    assert!(!cfg.contains_key("VALIDATORS"));
+    // Without the override, both of core's refusals.
+    let safe = std::fs::read_to_string(&inv)
+        .unwrap()
+        .replace("unsafe_quorum: true\n", "");
+    let env = Env::new();
+    let inv = env.write("inv.yaml", &safe);
+    fails(&env, &inv, &["tolerates 0 failures", "SCP unsafe"]);
 }
 
 #[test]
