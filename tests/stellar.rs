@@ -878,6 +878,38 @@ fn kubernetes_names_are_checked_per_validator() {
     );
 }
 
+/// Without `namespace:` and `configmap:` every validator gets the seed's `stellar-peers` in a
+/// namespace of its own name, so the defaults render any number of validators.
+#[test]
+fn default_kubernetes_names_do_not_collide() {
+    let kubectl = tool("kubectl");
+    let env = Env::new();
+    let inv = edited(&env, |t| {
+        t.replace("namespace: stellar\n", "")
+            .replace("configmap: \"{{validator}}-stellar-peers\"\n", "")
+    });
+    let tree = render(&env, &inv);
+    for name in ["alpha-1", "alpha-2", "beta-1"] {
+        let cm: serde_json::Value =
+            serde_saphyr::from_str(&tree[&format!("{name}/stellar-peers.yaml")]).unwrap();
+        assert_eq!(cm["metadata"]["name"], "stellar-peers", "{name}");
+        assert_eq!(cm["metadata"]["namespace"], name);
+        let out = std::process::Command::new(&kubectl)
+            .arg("kustomize")
+            .arg(env.path(&format!("out/{name}")))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let built: serde_json::Value =
+            serde_saphyr::from_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
+        assert_eq!(built["metadata"]["namespace"], name);
+    }
+}
+
 #[test]
 fn startup_findings_are_reported_together() {
     let env = Env::new();
