@@ -281,6 +281,76 @@ fn secret_seed_is_refused_without_echo() {
     );
 }
 
+/// Asserts that neither the seed nor its base64 form is in `text`, in whole or as a prefix.
+fn assert_not_echoed(seed: &str, text: &str) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(seed);
+    for secret in [seed, b64.as_str()] {
+        assert!(!text.contains(&secret[..10]), "the seed is echoed:\n{text}");
+    }
+}
+
+/// The StellarNode directory with `extra` as one more file.
+fn nodes_with(env: &Env, extra: &str) -> std::path::PathBuf {
+    for f in ["alpha.yaml", "beta.yaml"] {
+        let text = std::fs::read_to_string(stellar_nodes().join(f)).unwrap();
+        env.write(&format!("nodes/{f}"), &text);
+    }
+    env.write("nodes/seed.yaml", extra);
+    env.path("nodes")
+}
+
+#[test]
+fn secrets_and_encoded_seeds_in_stellar_nodes_are_refused_without_echo() {
+    use base64::Engine as _;
+    let seed = strkey::encode(18 << 3, &[42; 32]);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{seed}\n"));
+    let cases = [
+        (
+            "Secret with base64 data",
+            format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: alpha-1-seed\n  namespace: stellar\ndata:\n  STELLAR_CORE_SEED: {b64}\n"),
+            vec!["seed.yaml:2:7", "Secret alpha-1-seed", "never reads Secrets"],
+        ),
+        (
+            "Secret without a seed",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: passphrase\nstringData:\n  NETWORK_PASSPHRASE: Test SDF Network\n".to_owned(),
+            vec!["seed.yaml:2:7", "Secret passphrase"],
+        ),
+        (
+            "ConfigMap with base64 data, folded",
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\nbinaryData:\n  seed: >-\n    {}\n    {}\n", &b64[..30], &b64[30..]),
+            vec!["seed.yaml:6:", "binaryData.seed", "secret seed"],
+        ),
+        (
+            "seed folded over two lines",
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  annotations:\n    old: >-\n      {}\n      {}\n", &seed[..28], &seed[28..]),
+            vec!["seed.yaml:7:7", "secret seed"],
+        ),
+        (
+            "seed glued to a digit",
+            format!("# key 2{seed}\nkind: ConfigMap\n"),
+            vec!["seed.yaml:1:8", "secret seed"],
+        ),
+    ];
+    for (what, extra, needles) in cases {
+        let env = Env::new();
+        let dir = nodes_with(&env, &extra);
+        let run = env.run(["check", "-i", dir.to_str().unwrap()]);
+        assert_eq!(run.code, 1, "{what}: {}", run.stderr);
+        for n in needles {
+            assert!(
+                run.stderr.contains(n),
+                "{what}: stderr lacks {n:?}:\n{}",
+                run.stderr
+            );
+        }
+        assert_not_echoed(&seed, &run.stderr);
+        env.run(["render", "-i", dir.to_str().unwrap(), "--out", "out"])
+            .failure();
+        assert!(!env.path("out").exists(), "{what}: render wrote output");
+    }
+}
+
 #[test]
 fn invalid_public_key_names_the_field() {
     let env = Env::new();

@@ -43,6 +43,14 @@ pub enum StellarInventoryError {
         "{at}: a secret seed (S…) is in this file; seeds must never be in an inventory or in git. Remove it and rotate it: it has been exposed"
     )]
     Seed { at: Origin },
+    #[error(
+        "{at}: {field}: holds a secret seed (S…), encoded; seeds must never be in an inventory or in git. Remove it and rotate it: it has been exposed"
+    )]
+    EncodedSeed { at: Origin, field: String },
+    #[error(
+        "{at}: Secret {name} is among the StellarNode sources; peergen never reads Secrets (the public key goes in the peergen.io/public-key annotation) and a Secret's values in git are exposed. Move it out of these files, and rotate the seed it holds if it was committed"
+    )]
+    Secret { at: Origin, name: String },
     #[error(transparent)]
     Duplicate(Box<Duplicate>),
 }
