@@ -854,8 +854,8 @@ fn all_low_is_refused() {
     fails(&env, &inv, &["every organisation is LOW"]);
 }
 
-/// Suspending a validator removes its directory on the next render, and every other validator's
-/// files stop naming it.
+/// Suspending a validator shows as its files removed in a plan, removes its directory on the next
+/// render, and every other validator's files stop naming it; check lists it as excluded.
 #[test]
 fn suspending_a_validator_removes_it_everywhere() {
     let env = Env::new();
@@ -879,6 +879,40 @@ fn suspending_a_validator_removes_it_everywhere() {
     assert!(before["alpha-1/stellar-core.cfg"].contains(OTHER));
 
     std::fs::write(env.path("nodes/beta-2-suspended.yaml"), &suspended).unwrap();
+    env.run(["check", "-i", nodes])
+        .success()
+        .stdout_has("3 active validators in 2 organisations, 1 suspended")
+        .stdout_has("suspended beta-2: excluded\n");
+    // Before render prunes them, plan shows beta-2's files as removed, in text and in JSON.
+    let root = env.path("").to_str().unwrap().to_owned();
+    let plan = |format: &str| {
+        env.run([
+            "plan", "-i", nodes, "--repo", &root, "--path", "out", "--color", "never", "--format",
+            format,
+        ])
+    };
+    let text = plan("text");
+    text.success()
+        .stdout_has("4 to remove")
+        .stdout_has("--- a/out/beta-2/stellar-core.cfg\n+++ /dev/null\n")
+        .stdout_has("--- a/out/beta-2/stellar-peers.yaml\n+++ /dev/null\n");
+    let json: serde_json::Value = serde_json::from_str(&plan("json").stdout).unwrap();
+    let removed: Vec<&str> = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["action"] == "remove")
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        removed,
+        [
+            "beta-2/kustomization.yaml",
+            "beta-2/rollout/kustomization.yaml",
+            "beta-2/stellar-core.cfg",
+            "beta-2/stellar-peers.yaml"
+        ]
+    );
     env.run(["render", "-i", nodes, "--out", "out"])
         .success()
         .stdout_has("4 removed");
