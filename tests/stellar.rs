@@ -281,6 +281,76 @@ fn secret_seed_is_refused_without_echo() {
     );
 }
 
+/// Asserts that neither the seed nor its base64 form is in `text`, in whole or as a prefix.
+fn assert_not_echoed(seed: &str, text: &str) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(seed);
+    for secret in [seed, b64.as_str()] {
+        assert!(!text.contains(&secret[..10]), "the seed is echoed:\n{text}");
+    }
+}
+
+/// The StellarNode directory with `extra` as one more file.
+fn nodes_with(env: &Env, extra: &str) -> std::path::PathBuf {
+    for f in ["alpha.yaml", "beta.yaml"] {
+        let text = std::fs::read_to_string(stellar_nodes().join(f)).unwrap();
+        env.write(&format!("nodes/{f}"), &text);
+    }
+    env.write("nodes/seed.yaml", extra);
+    env.path("nodes")
+}
+
+#[test]
+fn secrets_and_encoded_seeds_in_stellar_nodes_are_refused_without_echo() {
+    use base64::Engine as _;
+    let seed = strkey::encode(18 << 3, &[42; 32]);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{seed}\n"));
+    let cases = [
+        (
+            "Secret with base64 data",
+            format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: alpha-1-seed\n  namespace: stellar\ndata:\n  STELLAR_CORE_SEED: {b64}\n"),
+            vec!["seed.yaml:2:7", "Secret alpha-1-seed", "never reads Secrets"],
+        ),
+        (
+            "Secret without a seed",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: passphrase\nstringData:\n  NETWORK_PASSPHRASE: Test SDF Network\n".to_owned(),
+            vec!["seed.yaml:2:7", "Secret passphrase"],
+        ),
+        (
+            "ConfigMap with base64 data, folded",
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\nbinaryData:\n  seed: >-\n    {}\n    {}\n", &b64[..30], &b64[30..]),
+            vec!["seed.yaml:6:", "binaryData.seed", "secret seed"],
+        ),
+        (
+            "seed folded over two lines",
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  annotations:\n    old: >-\n      {}\n      {}\n", &seed[..28], &seed[28..]),
+            vec!["seed.yaml:7:7", "secret seed"],
+        ),
+        (
+            "seed glued to a digit",
+            format!("# key 2{seed}\nkind: ConfigMap\n"),
+            vec!["seed.yaml:1:8", "secret seed"],
+        ),
+    ];
+    for (what, extra, needles) in cases {
+        let env = Env::new();
+        let dir = nodes_with(&env, &extra);
+        let run = env.run(["check", "-i", dir.to_str().unwrap()]);
+        assert_eq!(run.code, 1, "{what}: {}", run.stderr);
+        for n in needles {
+            assert!(
+                run.stderr.contains(n),
+                "{what}: stderr lacks {n:?}:\n{}",
+                run.stderr
+            );
+        }
+        assert_not_echoed(&seed, &run.stderr);
+        env.run(["render", "-i", dir.to_str().unwrap(), "--out", "out"])
+            .failure();
+        assert!(!env.path("out").exists(), "{what}: render wrote output");
+    }
+}
+
 #[test]
 fn invalid_public_key_names_the_field() {
     let env = Env::new();
@@ -355,18 +425,7 @@ fn fewer_than_four_organisations_need_unsafe_quorum() {
 #[test]
 fn four_organisations_are_safe_without_the_override() {
     let env = Env::new();
-    let keys = [OTHER, &strkey::encode(6 << 3, &[1; 32])];
-    let inv = edited(&env, |t| {
-        let mut t = t.replace("unsafe_quorum: true\n", "");
-        for (i, name) in ["gamma", "delta"].iter().enumerate() {
-            t = t.replace("organisations:\n", &format!("organisations:\n  {name}:\n    home_domain: {name}.example\n    quality: MEDIUM\n"));
-            t.push_str(&format!(
-                "  {name}-1:\n    organisation: {name}\n    public_key: {}\n    address: {name}-1.{name}.example\n    history: https://history.{name}.example/\n",
-                keys[i]
-            ));
-        }
-        t
-    });
+    let inv = edited(&env, four_organisations);
     env.run(["check", "-i", inv.to_str().unwrap()])
         .success()
         .stdout_has("failure safety 1\n");
@@ -377,23 +436,120 @@ fn four_organisations_are_safe_without_the_override() {
     assert_eq!(cfg["HOME_DOMAINS"].as_array().unwrap().len(), 4);
 }
 
+/// The worked example grown to four organisations (gamma, delta), so that it is safe without
+/// `unsafe_quorum` and the archive check is the only one left to fail.
+fn four_organisations(t: String) -> String {
+    let keys = [OTHER.to_owned(), strkey::encode(6 << 3, &[1; 32])];
+    let mut t = t.replace("unsafe_quorum: true\n", "");
+    for (i, name) in ["gamma", "delta"].iter().enumerate() {
+        t = t.replace(
+            "organisations:\n",
+            &format!(
+                "organisations:\n  {name}:\n    home_domain: {name}.example\n    quality: MEDIUM\n"
+            ),
+        );
+        t.push_str(&format!(
+            "  {name}-1:\n    organisation: {name}\n    public_key: {}\n    address: {name}-1.{name}.example\n    history: https://history.{name}.example/\n",
+            keys[i]
+        ));
+    }
+    t
+}
+
+fn without_history(t: String) -> String {
+    t.lines()
+        .filter(|l| !l.contains("history:"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Core throws "SCP unsafe" for archives that are not v-blocking only without UNSAFE_QUORUM.
 #[test]
-fn archives_must_be_v_blocking() {
+fn archives_must_be_v_blocking_unless_unsafe_quorum() {
     let env = Env::new();
-    let inv = edited(&env, |t| {
-        t.lines()
-            .filter(|l| !l.contains("history:"))
-            .map(|l| format!("{l}\n"))
-            .collect()
-    });
-    fails(
+    let inv = edited(&env, |t| without_history(four_organisations(t)));
+    let run = fails(
         &env,
         &inv,
         &[
             "validator alpha-1: the history archives it sees (none)",
             "SCP unsafe",
+            "unless `unsafe_quorum: true`",
         ],
     );
+    assert_eq!(run.stderr.matches("error: ").count(), 5, "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("tolerates 0 failures"),
+        "{}",
+        run.stderr
+    );
+
+    // With the override core starts and only warns: so does peergen, in check's report and on
+    // render's stderr.
+    let inv = edited(&env, |t| {
+        without_history(four_organisations(t)).replace(
+            "network: stellar\n",
+            "network: stellar\nunsafe_quorum: true\n",
+        )
+    });
+    let check = env.run(["check", "-i", inv.to_str().unwrap()]);
+    check
+        .success()
+        .stdout_has("warning: validator alpha-1: the history archives it sees (none) do not intersect every slice")
+        .stdout_has("starts only because UNSAFE_QUORUM=true");
+    assert_eq!(
+        check.stdout.matches("warning: ").count(),
+        5,
+        "{}",
+        check.stdout
+    );
+    let run = env.run(["render", "-i", inv.to_str().unwrap(), "--out", "out"]);
+    run.success()
+        .stderr_has("Quorum can be reached without validators with an archive");
+    let cfg = toml_table(
+        "alpha-1",
+        &read_tree(&env.path("out"))["alpha-1/stellar-core.cfg"],
+    );
+    assert_eq!(cfg["UNSAFE_QUORUM"].as_bool(), Some(true));
+    assert!(
+        cfg["VALIDATORS"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v.get("HISTORY").is_none())
+    );
+}
+
+/// stellar/quickstart's shape: one organisation, one validator, no archive peers, UNSAFE_QUORUM.
+#[test]
+fn a_single_validator_network_renders_with_unsafe_quorum() {
+    let env = Env::new();
+    let inv = edited(&env, |t| {
+        let (head, _) = t.split_once("validators:\n").unwrap();
+        format!(
+            "{}validators:\n  solo:\n    organisation: alpha\n    public_key: {ALPHA_1}\n    address: solo.alpha.example\n",
+            head.replace(
+                "  beta:\n    home_domain: beta.example\n    quality: MEDIUM\n",
+                ""
+            )
+        )
+    });
+    env.run(["check", "-i", inv.to_str().unwrap()])
+        .success()
+        .stdout_has("1 active validators in 1 organisations")
+        .stdout_has("quorum set {t:1, v:[solo]}")
+        .stdout_has("warning: validator solo: the history archives it sees (none)");
+    let tree = render(&env, &inv);
+    let cfg = toml_table("solo", &tree["solo/stellar-core.cfg"]);
+    assert_eq!(cfg["UNSAFE_QUORUM"].as_bool(), Some(true));
+    assert!(!cfg.contains_key("VALIDATORS"));
+    // Without the override, both of core's refusals.
+    let safe = std::fs::read_to_string(&inv)
+        .unwrap()
+        .replace("unsafe_quorum: true\n", "");
+    let env = Env::new();
+    let inv = env.write("inv.yaml", &safe);
+    fails(&env, &inv, &["tolerates 0 failures", "SCP unsafe"]);
 }
 
 #[test]
@@ -698,8 +854,8 @@ fn all_low_is_refused() {
     fails(&env, &inv, &["every organisation is LOW"]);
 }
 
-/// Suspending a validator removes its directory on the next render, and every other validator's
-/// files stop naming it.
+/// Suspending a validator shows as its files removed in a plan, removes its directory on the next
+/// render, and every other validator's files stop naming it; check lists it as excluded.
 #[test]
 fn suspending_a_validator_removes_it_everywhere() {
     let env = Env::new();
@@ -723,6 +879,40 @@ fn suspending_a_validator_removes_it_everywhere() {
     assert!(before["alpha-1/stellar-core.cfg"].contains(OTHER));
 
     std::fs::write(env.path("nodes/beta-2-suspended.yaml"), &suspended).unwrap();
+    env.run(["check", "-i", nodes])
+        .success()
+        .stdout_has("3 active validators in 2 organisations, 1 suspended")
+        .stdout_has("suspended beta-2: excluded\n");
+    // Before render prunes them, plan shows beta-2's files as removed, in text and in JSON.
+    let root = env.path("").to_str().unwrap().to_owned();
+    let plan = |format: &str| {
+        env.run([
+            "plan", "-i", nodes, "--repo", &root, "--path", "out", "--color", "never", "--format",
+            format,
+        ])
+    };
+    let text = plan("text");
+    text.success()
+        .stdout_has("4 to remove")
+        .stdout_has("--- a/out/beta-2/stellar-core.cfg\n+++ /dev/null\n")
+        .stdout_has("--- a/out/beta-2/stellar-peers.yaml\n+++ /dev/null\n");
+    let json: serde_json::Value = serde_json::from_str(&plan("json").stdout).unwrap();
+    let removed: Vec<&str> = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["action"] == "remove")
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        removed,
+        [
+            "beta-2/kustomization.yaml",
+            "beta-2/rollout/kustomization.yaml",
+            "beta-2/stellar-core.cfg",
+            "beta-2/stellar-peers.yaml"
+        ]
+    );
     env.run(["render", "-i", nodes, "--out", "out"])
         .success()
         .stdout_has("4 removed");
@@ -790,6 +980,38 @@ fn kubernetes_names_are_checked_per_validator() {
         &shared,
         &["ConfigMap stellar/stellar-peers is also used by validator alpha-1"],
     );
+}
+
+/// Without `namespace:` and `configmap:` every validator gets the seed's `stellar-peers` in a
+/// namespace of its own name, so the defaults render any number of validators.
+#[test]
+fn default_kubernetes_names_do_not_collide() {
+    let kubectl = tool("kubectl");
+    let env = Env::new();
+    let inv = edited(&env, |t| {
+        t.replace("namespace: stellar\n", "")
+            .replace("configmap: \"{{validator}}-stellar-peers\"\n", "")
+    });
+    let tree = render(&env, &inv);
+    for name in ["alpha-1", "alpha-2", "beta-1"] {
+        let cm: serde_json::Value =
+            serde_saphyr::from_str(&tree[&format!("{name}/stellar-peers.yaml")]).unwrap();
+        assert_eq!(cm["metadata"]["name"], "stellar-peers", "{name}");
+        assert_eq!(cm["metadata"]["namespace"], name);
+        let out = std::process::Command::new(&kubectl)
+            .arg("kustomize")
+            .arg(env.path(&format!("out/{name}")))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let built: serde_json::Value =
+            serde_saphyr::from_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
+        assert_eq!(built["metadata"]["namespace"], name);
+    }
 }
 
 #[test]

@@ -13,7 +13,7 @@ use super::inventory::{
     StellarInventoryError, Validator, Workload, check_dns_name, check_history_url, check_label,
     check_validator_name, invalid,
 };
-use super::strkey::PublicKey;
+use super::strkey::{self, PublicKey};
 use crate::yaml::{self, Origin, Spanned};
 
 pub const API_VERSION: &str = "stellar.org/v1alpha1";
@@ -35,6 +35,10 @@ struct RawDoc {
     kind: Option<Spanned<String>>,
     metadata: Option<Spanned<RawMetadata>>,
     spec: Option<Spanned<RawSpec>>,
+    // Read from every document, whatever its kind, only to refuse seeds hidden in them.
+    data: Option<Spanned<serde_json::Value>>,
+    string_data: Option<Spanned<serde_json::Value>>,
+    binary_data: Option<Spanned<serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -199,7 +203,59 @@ pub fn load(paths: &[PathBuf]) -> Result<StellarInventory, StellarInventoryError
     Ok(inv)
 }
 
+/// Refuses a Secret outright (peergen never reads one, and its values in git are exposed), and any
+/// other document whose `data`, `binaryData` (base64) or `stringData` (plain) holds a seed, which
+/// the scan of the file text cannot see once base64-encoded. No value is ever printed.
+fn refuse_secrets(file: &Arc<Path>, doc: &RawDoc) -> Result<(), StellarInventoryError> {
+    if let Some(kind) = doc.kind.as_ref().filter(|k| k.value == "Secret") {
+        let name = doc
+            .metadata
+            .as_ref()
+            .and_then(|m| m.value.name.as_ref())
+            .map_or_else(|| "unnamed".to_owned(), |n| n.value.clone());
+        return Err(StellarInventoryError::Secret {
+            at: Origin::of(file, kind),
+            name,
+        });
+    }
+    let maps = [
+        ("data", &doc.data, true),
+        ("binaryData", &doc.binary_data, true),
+        ("stringData", &doc.string_data, false),
+    ];
+    for (field, map, base64) in maps {
+        let Some(map) = map else { continue };
+        let Some(entries) = map.value.as_object() else {
+            continue;
+        };
+        for (key, value) in entries {
+            let Some(text) = value.as_str() else { continue };
+            let decoded = if base64 { decode_base64(text) } else { None };
+            if strkey::find_seed(text).is_some()
+                || decoded.is_some_and(|d| strkey::find_seed(&d).is_some())
+            {
+                return Err(StellarInventoryError::EncodedSeed {
+                    at: Origin::of(file, map),
+                    field: format!("{field}.{key}"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Kubernetes `data` values are standard base64, which YAML may have folded over lines.
+fn decode_base64(text: &str) -> Option<String> {
+    use base64::Engine as _;
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 fn parse_doc(file: &Arc<Path>, doc: RawDoc) -> Result<Option<Node>, StellarInventoryError> {
+    refuse_secrets(file, &doc)?;
     let Some(kind) = &doc.kind else {
         return Ok(None);
     };

@@ -13,6 +13,10 @@ use crate::yaml::{self, Origin, Spanned, YamlError};
 
 /// stellar-core's `DEFAULT_PEER_PORT`.
 pub const DEFAULT_PEER_PORT: u16 = 11625;
+/// The seed's ConfigMap name, kept so that what it mounted keeps working.
+pub const DEFAULT_CONFIGMAP: &str = "stellar-peers";
+/// One namespace per validator, so that the fixed [`DEFAULT_CONFIGMAP`] never collides.
+pub const DEFAULT_NAMESPACE: &str = "{{validator}}";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StellarInventoryError {
@@ -39,6 +43,14 @@ pub enum StellarInventoryError {
         "{at}: a secret seed (S…) is in this file; seeds must never be in an inventory or in git. Remove it and rotate it: it has been exposed"
     )]
     Seed { at: Origin },
+    #[error(
+        "{at}: {field}: holds a secret seed (S…), encoded; seeds must never be in an inventory or in git. Remove it and rotate it: it has been exposed"
+    )]
+    EncodedSeed { at: Origin, field: String },
+    #[error(
+        "{at}: Secret {name} is among the StellarNode sources; peergen never reads Secrets (the public key goes in the peergen.io/public-key annotation) and a Secret's values in git are exposed. Move it out of these files, and rotate the seed it holds if it was committed"
+    )]
+    Secret { at: Origin, name: String },
     #[error(transparent)]
     Duplicate(Box<Duplicate>),
 }
@@ -316,7 +328,7 @@ pub(crate) fn check_unique(inv: &StellarInventory) -> Result<(), StellarInventor
                 ),
                 other: format!("validator {}", first.name),
                 first: first.at.clone(),
-                why: "each validator gets its own peer list; use distinct namespaces or `configmap: \"{{validator}}-stellar-peers\"`",
+                why: "each validator gets its own peer list; use distinct namespaces (the default, `namespace: \"{{validator}}\"`) or `configmap: \"{{validator}}-stellar-peers\"`",
             })));
         }
     }
@@ -417,14 +429,19 @@ pub fn load(path: &Path) -> Result<StellarInventory, StellarInventoryError> {
             "expected `stellar`",
         ));
     }
+    // The seed's ConfigMap name is fixed (`stellar-peers`) and a pod mounts only ConfigMaps of its
+    // own namespace, so by default each validator gets a namespace of its own name: the layout in
+    // which the defaults cannot collide.
     let namespace = raw
         .namespace
         .as_ref()
-        .map(|n| (Origin::of(&file, n), n.value.clone()));
+        .map_or((Origin::file(&file), DEFAULT_NAMESPACE.to_owned()), |n| {
+            (Origin::of(&file, n), n.value.clone())
+        });
     let configmap = raw
         .configmap
         .as_ref()
-        .map_or((Origin::file(&file), "stellar-peers".to_owned()), |c| {
+        .map_or((Origin::file(&file), DEFAULT_CONFIGMAP.to_owned()), |c| {
             (Origin::of(&file, c), c.value.clone())
         });
     let workload = match &raw.workload {
@@ -543,10 +560,7 @@ pub fn load(path: &Path) -> Result<StellarInventory, StellarInventoryError> {
                     .map_err(|m| invalid(&pattern.0, what, format!("for validator {name}: {m}")))?;
                 Ok::<_, StellarInventoryError>(value)
             };
-        let namespace = namespace
-            .as_ref()
-            .map(|n| k8s(n, "namespace", check_label))
-            .transpose()?;
+        let namespace = Some(k8s(&namespace, "namespace", check_label)?);
         let configmap = k8s(&configmap, "configmap", check_object_name)?;
         let workload = match &workload {
             Some((wat, kind, pattern)) => Some(Workload {

@@ -98,12 +98,17 @@ pub fn render_tree(
     only: Option<&str>,
 ) -> Result<OutputTree, StellarError> {
     let analysis = analyse(inv)?;
+    // `check` prints these in its report; here stderr is the only place they can go.
+    for w in &analysis.warnings {
+        tracing::warn!("{w}");
+    }
     Ok(render::render(inv, &analysis, templates, only)?)
 }
 
 fn analyse(inv: &StellarInventory) -> Result<quorum::Analysis, StellarError> {
     let analysis = quorum::analyse(inv)?;
-    if inv.unsafe_quorum && analysis.failure_safety > 0 {
+    // The override is needed, and not only by FAILURE_SAFETY, when the archives are not v-blocking.
+    if inv.unsafe_quorum && analysis.failure_safety > 0 && analysis.warnings.is_empty() {
         tracing::warn!(
             "unsafe_quorum is set although the derived quorum set tolerates {} failure(s); UNSAFE_QUORUM=true also disables other stellar-core safety checks, consider removing it",
             analysis.failure_safety
@@ -153,6 +158,9 @@ pub fn check_report(inv: &StellarInventory) -> Result<String, StellarError> {
     }
     for v in inv.validators.values().filter(|v| v.suspended) {
         out.push_str(&format!("suspended {}: excluded\n", v.name));
+    }
+    for w in &analysis.warnings {
+        out.push_str(&format!("warning: {w}\n"));
     }
     out.push_str("ok\n");
     Ok(out)

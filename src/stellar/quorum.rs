@@ -201,13 +201,31 @@ pub enum QuorumError {
         threshold: usize,
     },
     #[error(
-        "validator {validator}: the history archives it sees ({archives}) do not intersect every slice of {set}; stellar-core refuses to start (\"SCP unsafe\"); add `history` to more validators"
+        "{0}; stellar-core refuses to start (\"SCP unsafe\") unless `unsafe_quorum: true` is set; add `history` to more validators"
     )]
-    ArchivesNotVBlocking {
-        validator: String,
-        archives: String,
-        set: String,
-    },
+    ArchivesNotVBlocking(ArchivesNotVBlocking),
+}
+
+/// A validator whose archive peers (the other validators with `history`) do not intersect every
+/// slice. Core throws "SCP unsafe" for it without UNSAFE_QUORUM, and with it only logs "Quorum can
+/// be reached without validators with an archive" (C l.978-1003), so it is an error or a warning.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "validator {validator}: the history archives it sees ({archives}) do not intersect every slice of {set}"
+)]
+pub struct ArchivesNotVBlocking {
+    pub validator: String,
+    pub archives: String,
+    pub set: String,
+}
+
+/// What core accepts but warns about at startup; `check` prints these and `render` logs them.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum QuorumWarning {
+    #[error(
+        "{0}; stellar-core starts only because UNSAFE_QUORUM=true and warns \"Quorum can be reached without validators with an archive\"; add `history` to more validators"
+    )]
+    ArchivesNotVBlocking(ArchivesNotVBlocking),
 }
 
 /// Every startup check, reported together so one run shows everything to fix; each finding on its
@@ -221,6 +239,7 @@ pub struct QuorumErrors(pub Vec<QuorumError>);
 pub struct Analysis {
     pub set: QuorumSet,
     pub failure_safety: usize,
+    pub warnings: Vec<QuorumWarning>,
 }
 
 pub fn analyse(inv: &StellarInventory) -> Result<Analysis, QuorumErrors> {
@@ -274,6 +293,7 @@ pub fn analyse(inv: &StellarInventory) -> Result<Analysis, QuorumErrors> {
             threshold: set.threshold,
         });
     }
+    let mut warnings = Vec::new();
     for v in &active {
         let archives: BTreeSet<&str> = active
             .iter()
@@ -281,7 +301,7 @@ pub fn analyse(inv: &StellarInventory) -> Result<Analysis, QuorumErrors> {
             .map(|o| o.name.as_str())
             .collect();
         if !set.is_v_blocking(&archives) {
-            errors.push(QuorumError::ArchivesNotVBlocking {
+            let finding = ArchivesNotVBlocking {
                 validator: v.name.clone(),
                 archives: if archives.is_empty() {
                     "none".to_owned()
@@ -289,13 +309,19 @@ pub fn analyse(inv: &StellarInventory) -> Result<Analysis, QuorumErrors> {
                     archives.iter().copied().collect::<Vec<_>>().join(", ")
                 },
                 set: set.to_string(),
-            });
+            };
+            if inv.unsafe_quorum {
+                warnings.push(QuorumWarning::ArchivesNotVBlocking(finding));
+            } else {
+                errors.push(QuorumError::ArchivesNotVBlocking(finding));
+            }
         }
     }
     if errors.is_empty() {
         Ok(Analysis {
             set,
             failure_safety,
+            warnings,
         })
     } else {
         Err(QuorumErrors(errors))

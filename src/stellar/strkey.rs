@@ -113,24 +113,41 @@ pub fn is_seed(text: &str) -> bool {
 
 /// Line and column (1-based) of the first secret seed anywhere in `text`, comments included: a
 /// seed must not reach git even where no field reads it.
+///
+/// Every 56-character window of base32 characters is tried, not only maximal runs, so a seed glued
+/// to other base32 text ("2S…", "KEYS…") is found. A run goes on across a line break (and the
+/// indentation after it, and a trailing `\`): a seed folded over lines (YAML `>-`, a quoted
+/// string's escaped line break) is still a seed to whoever reads the file.
 pub fn find_seed(text: &str) -> Option<(usize, usize)> {
     let is_b32 = |c: char| c.is_ascii_uppercase() || ('2'..='7').contains(&c);
+    // The current run of base32 characters, each with its line and column.
+    let mut run: Vec<(char, usize, usize)> = Vec::new();
     for (n, line) in text.lines().enumerate() {
-        let mut start = None;
-        for (i, c) in line.char_indices().chain([(line.len(), ' ')]) {
-            match (is_b32(c), start) {
-                (true, None) => start = Some(i),
-                (false, Some(s)) => {
-                    if is_seed(&line[s..i]) {
-                        return Some((n + 1, line[..s].chars().count() + 1));
-                    }
-                    start = None;
+        let body = line.trim_end();
+        let body = body.strip_suffix('\\').unwrap_or(body);
+        let indent = body.len() - body.trim_start().len();
+        let mut column = body[..indent].chars().count();
+        for c in body[indent..].chars() {
+            column += 1;
+            if is_b32(c) {
+                run.push((c, n + 1, column));
+            } else {
+                if let Some(at) = seed_in(&run) {
+                    return Some(at);
                 }
-                _ => {}
+                run.clear();
             }
         }
     }
-    None
+    seed_in(&run)
+}
+
+/// The position of the first seed among the windows of `run`; only windows starting with `S` (the
+/// character every seed's version byte gives) are decoded.
+fn seed_in(run: &[(char, usize, usize)]) -> Option<(usize, usize)> {
+    run.windows(ENCODED_LEN)
+        .find(|w| w[0].0 == 'S' && is_seed(&w.iter().map(|(c, _, _)| c).collect::<String>()))
+        .map(|w| (w[0].1, w[0].2))
 }
 
 #[cfg(test)]
@@ -187,5 +204,31 @@ mod tests {
             find_seed("public_key: GA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJVSGZ\n"),
             None
         );
+    }
+
+    /// Glued to base32 text before or after, the seed is still found, at its own column.
+    #[test]
+    fn seeds_inside_longer_base32_runs_are_found() {
+        let seed = encode(VERSION_SEED, &[9; 32]);
+        for (prefix, column) in [("2", 2), ("7", 2), ("KEY", 4), ("x: AB", 6)] {
+            let text = format!("{prefix}{seed}\n");
+            assert_eq!(find_seed(&text), Some((1, column)), "{prefix:?}");
+            let text = format!("{prefix}{seed}Z7\n");
+            assert_eq!(find_seed(&text), Some((1, column)), "{prefix:?} + suffix");
+        }
+    }
+
+    /// Folded over lines as YAML writes long scalars, or with a quoted string's `\` line escape.
+    #[test]
+    fn seeds_folded_over_lines_are_found() {
+        let seed = encode(VERSION_SEED, &[11; 32]);
+        let (a, b) = seed.split_at(20);
+        assert_eq!(
+            find_seed(&format!("k: >-\n    {a}\n    {b}\n")),
+            Some((2, 5))
+        );
+        assert_eq!(find_seed(&format!("k: \"{a}\\\n  {b}\"\n")), Some((1, 5)));
+        // A break that is not a fold ends the run: the halves alone are no seed.
+        assert_eq!(find_seed(&format!("k: {a}-\n{b}\n")), None);
     }
 }
