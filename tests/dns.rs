@@ -246,6 +246,39 @@ fn bad_source_date_epoch_is_an_error() {
     .stderr_has("SOURCE_DATE_EPOCH=\"yesterday\"");
 }
 
+/// An epoch whose date cannot make a 32-bit `YYYYMMDDnn` serial is named as the problem, with the
+/// valid range, even when the zone is unchanged (it used to blame the committed serial instead).
+#[test]
+fn out_of_range_source_date_epoch_is_named_not_blamed_on_the_serial() {
+    let env = Env::new();
+    env.write("state.json", STATE);
+    env.write("inv.yaml", &publisher(""));
+    let args = [
+        "render",
+        "-i",
+        "inv.yaml",
+        "--state",
+        "state.json",
+        "--out",
+        "out",
+    ];
+    run_at(&env, DAY1, &args).success();
+    let before = env.read("out/dns/validators.zone.zone");
+    let run = run_at(&env, "99999999999999", &args);
+    run.failure()
+        .stderr_has("SOURCE_DATE_EPOCH=\"99999999999999\"")
+        .stderr_has("from 0 to 73369929599");
+    assert!(
+        !run.stderr.contains("cannot move forward"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.read("out/dns/validators.zone.zone"), before);
+    // The last valid second still renders, and an unchanged zone keeps its serial.
+    run_at(&env, "73369929599", &args).success();
+    assert_eq!(env.read("out/dns/validators.zone.zone"), before);
+}
+
 #[test]
 fn own_lint_rejects_what_named_checkzone_accepts() {
     let env = Env::new();
