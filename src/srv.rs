@@ -9,6 +9,7 @@ use hickory_proto::op::{Message, MessageType, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use crate::address::Host;
+use crate::dns::{OwnerCollisions, SrvInstance, check_owner_collisions};
 use crate::inventory::Inventory;
 use crate::plan::{self, DnsLookup, PlanErrors};
 use crate::state::{ProviderState, ResolvedEndpoint};
@@ -25,6 +26,8 @@ pub enum SrvError {
         query: String,
         problem: String,
     },
+    #[error(transparent)]
+    OwnerCollision(#[from] OwnerCollisions),
     #[error("{path}: no nameserver line; pass --nameserver HOST:PORT")]
     NoNameserver { path: String },
     #[error("{path}: {source}")]
@@ -79,6 +82,13 @@ pub fn resolve_endpoints(
     config: &ResolverConfig,
 ) -> Result<Vec<ResolvedEndpoint>, SrvError> {
     let lookups = plan::dns_lookups(inventory, state)?;
+    // Two pairs on one name would both be handed the same answer; refuse before asking anything.
+    check_owner_collisions(lookups.iter().map(|l| SrvInstance {
+        validator: l.validator.clone(),
+        consumer_id: l.consumer_id.clone(),
+        chain_id: l.chain_id.clone(),
+        name: l.query.clone(),
+    }))?;
     let mut resolved = Vec::with_capacity(lookups.len());
     for l in lookups {
         let (host, port) = lookup(&l.query, config).map_err(|problem| lookup_error(&l, problem))?;

@@ -7,7 +7,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use crate::address::Host;
-use crate::dns::{DnsName, DnsSettings, ZoneSettings, check_service_name};
+use crate::dns::{
+    DnsName, DnsSettings, OwnerCollisions, SrvInstance, ZoneSettings, check_owner_collisions,
+    check_service_name,
+};
 use crate::inventory::{EndpointSource, Inventory};
 use crate::plan::Plan;
 
@@ -32,6 +35,8 @@ pub enum ZoneError {
         "zone {zone}: serial {old} cannot move forward within 32 bits; reset it by hand (RFC 1982)"
     )]
     SerialExhausted { zone: String, old: u32 },
+    #[error(transparent)]
+    OwnerCollision(#[from] OwnerCollisions),
     #[error("SOURCE_DATE_EPOCH={0:?} is not a non-negative whole number of seconds")]
     SourceDateEpoch(String),
     #[error(
@@ -497,6 +502,7 @@ pub fn build(
     let Some(dns) = inventory.dns.as_ref().map(|d| &d.value) else {
         return Ok(ZoneFiles::default());
     };
+    check_owner_collisions(srv_instances(plan, inventory, dns))?;
     let mut files = Vec::new();
     let mut warnings = Vec::new();
     for zone in dns.zones.values() {
@@ -532,6 +538,28 @@ pub fn build(
         files.push((path, text));
     }
     Ok(ZoneFiles { files, warnings })
+}
+
+/// Every planned validator × consumer with a zone and the SRV name it owns there, whether it
+/// publishes (`consumer_template`) or looks the name up (`endpoint_source: dns`): a lookup that
+/// shares a published owner would get another validator's endpoint. Names that cannot be built
+/// are left to the SRV lint and the plan, which report them with their cause.
+fn srv_instances<'a>(
+    plan: &'a Plan,
+    inventory: &'a Inventory,
+    dns: &'a DnsSettings,
+) -> impl Iterator<Item = SrvInstance> + 'a {
+    plan.consumers.iter().flat_map(move |cp| {
+        cp.members.iter().filter_map(move |m| {
+            let zone = inventory.zone_for(inventory.validators.get(&m.validator)?)?;
+            Some(SrvInstance {
+                validator: m.validator.clone(),
+                consumer_id: cp.consumer_id.clone(),
+                chain_id: cp.chain_id.clone(),
+                name: dns.srv_query(&zone.name, &m.validator, &cp.slug).ok()?,
+            })
+        })
+    })
 }
 
 fn read_previous(path: &Path) -> Result<Option<ParsedZone>, ZoneError> {

@@ -778,6 +778,84 @@ fn named_serves_the_zone_and_resolve_reproduces_the_peers() {
         .stderr_has("resolved from _cosmos-p2p._tcp.alice-pion-1.validators.zone but the inventory now names _other-p2p");
 }
 
+/// Validator `alice` on chain `pion-1` and validator `alice-pion` on chain `1` both make the label
+/// `alice-pion-1`: render and resolve refuse, naming both pairs, instead of mixing two peers in
+/// one RRset (or handing both the same answer).
+#[test]
+fn srv_owner_collisions_are_refused_naming_both_pairs() {
+    let env = Env::new();
+    env.write("state.json", &STATE.replace("\"neutron-1\"", "\"1\""));
+    let inventory = |source: &str| {
+        format!(
+            "version: 1
+validators:
+  alice:
+    operator_address: cosmosvaloper19vfen9jn3uk3e6rrkt3pxansunujnlm40wpdvg
+    {source}
+    node_id: 529a2b1b52c1a79a57989bb89630c08d1aaaa689
+  alice-pion:
+    operator_address: cosmosvaloper1a7u5k6f54ua3tptl9yn6u82yrvayet6sxn9ywn
+    {}
+    node_id: e326eeb620fccafb2391a9df7f5b71d3f101dd5b
+dns:
+  default_zone: validators.zone
+  zones:
+    validators.zone:
+      hostmaster: hostmaster@validators.zone
+      ns: [ns1.example.net]
+",
+            source.replace("alice-", "other-")
+        )
+    };
+    let both = "SRV name _cosmos-p2p._tcp.alice-pion-1.validators.zone belongs to both validator alice, consumer 0 (pion-1) and validator alice-pion, consumer 1 (1)";
+
+    env.write(
+        "publisher.yaml",
+        &inventory("consumer_template: alice-{{chain-id}}.example.org:{{port}}"),
+    );
+    run_at(
+        &env,
+        DAY1,
+        &[
+            "render",
+            "-i",
+            "publisher.yaml",
+            "--state",
+            "state.json",
+            "--out",
+            "out",
+        ],
+    )
+    .failure()
+    .stderr_has(both)
+    .stderr_has("rename one of the two validators");
+    assert!(!env.path("out/dns").exists());
+
+    // Fails before any query: the nameserver is a socket that never answers.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let ns = silent.local_addr().unwrap().to_string();
+    env.write("subscriber.yaml", &inventory("endpoint_source: dns"));
+    let state = env.read("state.json");
+    run_at(
+        &env,
+        DAY1,
+        &[
+            "resolve",
+            "-i",
+            "subscriber.yaml",
+            "--state",
+            "state.json",
+            "--nameserver",
+            &ns,
+            "--timeout",
+            "5",
+        ],
+    )
+    .failure()
+    .stderr_has(both);
+    assert_eq!(env.read("state.json"), state);
+}
+
 #[test]
 fn resolve_times_out_against_a_silent_server() {
     let env = Env::new();
