@@ -11,7 +11,7 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use crate::address::Host;
 use crate::dns::{OwnerCollisions, SrvInstance, check_owner_collisions};
 use crate::inventory::Inventory;
-use crate::plan::{self, DnsLookup, PlanErrors};
+use crate::plan::{self, DnsLookup, Plan, PlanErrors, PortSource};
 use crate::state::{ProviderState, ResolvedEndpoint};
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +103,34 @@ pub fn resolve_endpoints(
     }
     resolved.sort_by(|a, b| (&a.validator, &a.consumer_id).cmp(&(&b.validator, &b.consumer_id)));
     Ok(resolved)
+}
+
+/// Warnings for snapshot `resolved_endpoints` that no DNS-sourced member of `plan` took its
+/// endpoint from (the validator left the inventory or the consumer, switched to a
+/// `consumer_template`, or the consumer went inactive). Left silent, a stale entry would look
+/// like a live peer to whoever reviews the snapshot; `resolve` or `fetch` rewrites the list.
+pub fn unused_resolved(plan: &Plan, state: &ProviderState) -> Vec<String> {
+    let used: std::collections::BTreeSet<(&str, &str)> = plan
+        .consumers
+        .iter()
+        .flat_map(|cp| {
+            cp.members
+                .iter()
+                .filter(|m| matches!(m.port_source, PortSource::Resolved { .. }))
+                .map(|m| (m.validator.as_str(), cp.consumer_id.as_str()))
+        })
+        .collect();
+    state
+        .resolved_endpoints
+        .iter()
+        .filter(|r| !used.contains(&(r.validator.as_str(), r.consumer_id.as_str())))
+        .map(|r| {
+            format!(
+                "the snapshot's resolved_endpoints entry for validator {}, consumer {} (SRV {} -> {}:{}) is used by no validator and consumer any more; `peergen resolve` drops it",
+                r.validator, r.consumer_id, r.query, r.host, r.port
+            )
+        })
+        .collect()
 }
 
 fn lookup_error(l: &DnsLookup, problem: String) -> SrvError {

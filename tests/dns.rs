@@ -856,6 +856,81 @@ dns:
     assert_eq!(env.read("state.json"), state);
 }
 
+/// A snapshot entry no DNS-sourced validator × consumer takes its endpoint from any more is named
+/// in a warning by `check` and `render`, while the entries in use are not.
+#[test]
+fn unused_resolved_endpoints_are_warned_about() {
+    let env = Env::new();
+    let entry = |validator: &str, consumer: &str, chain: &str, host: &str| {
+        format!(
+            r#"{{ "validator": "{validator}", "consumer_id": "{consumer}", "query": "_cosmos-p2p._tcp.{validator}-{chain}.validators.zone", "host": "{host}", "port": 26656 }}"#
+        )
+    };
+    let entries = [
+        entry("alice", "0", "pion-1", "alice-pion-1.example.org"),
+        entry("alice", "1", "neutron-1", "alice-neutron-1.example.org"),
+        entry("bob", "0", "pion-1", "bob-pion-1.example.org"),
+        entry("bob", "1", "neutron-1", "bob-neutron-1.example.org"),
+        entry("dave", "1", "neutron-1", "dave.example.org"),
+    ];
+    let state = STATE.replacen(
+        "\n  ]\n}\n",
+        &format!(
+            "\n  ],\n  \"resolved_endpoints\": [\n    {}\n  ]\n}}\n",
+            entries.join(",\n    ")
+        ),
+        1,
+    );
+    assert_ne!(state, STATE);
+    env.write("state.json", &state);
+    env.write("subscriber.yaml", &subscriber("cosmos-p2p"));
+    let dave = "resolved_endpoints entry for validator dave, consumer 1 (SRV _cosmos-p2p._tcp.dave-neutron-1.validators.zone -> dave.example.org:26656) is used by no validator and consumer any more";
+    for args in [
+        &["check", "-i", "subscriber.yaml", "--state", "state.json"][..],
+        &[
+            "render",
+            "-i",
+            "subscriber.yaml",
+            "--state",
+            "state.json",
+            "--out",
+            "out",
+        ],
+    ] {
+        let run = run_at(&env, DAY1, args);
+        run.success().stderr_has(dave);
+        assert_eq!(
+            run.stderr.matches("resolved_endpoints entry").count(),
+            1,
+            "{}",
+            run.stderr
+        );
+    }
+    // Once alice serves its peers from a template, her entries are stale too.
+    env.write(
+        "subscriber.yaml",
+        &subscriber("cosmos-p2p").replacen(
+            "endpoint_source: dns",
+            "consumer_template: alice-{{chain-id}}.example.org:{{port}}",
+            1,
+        ),
+    );
+    let run = run_at(
+        &env,
+        DAY1,
+        &["check", "-i", "subscriber.yaml", "--state", "state.json"],
+    );
+    run.success()
+        .stderr_has("entry for validator alice, consumer 0 (SRV _cosmos-p2p._tcp.alice-pion-1.validators.zone")
+        .stderr_has("entry for validator alice, consumer 1 (SRV _cosmos-p2p._tcp.alice-neutron-1.validators.zone");
+    assert_eq!(
+        run.stderr.matches("resolved_endpoints entry").count(),
+        3,
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn resolve_times_out_against_a_silent_server() {
     let env = Env::new();
