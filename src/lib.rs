@@ -162,9 +162,11 @@ impl Source {
     }
 }
 
-/// The plan with its warnings logged, snapshot entries it leaves unused among them.
+/// The plan with its warnings logged, snapshot entries it leaves unused among them; SRV names
+/// shared by two validator × consumer pairs fail it, zones or not.
 fn plan_cosmos(loaded: &Loaded) -> Result<plan::Plan, Error> {
     let mut plan = plan::plan(&loaded.inventory, &loaded.state)?;
+    zone::check_srv_names(&plan, &loaded.inventory).map_err(zone::ZoneError::from)?;
     let unused = srv::unused_resolved(&plan, &loaded.state);
     plan.warnings.extend(unused);
     warn_all(&plan.warnings);

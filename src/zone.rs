@@ -502,7 +502,7 @@ pub fn build(
     let Some(dns) = inventory.dns.as_ref().map(|d| &d.value) else {
         return Ok(ZoneFiles::default());
     };
-    check_owner_collisions(srv_instances(plan, inventory, dns))?;
+    check_srv_names(plan, inventory)?;
     let mut files = Vec::new();
     let mut warnings = Vec::new();
     for zone in dns.zones.values() {
@@ -538,6 +538,15 @@ pub fn build(
         files.push((path, text));
     }
     Ok(ZoneFiles { files, warnings })
+}
+
+/// Refuses two planned validator × consumer pairs on one SRV name (see [`check_owner_collisions`]);
+/// `build` runs it, and `check` and `render --self`, which build no zone, run it on their own.
+pub fn check_srv_names(plan: &Plan, inventory: &Inventory) -> Result<(), OwnerCollisions> {
+    match inventory.dns.as_ref() {
+        Some(dns) => check_owner_collisions(srv_instances(plan, inventory, &dns.value)),
+        None => Ok(()),
+    }
 }
 
 /// Every planned validator × consumer with a zone and the SRV name it owns there, whether it

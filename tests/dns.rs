@@ -830,6 +830,31 @@ dns:
     .stderr_has(both)
     .stderr_has("rename one of the two validators");
     assert!(!env.path("out/dns").exists());
+    // `check` and `render --self` build no zone and still refuse.
+    run_at(
+        &env,
+        DAY1,
+        &["check", "-i", "publisher.yaml", "--state", "state.json"],
+    )
+    .failure()
+    .stderr_has(both);
+    run_at(
+        &env,
+        DAY1,
+        &[
+            "render",
+            "-i",
+            "publisher.yaml",
+            "--state",
+            "state.json",
+            "--out",
+            "out",
+            "--self",
+            "alice",
+        ],
+    )
+    .failure()
+    .stderr_has(both);
 
     // Fails before any query: the nameserver is a socket that never answers.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
