@@ -110,8 +110,7 @@ pub fn render_tree(
     only: Option<&str>,
     previous: Option<&std::path::Path>,
 ) -> Result<(plan::Plan, tree::OutputTree), Error> {
-    let plan = plan::plan(&loaded.inventory, &loaded.state)?;
-    warn_all(&plan.warnings);
+    let plan = plan_cosmos(loaded)?;
     let mut tree = render::render(&plan, &loaded.inventory, templates, only)?;
     // Zones hold every validator's records, so a `--self` render leaves them alone.
     if only.is_none() && loaded.inventory.dns.is_some() {
@@ -163,6 +162,17 @@ impl Source {
     }
 }
 
+/// The plan with its warnings logged, snapshot entries it leaves unused among them; SRV names
+/// shared by two validator × consumer pairs fail it, zones or not.
+fn plan_cosmos(loaded: &Loaded) -> Result<plan::Plan, Error> {
+    let mut plan = plan::plan(&loaded.inventory, &loaded.state)?;
+    zone::check_srv_names(&plan, &loaded.inventory).map_err(zone::ZoneError::from)?;
+    let unused = srv::unused_resolved(&plan, &loaded.state);
+    plan.warnings.extend(unused);
+    warn_all(&plan.warnings);
+    Ok(plan)
+}
+
 fn warn_all(warnings: &[String]) {
     for w in warnings {
         tracing::warn!("{w}");
@@ -181,8 +191,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
                 return Ok(ExitCode::SUCCESS);
             }
             let loaded = load(&args.inputs)?;
-            let plan = plan::plan(&loaded.inventory, &loaded.state)?;
-            warn_all(&plan.warnings);
+            let plan = plan_cosmos(&loaded)?;
             write_check_report(out, &loaded, &plan)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -9,8 +9,9 @@ use hickory_proto::op::{Message, MessageType, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use crate::address::Host;
+use crate::dns::{OwnerCollisions, SrvInstance, check_owner_collisions};
 use crate::inventory::Inventory;
-use crate::plan::{self, DnsLookup, PlanErrors};
+use crate::plan::{self, DnsLookup, Plan, PlanErrors, PortSource};
 use crate::state::{ProviderState, ResolvedEndpoint};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,8 @@ pub enum SrvError {
         query: String,
         problem: String,
     },
+    #[error(transparent)]
+    OwnerCollision(#[from] OwnerCollisions),
     #[error("{path}: no nameserver line; pass --nameserver HOST:PORT")]
     NoNameserver { path: String },
     #[error("{path}: {source}")]
@@ -79,6 +82,13 @@ pub fn resolve_endpoints(
     config: &ResolverConfig,
 ) -> Result<Vec<ResolvedEndpoint>, SrvError> {
     let lookups = plan::dns_lookups(inventory, state)?;
+    // Two pairs on one name would both be handed the same answer; refuse before asking anything.
+    check_owner_collisions(lookups.iter().map(|l| SrvInstance {
+        validator: l.validator.clone(),
+        consumer_id: l.consumer_id.clone(),
+        chain_id: l.chain_id.clone(),
+        name: l.query.clone(),
+    }))?;
     let mut resolved = Vec::with_capacity(lookups.len());
     for l in lookups {
         let (host, port) = lookup(&l.query, config).map_err(|problem| lookup_error(&l, problem))?;
@@ -95,6 +105,34 @@ pub fn resolve_endpoints(
     Ok(resolved)
 }
 
+/// Warnings for snapshot `resolved_endpoints` that no DNS-sourced member of `plan` took its
+/// endpoint from (the validator left the inventory or the consumer, switched to a
+/// `consumer_template`, or the consumer went inactive). Left silent, a stale entry would look
+/// like a live peer to whoever reviews the snapshot; `resolve` or `fetch` rewrites the list.
+pub fn unused_resolved(plan: &Plan, state: &ProviderState) -> Vec<String> {
+    let used: std::collections::BTreeSet<(&str, &str)> = plan
+        .consumers
+        .iter()
+        .flat_map(|cp| {
+            cp.members
+                .iter()
+                .filter(|m| matches!(m.port_source, PortSource::Resolved { .. }))
+                .map(|m| (m.validator.as_str(), cp.consumer_id.as_str()))
+        })
+        .collect();
+    state
+        .resolved_endpoints
+        .iter()
+        .filter(|r| !used.contains(&(r.validator.as_str(), r.consumer_id.as_str())))
+        .map(|r| {
+            format!(
+                "the snapshot's resolved_endpoints entry for validator {}, consumer {} (SRV {} -> {}:{}) is used by no validator and consumer any more; `peergen resolve` drops it",
+                r.validator, r.consumer_id, r.query, r.host, r.port
+            )
+        })
+        .collect()
+}
+
 fn lookup_error(l: &DnsLookup, problem: String) -> SrvError {
     SrvError::Lookup {
         validator: l.validator.clone(),
@@ -105,8 +143,7 @@ fn lookup_error(l: &DnsLookup, problem: String) -> SrvError {
     }
 }
 
-/// One SRV lookup: the preferred answer (lowest priority, then highest weight, then smallest
-/// target and port, so the choice is stable) as a validated host and port.
+/// One SRV lookup: the [`preferred`] answer as a validated host and port.
 pub fn lookup(query: &str, config: &ResolverConfig) -> Result<(String, u16), String> {
     let name = Name::from_ascii(format!("{query}.")).map_err(|e| format!("not a DNS name: {e}"))?;
     let mut request = Message::query();
@@ -125,24 +162,11 @@ pub fn lookup(query: &str, config: &ResolverConfig) -> Result<(String, u16), Str
         ResponseCode::NXDomain => return Err("no such name (NXDOMAIN)".to_owned()),
         code => return Err(format!("the nameserver answered {code}")),
     }
-    let mut answers: Vec<(u16, std::cmp::Reverse<u16>, String, u16)> = response
-        .answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::SRV(srv) => Some((
-                srv.priority,
-                std::cmp::Reverse(srv.weight),
-                srv.target.to_ascii(),
-                srv.port,
-            )),
-            _ => None,
-        })
-        .collect();
-    answers.sort();
-    let (_, _, target, port) = answers
-        .into_iter()
-        .next()
-        .ok_or_else(|| "the name exists but has no SRV record".to_owned())?;
+    let (target, port) = preferred(response.answers.iter().filter_map(|r| match &r.data {
+        RData::SRV(srv) => Some((srv.priority, srv.weight, srv.target.to_ascii(), srv.port)),
+        _ => None,
+    }))
+    .ok_or_else(|| "the name exists but has no SRV record".to_owned())?;
     if target == "." {
         return Err(
             "the SRV target is `.`: the service is decidedly not available there".to_owned(),
@@ -156,6 +180,30 @@ pub fn lookup(query: &str, config: &ResolverConfig) -> Result<(String, u16), Str
         Ok(Host::Ip(_)) => Err(format!("SRV target {target} is not a host name")),
         Err(e) => Err(format!("SRV target: {e}")),
     }
+}
+
+/// The one answer kept from `(priority, weight, target, port)` records: the lowest priority, then
+/// the highest weight, then the smallest target (lowercased: names are case-insensitive and
+/// servers may echo any case) and port.
+///
+/// RFC 2782 clients choose randomly among equal priorities in proportion to weight, but a
+/// CometBFT peer entry (`persistent_peers`) takes one `node_id@host:port` per node, and the
+/// snapshot must not change between two lookups of unchanged records (it would show up as churn in
+/// review). So weight only ranks here, and ties are broken by the record itself, never by the
+/// order the server happened to send.
+fn preferred(answers: impl IntoIterator<Item = (u16, u16, String, u16)>) -> Option<(String, u16)> {
+    answers
+        .into_iter()
+        .map(|(priority, weight, target, port)| {
+            (
+                priority,
+                std::cmp::Reverse(weight),
+                target.to_ascii_lowercase(),
+                port,
+            )
+        })
+        .min()
+        .map(|(_, _, target, port)| (target, port))
 }
 
 fn exchange_udp(bytes: &[u8], id: u16, config: &ResolverConfig) -> Result<Message, String> {
@@ -253,6 +301,33 @@ mod tests {
             ));
         }
         m
+    }
+
+    #[test]
+    fn preferred_answer_is_stable_whatever_the_order() {
+        let records = [
+            (1, 100, "a.example.com.", 1),
+            (0, 5, "a.example.com.", 2),
+            (0, 9, "z.example.com.", 3),
+            (0, 9, "B.example.com.", 5),
+            (0, 9, "b.example.com.", 4),
+        ];
+        let owned = |rs: &[(u16, u16, &str, u16)]| -> Vec<(u16, u16, String, u16)> {
+            rs.iter()
+                .map(|(p, w, t, port)| (*p, *w, (*t).to_owned(), *port))
+                .collect()
+        };
+        let want = Some(("b.example.com.".to_owned(), 4));
+        assert_eq!(preferred(owned(&records)), want);
+        let mut reversed = records;
+        reversed.reverse();
+        assert_eq!(preferred(owned(&reversed)), want);
+        // Priority outranks weight.
+        assert_eq!(
+            preferred(owned(&records[..2])),
+            Some(("a.example.com.".to_owned(), 2))
+        );
+        assert_eq!(preferred(Vec::new()), None);
     }
 
     /// A server that only says "truncated" over UDP and answers in full over TCP on the same port.

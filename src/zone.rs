@@ -7,7 +7,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use crate::address::Host;
-use crate::dns::{DnsName, DnsSettings, ZoneSettings, check_service_name};
+use crate::dns::{
+    DnsName, DnsSettings, OwnerCollisions, SrvInstance, ZoneSettings, check_owner_collisions,
+    check_service_name,
+};
 use crate::inventory::{EndpointSource, Inventory};
 use crate::plan::Plan;
 
@@ -32,8 +35,14 @@ pub enum ZoneError {
         "zone {zone}: serial {old} cannot move forward within 32 bits; reset it by hand (RFC 1982)"
     )]
     SerialExhausted { zone: String, old: u32 },
+    #[error(transparent)]
+    OwnerCollision(#[from] OwnerCollisions),
     #[error("SOURCE_DATE_EPOCH={0:?} is not a non-negative whole number of seconds")]
     SourceDateEpoch(String),
+    #[error(
+        "{origin} is {secs} seconds after 1970-01-01, past 4294-12-31: a YYYYMMDDnn serial holds dates up to then; use a Unix time from 0 to {MAX_EPOCH}"
+    )]
+    DateOutOfRange { origin: String, secs: u64 },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -418,25 +427,47 @@ pub fn diff(old: &str, new: &str) -> Result<ZoneDiff, ZoneParseError> {
 /// The serial rule (DNSControl's, gitops.md §3.5): unchanged records keep the old serial;
 /// otherwise `max(old + 1, YYYYMMDD00)`. Never backwards.
 pub fn next_serial(old: Option<u32>, unchanged: bool, today: u32) -> Option<u32> {
-    let floor = today.checked_mul(100)?;
+    // An unchanged zone keeps its serial whatever the date, so the floor is only computed for
+    // changed records: a bad date must never block (or be blamed for) a no-op render.
     match old {
         Some(old) if unchanged => Some(old),
-        Some(old) => Some(old.checked_add(1)?.max(floor)),
-        None => Some(floor),
+        Some(old) => Some(old.checked_add(1)?.max(today.checked_mul(100)?)),
+        None => today.checked_mul(100),
     }
 }
 
+/// The last second (4294-12-31 23:59:59 UTC) whose `YYYYMMDD99` still fits the 32-bit serial.
+pub const MAX_EPOCH: u64 = 73_369_929_599;
+
 /// Today as `YYYYMMDD` (UTC), from `SOURCE_DATE_EPOCH` when set so builds are reproducible.
 pub fn today() -> Result<u32, ZoneError> {
-    let secs = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => v
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| ZoneError::SourceDateEpoch(v))?,
-        Err(_) => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
+    let (origin, secs) = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => {
+            let secs = v
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| ZoneError::SourceDateEpoch(v.clone()))?;
+            (format!("SOURCE_DATE_EPOCH={v:?}"), secs)
+        }
+        Err(_) => (
+            "the system clock".to_owned(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        ),
     };
+    date_of(&origin, secs)
+}
+
+/// `YYYYMMDD` of `secs`, refused past [`MAX_EPOCH`] rather than producing a date whose serial
+/// floor overflows and surfaces later as a misleading "serial cannot move forward".
+fn date_of(origin: &str, secs: u64) -> Result<u32, ZoneError> {
+    if secs > MAX_EPOCH {
+        return Err(ZoneError::DateOutOfRange {
+            origin: origin.to_owned(),
+            secs,
+        });
+    }
     Ok(civil_date(secs / 86_400))
 }
 
@@ -471,6 +502,7 @@ pub fn build(
     let Some(dns) = inventory.dns.as_ref().map(|d| &d.value) else {
         return Ok(ZoneFiles::default());
     };
+    check_srv_names(plan, inventory)?;
     let mut files = Vec::new();
     let mut warnings = Vec::new();
     for zone in dns.zones.values() {
@@ -506,6 +538,37 @@ pub fn build(
         files.push((path, text));
     }
     Ok(ZoneFiles { files, warnings })
+}
+
+/// Refuses two planned validator × consumer pairs on one SRV name (see [`check_owner_collisions`]);
+/// `build` runs it, and `check` and `render --self`, which build no zone, run it on their own.
+pub fn check_srv_names(plan: &Plan, inventory: &Inventory) -> Result<(), OwnerCollisions> {
+    match inventory.dns.as_ref() {
+        Some(dns) => check_owner_collisions(srv_instances(plan, inventory, &dns.value)),
+        None => Ok(()),
+    }
+}
+
+/// Every planned validator × consumer with a zone and the SRV name it owns there, whether it
+/// publishes (`consumer_template`) or looks the name up (`endpoint_source: dns`): a lookup that
+/// shares a published owner would get another validator's endpoint. Names that cannot be built
+/// are left to the SRV lint and the plan, which report them with their cause.
+fn srv_instances<'a>(
+    plan: &'a Plan,
+    inventory: &'a Inventory,
+    dns: &'a DnsSettings,
+) -> impl Iterator<Item = SrvInstance> + 'a {
+    plan.consumers.iter().flat_map(move |cp| {
+        cp.members.iter().filter_map(move |m| {
+            let zone = inventory.zone_for(inventory.validators.get(&m.validator)?)?;
+            Some(SrvInstance {
+                validator: m.validator.clone(),
+                consumer_id: cp.consumer_id.clone(),
+                chain_id: cp.chain_id.clone(),
+                name: dns.srv_query(&zone.name, &m.validator, &cp.slug).ok()?,
+            })
+        })
+    })
 }
 
 fn read_previous(path: &Path) -> Result<Option<ParsedZone>, ZoneError> {
@@ -740,6 +803,33 @@ mod tests {
             Some(2030010101)
         );
         assert_eq!(next_serial(Some(u32::MAX), false, 20261122), None);
+    }
+
+    #[test]
+    fn unchanged_zone_keeps_its_serial_whatever_the_date() {
+        assert_eq!(
+            next_serial(Some(2025112100), true, u32::MAX),
+            Some(2025112100)
+        );
+        assert_eq!(next_serial(Some(2025112100), false, u32::MAX), None);
+    }
+
+    #[test]
+    fn dates_are_bounded_by_what_a_serial_holds() {
+        assert_eq!(date_of("x", 0).unwrap(), 19700101);
+        let last = date_of("x", MAX_EPOCH).unwrap();
+        assert_eq!(last, 42941231);
+        assert!(u64::from(last) * 100 + 99 <= u64::from(u32::MAX));
+        // One second later is the next day, whose serial floor would no longer fit.
+        assert_eq!(civil_date((MAX_EPOCH + 1) / 86_400), 42950101);
+        let e = date_of("SOURCE_DATE_EPOCH=\"99999999999999\"", 99_999_999_999_999)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("SOURCE_DATE_EPOCH=\"99999999999999\"")
+                && e.contains("from 0 to 73369929599"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -246,6 +246,39 @@ fn bad_source_date_epoch_is_an_error() {
     .stderr_has("SOURCE_DATE_EPOCH=\"yesterday\"");
 }
 
+/// An epoch whose date cannot make a 32-bit `YYYYMMDDnn` serial is named as the problem, with the
+/// valid range, even when the zone is unchanged (it used to blame the committed serial instead).
+#[test]
+fn out_of_range_source_date_epoch_is_named_not_blamed_on_the_serial() {
+    let env = Env::new();
+    env.write("state.json", STATE);
+    env.write("inv.yaml", &publisher(""));
+    let args = [
+        "render",
+        "-i",
+        "inv.yaml",
+        "--state",
+        "state.json",
+        "--out",
+        "out",
+    ];
+    run_at(&env, DAY1, &args).success();
+    let before = env.read("out/dns/validators.zone.zone");
+    let run = run_at(&env, "99999999999999", &args);
+    run.failure()
+        .stderr_has("SOURCE_DATE_EPOCH=\"99999999999999\"")
+        .stderr_has("from 0 to 73369929599");
+    assert!(
+        !run.stderr.contains("cannot move forward"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.read("out/dns/validators.zone.zone"), before);
+    // The last valid second still renders, and an unchanged zone keeps its serial.
+    run_at(&env, "73369929599", &args).success();
+    assert_eq!(env.read("out/dns/validators.zone.zone"), before);
+}
+
 #[test]
 fn own_lint_rejects_what_named_checkzone_accepts() {
     let env = Env::new();
@@ -743,6 +776,184 @@ fn named_serves_the_zone_and_resolve_reproduces_the_peers() {
     run_at(&env, DAY1, &["render", "-i", "subscriber.yaml", "--state", "sub-state.json", "--out", "third"])
         .failure()
         .stderr_has("resolved from _cosmos-p2p._tcp.alice-pion-1.validators.zone but the inventory now names _other-p2p");
+}
+
+/// Validator `alice` on chain `pion-1` and validator `alice-pion` on chain `1` both make the label
+/// `alice-pion-1`: render and resolve refuse, naming both pairs, instead of mixing two peers in
+/// one RRset (or handing both the same answer).
+#[test]
+fn srv_owner_collisions_are_refused_naming_both_pairs() {
+    let env = Env::new();
+    env.write("state.json", &STATE.replace("\"neutron-1\"", "\"1\""));
+    let inventory = |source: &str| {
+        format!(
+            "version: 1
+validators:
+  alice:
+    operator_address: cosmosvaloper19vfen9jn3uk3e6rrkt3pxansunujnlm40wpdvg
+    {source}
+    node_id: 529a2b1b52c1a79a57989bb89630c08d1aaaa689
+  alice-pion:
+    operator_address: cosmosvaloper1a7u5k6f54ua3tptl9yn6u82yrvayet6sxn9ywn
+    {}
+    node_id: e326eeb620fccafb2391a9df7f5b71d3f101dd5b
+dns:
+  default_zone: validators.zone
+  zones:
+    validators.zone:
+      hostmaster: hostmaster@validators.zone
+      ns: [ns1.example.net]
+",
+            source.replace("alice-", "other-")
+        )
+    };
+    let both = "SRV name _cosmos-p2p._tcp.alice-pion-1.validators.zone belongs to both validator alice, consumer 0 (pion-1) and validator alice-pion, consumer 1 (1)";
+
+    env.write(
+        "publisher.yaml",
+        &inventory("consumer_template: alice-{{chain-id}}.example.org:{{port}}"),
+    );
+    run_at(
+        &env,
+        DAY1,
+        &[
+            "render",
+            "-i",
+            "publisher.yaml",
+            "--state",
+            "state.json",
+            "--out",
+            "out",
+        ],
+    )
+    .failure()
+    .stderr_has(both)
+    .stderr_has("rename one of the two validators");
+    assert!(!env.path("out/dns").exists());
+    // `check` and `render --self` build no zone and still refuse.
+    run_at(
+        &env,
+        DAY1,
+        &["check", "-i", "publisher.yaml", "--state", "state.json"],
+    )
+    .failure()
+    .stderr_has(both);
+    run_at(
+        &env,
+        DAY1,
+        &[
+            "render",
+            "-i",
+            "publisher.yaml",
+            "--state",
+            "state.json",
+            "--out",
+            "out",
+            "--self",
+            "alice",
+        ],
+    )
+    .failure()
+    .stderr_has(both);
+
+    // Fails before any query: the nameserver is a socket that never answers.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let ns = silent.local_addr().unwrap().to_string();
+    env.write("subscriber.yaml", &inventory("endpoint_source: dns"));
+    let state = env.read("state.json");
+    run_at(
+        &env,
+        DAY1,
+        &[
+            "resolve",
+            "-i",
+            "subscriber.yaml",
+            "--state",
+            "state.json",
+            "--nameserver",
+            &ns,
+            "--timeout",
+            "5",
+        ],
+    )
+    .failure()
+    .stderr_has(both);
+    assert_eq!(env.read("state.json"), state);
+}
+
+/// A snapshot entry no DNS-sourced validator × consumer takes its endpoint from any more is named
+/// in a warning by `check` and `render`, while the entries in use are not.
+#[test]
+fn unused_resolved_endpoints_are_warned_about() {
+    let env = Env::new();
+    let entry = |validator: &str, consumer: &str, chain: &str, host: &str| {
+        format!(
+            r#"{{ "validator": "{validator}", "consumer_id": "{consumer}", "query": "_cosmos-p2p._tcp.{validator}-{chain}.validators.zone", "host": "{host}", "port": 26656 }}"#
+        )
+    };
+    let entries = [
+        entry("alice", "0", "pion-1", "alice-pion-1.example.org"),
+        entry("alice", "1", "neutron-1", "alice-neutron-1.example.org"),
+        entry("bob", "0", "pion-1", "bob-pion-1.example.org"),
+        entry("bob", "1", "neutron-1", "bob-neutron-1.example.org"),
+        entry("dave", "1", "neutron-1", "dave.example.org"),
+    ];
+    let state = STATE.replacen(
+        "\n  ]\n}\n",
+        &format!(
+            "\n  ],\n  \"resolved_endpoints\": [\n    {}\n  ]\n}}\n",
+            entries.join(",\n    ")
+        ),
+        1,
+    );
+    assert_ne!(state, STATE);
+    env.write("state.json", &state);
+    env.write("subscriber.yaml", &subscriber("cosmos-p2p"));
+    let dave = "resolved_endpoints entry for validator dave, consumer 1 (SRV _cosmos-p2p._tcp.dave-neutron-1.validators.zone -> dave.example.org:26656) is used by no validator and consumer any more";
+    for args in [
+        &["check", "-i", "subscriber.yaml", "--state", "state.json"][..],
+        &[
+            "render",
+            "-i",
+            "subscriber.yaml",
+            "--state",
+            "state.json",
+            "--out",
+            "out",
+        ],
+    ] {
+        let run = run_at(&env, DAY1, args);
+        run.success().stderr_has(dave);
+        assert_eq!(
+            run.stderr.matches("resolved_endpoints entry").count(),
+            1,
+            "{}",
+            run.stderr
+        );
+    }
+    // Once alice serves its peers from a template, her entries are stale too.
+    env.write(
+        "subscriber.yaml",
+        &subscriber("cosmos-p2p").replacen(
+            "endpoint_source: dns",
+            "consumer_template: alice-{{chain-id}}.example.org:{{port}}",
+            1,
+        ),
+    );
+    let run = run_at(
+        &env,
+        DAY1,
+        &["check", "-i", "subscriber.yaml", "--state", "state.json"],
+    );
+    run.success()
+        .stderr_has("entry for validator alice, consumer 0 (SRV _cosmos-p2p._tcp.alice-pion-1.validators.zone")
+        .stderr_has("entry for validator alice, consumer 1 (SRV _cosmos-p2p._tcp.alice-neutron-1.validators.zone");
+    assert_eq!(
+        run.stderr.matches("resolved_endpoints entry").count(),
+        3,
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
