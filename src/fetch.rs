@@ -139,6 +139,15 @@ struct ValidatorsPage {
     pagination: Option<RawPagination>,
 }
 
+impl rest::Page for ValidatorsPage {
+    fn is_empty(&self) -> bool {
+        self.validators.is_empty()
+    }
+    fn next_key(&self) -> Option<&str> {
+        self.pagination.as_ref()?.next_key.as_deref()
+    }
+}
+
 #[derive(Deserialize, Default)]
 struct RawDescription {
     #[serde(default)]
@@ -180,6 +189,15 @@ struct ChainsPage {
     chains: Vec<RawChain>,
     #[serde(default)]
     pagination: Option<RawPagination>,
+}
+
+impl rest::Page for ChainsPage {
+    fn is_empty(&self) -> bool {
+        self.chains.is_empty()
+    }
+    fn next_key(&self) -> Option<&str> {
+        self.pagination.as_ref()?.next_key.as_deref()
+    }
 }
 
 #[derive(Deserialize)]
@@ -370,9 +388,7 @@ fn check_bech32(url: &str, field: &str, value: &str, hrp: &str) -> Result<(), Fe
 fn fetch_bonded(client: &Client, prefix: &str) -> Result<Vec<BondedValidator>, FetchError> {
     let url = client.url(STAKING_VALIDATORS);
     let query = format!("status=BOND_STATUS_BONDED&pagination.limit={PAGE_LIMIT}");
-    let pages = client.get_pages(STAKING_VALIDATORS, &query, |p: &ValidatorsPage| {
-        p.pagination.as_ref().and_then(|p| p.next_key.as_deref())
-    })?;
+    let pages = client.get_pages::<ValidatorsPage>(STAKING_VALIDATORS, &query)?;
     let mut out: BTreeMap<String, BondedValidator> = BTreeMap::new();
     for raw in pages.into_iter().flat_map(|p| p.validators) {
         // Pages are flattened, so an index would mislead: name the validator instead.
@@ -504,9 +520,7 @@ fn list_consumers(client: &Client) -> Result<(IcsApi, Vec<Listed>), FetchError> 
     let path = format!("{ICS}/consumer_chains/0");
     let url = client.url(&path);
     let query = format!("pagination.limit={PAGE_LIMIT}");
-    let v6_error = match client.get_pages::<ChainsPage>(&path, &query, |p| {
-        p.pagination.as_ref().and_then(|p| p.next_key.as_deref())
-    }) {
+    let v6_error = match client.get_pages::<ChainsPage>(&path, &query) {
         Ok(pages) => {
             let mut listed = Vec::new();
             for chain in pages.into_iter().flat_map(|p| p.chains) {

@@ -15,6 +15,10 @@ const BODY_LIMIT: u64 = 64 * 1024 * 1024;
 /// A provider's `Retry-After` is honoured up to this; a longer wait is better spent failing the run.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
+/// Pages of one list before giving up: 10,000 pages of 100 is far beyond any real validator or
+/// consumer list, so a provider still returning fresh `next_key`s is broken, not long.
+const MAX_PAGES: usize = 10_000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum RestError {
     #[error("{url}: {reason} (gave up after {attempts} attempts)")]
@@ -40,6 +44,18 @@ pub enum RestError {
     Decode { url: String, message: String },
     #[error("{url}: pagination loop: next_key {key:?} was already returned by an earlier page")]
     PaginationLoop { url: String, key: String },
+    #[error(
+        "{url}: page {page} is empty but still returns next_key {key:?}; the provider's pagination does not advance"
+    )]
+    EmptyPage {
+        url: String,
+        page: usize,
+        key: String,
+    },
+    #[error(
+        "{url}: still returns a next_key after {pages} pages; the provider's pagination does not end"
+    )]
+    TooManyPages { url: String, pages: usize },
     #[error("provider URL {url}: {message}")]
     BadUrl { url: String, message: String },
 }
@@ -122,6 +138,13 @@ pub struct Client {
     base: String,
     authorization: Option<String>,
     retry: RetryPolicy,
+    max_pages: usize,
+}
+
+/// One page of a `pagination.next_key` list.
+pub trait Page {
+    fn is_empty(&self) -> bool;
+    fn next_key(&self) -> Option<&str>;
 }
 
 enum Attempt {
@@ -169,6 +192,7 @@ impl Client {
             base,
             authorization,
             retry: config.retry,
+            max_pages: MAX_PAGES,
         })
     }
 
@@ -183,12 +207,12 @@ impl Client {
     }
 
     /// Follows `pagination.next_key` until the provider reports no further page. `query` is the
-    /// fixed part of the query string; `next_key` reads the key from a decoded page.
-    pub fn get_pages<P: DeserializeOwned>(
+    /// fixed part of the query string. A repeated key, an empty page that still names a next key,
+    /// or more than `max_pages` pages fail: each would otherwise loop without end.
+    pub fn get_pages<P: DeserializeOwned + Page>(
         &self,
         path: &str,
         query: &str,
-        next_key: impl Fn(&P) -> Option<&str>,
     ) -> Result<Vec<P>, RestError> {
         let mut pages = Vec::new();
         let mut seen = BTreeSet::new();
@@ -200,7 +224,8 @@ impl Client {
                 target.push_str(&url_encode(k));
             }
             let page: P = self.get_json(&target)?;
-            let next = next_key(&page).filter(|k| !k.is_empty()).map(str::to_owned);
+            let next = page.next_key().filter(|k| !k.is_empty()).map(str::to_owned);
+            let empty = page.is_empty();
             pages.push(page);
             match next {
                 None => return Ok(pages),
@@ -209,6 +234,19 @@ impl Client {
                         return Err(RestError::PaginationLoop {
                             url: self.url(path),
                             key: k,
+                        });
+                    }
+                    if empty {
+                        return Err(RestError::EmptyPage {
+                            url: self.url(path),
+                            page: pages.len(),
+                            key: k,
+                        });
+                    }
+                    if pages.len() >= self.max_pages {
+                        return Err(RestError::TooManyPages {
+                            url: self.url(path),
+                            pages: pages.len(),
                         });
                     }
                     tracing::debug!("{}: page {} has a next page", self.url(path), pages.len());
@@ -455,6 +493,64 @@ mod tests {
         let e = split_base_url("ftp://u:secret@h").unwrap_err().to_string();
         assert!(!e.contains("secret"), "{e}");
         assert!(split_base_url("https://h/?key=1").is_err());
+    }
+
+    fn client(url: &str) -> Client {
+        Client::new(ClientConfig {
+            base_url: url.to_owned(),
+            auth: None,
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(10),
+            retry: RetryPolicy {
+                retries: 0,
+                initial_backoff: Duration::from_millis(1),
+                max_backoff: Duration::from_millis(1),
+            },
+        })
+        .unwrap()
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct TestPage {
+        items: Vec<u32>,
+        next_key: Option<String>,
+    }
+
+    impl Page for TestPage {
+        fn is_empty(&self) -> bool {
+            self.items.is_empty()
+        }
+        fn next_key(&self) -> Option<&str> {
+            self.next_key.as_deref()
+        }
+    }
+
+    #[test]
+    fn endless_pagination_stops_at_the_page_cap() {
+        let mut server = mockito::Server::new();
+        let served = std::sync::atomic::AtomicUsize::new(0);
+        // Every page holds an item and names a key never seen before, so only the cap ends it.
+        let mock = server
+            .mock("GET", "/list")
+            .match_query(mockito::Matcher::Any)
+            .with_body_from_request(move |_| {
+                let n = served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                format!(r#"{{"items":[{n}],"next_key":"k{n}"}}"#).into_bytes()
+            })
+            .expect(3)
+            .create();
+        let mut c = client(&server.url());
+        c.max_pages = 3;
+        let e = c.get_pages::<TestPage>("/list", "limit=1").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}/list: still returns a next_key after 3 pages; the provider's pagination does not end",
+                server.url()
+            )
+        );
+        mock.assert();
+        assert_eq!(MAX_PAGES, client(&server.url()).max_pages);
     }
 
     #[test]

@@ -1329,3 +1329,25 @@ fn fetch_resolves_dns_published_endpoints_and_renders_the_same_peers() {
         "a failed fetch keeps the old snapshot"
     );
 }
+
+#[test]
+fn fetch_stops_on_an_empty_page_that_still_has_a_next_key() {
+    let mut p = standard(&["bonded"], None);
+    p.bonded(vec![
+        (
+            vec![staking(&ALICE, "BOND_STATUS_BONDED")],
+            Some(("a2V5MQ==", "a2V5MQ%3D%3D")),
+        ),
+        (vec![], Some(("a2V5Mg==", "a2V5Mg%3D%3D"))),
+        (vec![], Some(("a2V5Mw==", "unused"))),
+    ]);
+    fails_keeping_snapshot(
+        &p,
+        &[],
+        "/cosmos/staking/v1beta1/validators: page 2 is empty but still returns next_key \"a2V5Mg==\"; the provider's pagination does not advance",
+    );
+    assert!(
+        !p.mocks["bonded-2"].matched(),
+        "fetched past the empty page"
+    );
+}
