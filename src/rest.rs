@@ -19,6 +19,9 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// consumer list, so a provider still returning fresh `next_key`s is broken, not long.
 const MAX_PAGES: usize = 10_000;
 
+const URL_QUERY: &str =
+    "the provider URL must not carry a query string or fragment; put credentials in provider.auth";
+
 #[derive(Debug, thiserror::Error)]
 pub enum RestError {
     #[error("{url}: {reason} (gave up after {attempts} attempts)")]
@@ -56,8 +59,9 @@ pub enum RestError {
         "{url}: still returns a next_key after {pages} pages; the provider's pagination does not end"
     )]
     TooManyPages { url: String, pages: usize },
-    #[error("provider URL {url}: {message}")]
-    BadUrl { url: String, message: String },
+    /// The message never quotes the URL as given: it may hold credentials anywhere.
+    #[error("{message}")]
+    BadUrl { message: String },
 }
 
 impl RestError {
@@ -164,8 +168,9 @@ impl Client {
         let auth = match (config.auth, userinfo) {
             (Some(_), Some(_)) => {
                 return Err(RestError::BadUrl {
-                    url: base,
-                    message: "has credentials in the URL and in provider.auth; keep one".to_owned(),
+                    message: format!(
+                        "provider URL {base}: has credentials in the URL and in provider.auth; keep one"
+                    ),
                 });
             }
             (auth, userinfo) => auth.or(userinfo.map(Auth::Basic)),
@@ -423,47 +428,79 @@ pub fn url_encode(s: &str) -> String {
     out
 }
 
-/// Splits `scheme://user:pass@host/path` into the credential-free base (no trailing `/`) and the
-/// credentials, so only the former is ever shown.
+/// Splits `scheme://user:pass@host:port/path` into the credential-free base (no trailing `/`), the
+/// only part ever shown, and the decoded `user:password` for Basic auth. No error quotes the input.
 fn split_base_url(url: &str) -> Result<(String, Option<String>), RestError> {
-    let bad = |shown: &str, message: &str| RestError::BadUrl {
-        url: shown.to_owned(),
-        message: message.to_owned(),
-    };
+    let bad = |message: String| RestError::BadUrl { message };
     let (scheme, rest) = url
         .split_once("://")
-        .ok_or_else(|| bad(&redact(url), "is not an http:// or https:// URL"))?;
-    if scheme != "http" && scheme != "https" {
-        return Err(bad(&redact(url), "is not an http:// or https:// URL"));
+        .filter(|(scheme, _)| matches!(*scheme, "http" | "https"))
+        .ok_or_else(|| bad("the provider URL must start with http:// or https://".to_owned()))?;
+    // Paths are appended to the base, so a query or fragment would end up inside them; and an
+    // API key there would be shown wherever the URL is.
+    if rest.contains(['?', '#']) {
+        return Err(bad(URL_QUERY.to_owned()));
     }
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let (userinfo, host) = match authority.rsplit_once('@') {
-        Some((u, h)) => (Some(u.to_owned()), h),
-        None => (None, authority),
+    // The user info ends at the last `@`: a password may carry an unencoded `/` or `@`, while a
+    // REST base path has no reason to hold an `@`.
+    let (userinfo, host_path) = match rest.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, rest),
     };
+    let (host, path) = host_path.split_at(host_path.find('/').unwrap_or(host_path.len()));
     let base = format!("{scheme}://{host}{}", path.trim_end_matches('/'));
     if host.is_empty() {
-        return Err(bad(&base, "has no host"));
+        return Err(bad(format!("provider URL {base}: has no host")));
     }
-    if path.contains(['?', '#']) {
-        return Err(bad(
-            &redact(url),
-            "must not have a query or fragment; put credentials in provider.auth",
-        ));
-    }
-    Ok((base, userinfo))
+    let basic = userinfo.map(basic_pair).transpose()?;
+    Ok((base, basic))
 }
 
-/// A URL fit for logs: any `user:password@` replaced by `***@`.
+/// The `user:password` of URL user info, percent-decoded as RFC 3986 encodes it.
+fn basic_pair(userinfo: &str) -> Result<String, RestError> {
+    let bad = |message: &str| RestError::BadUrl {
+        message: format!("the user info in the provider URL {message}"),
+    };
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let decode =
+        |part: &str| percent_decode(part).ok_or_else(|| bad("is not valid percent-encoded UTF-8"));
+    let user = decode(user)?;
+    if user.contains(':') {
+        // Basic auth splits at the first `:` (RFC 7617), so such a name cannot be sent.
+        return Err(bad(
+            "has a user name containing ':', which Basic auth cannot carry",
+        ));
+    }
+    Ok(format!("{user}:{}", decode(password)?))
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A URL fit for logs: `scheme://host[:port]/path`, without user info, query or fragment.
 pub fn redact(url: &str) -> String {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    let url = &url[..end];
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let end = rest.find('/').unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-        None => url.to_owned(),
-    }
+    // As in `split_base_url`: the last `@` ends the user info, whatever the password holds.
+    let host_path = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    format!("{scheme}://{host_path}")
 }
 
 #[cfg(test)]
@@ -488,11 +525,48 @@ mod tests {
         assert_eq!(user.as_deref(), Some("u:p"));
         assert_eq!(
             redact("https://u:p@rest.example.org/x"),
-            "https://***@rest.example.org/x"
+            "https://rest.example.org/x"
         );
         let e = split_base_url("ftp://u:secret@h").unwrap_err().to_string();
         assert!(!e.contains("secret"), "{e}");
-        assert!(split_base_url("https://h/?key=1").is_err());
+        assert_eq!(e, "the provider URL must start with http:// or https://");
+    }
+
+    #[test]
+    fn base_url_with_a_query_or_fragment_is_refused_unquoted() {
+        for url in [
+            "https://h/api?apikey=SUPERSECRET",
+            "https://h?apikey=SUPERSECRET",
+            "https://h/#SUPERSECRET",
+            "https://u:SUPER?SECRET@h/api",
+        ] {
+            let e = split_base_url(url).unwrap_err().to_string();
+            assert_eq!(e, URL_QUERY, "{url}");
+        }
+    }
+
+    #[test]
+    fn user_info_is_parsed_to_the_last_at_and_percent_decoded() {
+        let (base, user) = split_base_url("https://us%40er:pa/ss@w%3Ard@h:8443/api").unwrap();
+        assert_eq!(base, "https://h:8443/api");
+        assert_eq!(user.as_deref(), Some("us@er:pa/ss@w:rd"));
+        let (_, token) = split_base_url("http://token@h").unwrap();
+        assert_eq!(token.as_deref(), Some("token:"));
+        for (url, problem) in [
+            (
+                "https://u:p%zzSECRET@h",
+                "is not valid percent-encoded UTF-8",
+            ),
+            (
+                "https://u:p%ffSECRET@h",
+                "is not valid percent-encoded UTF-8",
+            ),
+            ("https://u%3Av:SECRET@h", "user name containing ':'"),
+        ] {
+            let e = split_base_url(url).unwrap_err().to_string();
+            assert!(e.contains(problem) && !e.contains("SECRET"), "{url}: {e}");
+        }
+        assert_eq!(redact("https://u:pa/ss@h:1/x?k=SECRET#f"), "https://h:1/x");
     }
 
     fn client(url: &str) -> Client {

@@ -1351,3 +1351,66 @@ fn fetch_stops_on_an_empty_page_that_still_has_a_next_key() {
         "fetched past the empty page"
     );
 }
+
+#[test]
+fn fetch_refuses_a_provider_url_with_a_query_without_showing_it() {
+    let env = Env::new();
+    let inv = inventory(&env, "http://127.0.0.1:9", "");
+    for url in [
+        "https://h/api?apikey=SUPERSECRET",
+        "https://h?apikey=SUPERSECRET",
+        "https://h/api#SUPERSECRET",
+    ] {
+        let run = fetch(&env, &inv, &["--provider", url]);
+        run.failure().stderr_has(
+            "the provider URL must not carry a query string or fragment; put credentials in provider.auth",
+        );
+        assert!(!run.stderr.contains("SUPERSECRET"), "{}", run.stderr);
+        assert!(!run.stdout.contains("SUPERSECRET"), "{}", run.stdout);
+    }
+}
+
+#[test]
+fn fetch_decodes_url_credentials_and_never_shows_a_password_with_a_slash() {
+    // `pa/ss@w:rd` arrives partly encoded (`:` as %3A) and partly not (`/`, `@`).
+    let mut p = standard(
+        &["consumer-0"],
+        Some(format!("Basic {}", "dXNlcjpwYS9zc0B3OnJk")),
+    );
+    p.mount(
+        "cv-0",
+        &format!("{ICS}/consumer_validators/0"),
+        None,
+        500,
+        "boom".into(),
+    );
+    let url = p.url().replace("http://", "http://user:pa/ss@w%3Ard@");
+    let env = Env::new();
+    let inv = inventory(&env, "http://127.0.0.1:9", "");
+    let run = cli(
+        &env,
+        &[
+            "-vvv",
+            "fetch",
+            "-i",
+            &inv,
+            "--provider",
+            &url,
+            "--retries",
+            "0",
+        ],
+    );
+    run.failure().stderr_has(&format!(
+        "{}/interchain_security/ccv/provider/consumer_validators/0: HTTP 500",
+        p.url()
+    ));
+    // Every other query matched the decoded Basic credentials.
+    p.assert("bonded-1");
+    for shown in ["pa/ss", "ss@w", "w%3Ard", "user:"] {
+        assert!(
+            !run.stderr.contains(shown) && !run.stdout.contains(shown),
+            "{shown} leaked:\n{}",
+            run.stderr
+        );
+    }
+}
