@@ -300,6 +300,15 @@ struct Listed {
 /// so later steps (endpoint resolution, safety checks) see the whole state before any byte changes.
 pub fn fetch_state(client: &Client, opts: &FetchOptions) -> Result<ProviderState, FetchError> {
     let (chain_id, height) = provider_identity(client, opts)?;
+    // Every further query is answered at the height blocks/latest reported, so the snapshot is
+    // one block's state rather than a mix of blocks; without that query there is no height to pin.
+    let pinned;
+    let client = if height > 0 {
+        pinned = client.at_height(height);
+        &pinned
+    } else {
+        client
+    };
     let bonded = fetch_bonded(client, &opts.bech32_prefix)?;
     tracing::info!("{} bonded validators", bonded.len());
     let (api, listed) = list_consumers(client)?;

@@ -19,6 +19,9 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// consumer list, so a provider still returning fresh `next_key`s is broken, not long.
 const MAX_PAGES: usize = 10_000;
 
+/// The gRPC-gateway header that makes the node answer at this height instead of the latest one.
+const HEIGHT_HEADER: &str = "x-cosmos-block-height";
+
 const URL_QUERY: &str =
     "the provider URL must not carry a query string or fragment; put credentials in provider.auth";
 
@@ -137,11 +140,14 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
 }
 
+#[derive(Clone)]
 pub struct Client {
     agent: ureq::Agent,
     base: String,
     authorization: Option<String>,
     retry: RetryPolicy,
+    /// Sent as `x-cosmos-block-height` so every answer describes the same block.
+    height: Option<u64>,
     max_pages: usize,
 }
 
@@ -197,8 +203,17 @@ impl Client {
             base,
             authorization,
             retry: config.retry,
+            height: None,
             max_pages: MAX_PAGES,
         })
+    }
+
+    /// The same client, asking the provider to answer every query at `height`.
+    pub fn at_height(&self, height: u64) -> Client {
+        Client {
+            height: Some(height),
+            ..self.clone()
+        }
     }
 
     /// The URL of `path` as shown in logs and errors: never with credentials.
@@ -309,6 +324,9 @@ impl Client {
         let mut request = self.agent.get(url).header("Accept", "application/json");
         if let Some(value) = &self.authorization {
             request = request.header("Authorization", value);
+        }
+        if let Some(height) = self.height {
+            request = request.header(HEIGHT_HEADER, height.to_string());
         }
         let mut response = match request.call() {
             Ok(r) => r,

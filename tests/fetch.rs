@@ -137,6 +137,8 @@ struct Provider {
     server: ServerGuard,
     mocks: BTreeMap<String, Mock>,
     authorization: Option<String>,
+    /// What every query after blocks/latest must carry as `x-cosmos-block-height`.
+    height: Option<Matcher>,
 }
 
 impl Provider {
@@ -145,6 +147,7 @@ impl Provider {
             server: Server::new(),
             mocks: BTreeMap::new(),
             authorization: None,
+            height: None,
         }
     }
 
@@ -159,6 +162,11 @@ impl Provider {
         }
         if let Some(a) = &self.authorization {
             m = m.match_header("authorization", a.as_str());
+        }
+        if let Some(h) = &self.height
+            && !path.ends_with("/blocks/latest")
+        {
+            m = m.match_header("x-cosmos-block-height", h.clone());
         }
         let mock = m
             .with_status(status)
@@ -256,6 +264,11 @@ impl Provider {
 fn standard(skip: &[&str], authorization: Option<String>) -> Provider {
     let mut p = Provider::new();
     p.authorization = authorization;
+    standard_on(p, skip)
+}
+
+/// `standard`'s mocks mounted on `p`, so they carry `p`'s header expectations.
+fn standard_on(mut p: Provider, skip: &[&str]) -> Provider {
     if !skip.contains(&"latest") {
         p.latest(23_000_100);
     }
@@ -1413,4 +1426,36 @@ fn fetch_decodes_url_credentials_and_never_shows_a_password_with_a_slash() {
             run.stderr
         );
     }
+}
+
+#[test]
+fn fetch_pins_every_query_to_the_latest_blocks_height() {
+    let mut p = Provider::new();
+    p.height = Some(Matcher::Exact("23000100".to_owned()));
+    let p = standard_on(p, &[]);
+    let env = Env::new();
+    let inv = inventory(&env, &p.url(), "");
+    // A query without the header matches no mock (mockito answers 501), failing the fetch.
+    fetch(&env, &inv, &[]).success();
+    for name in ["bonded-1", "chains-1", "cv-0", "oi-0", "cv-1", "oi-3"] {
+        p.assert(name);
+    }
+    assert_eq!(snapshot(&env)["provider"]["height"], 23_000_100);
+
+    // Without blocks/latest there is no height to pin: no header is sent.
+    let mut q = Provider::new();
+    q.height = Some(Matcher::Missing);
+    let mut q = standard_on(q, &["latest"]);
+    q.mount(
+        "no-latest",
+        "/cosmos/base/tendermint/v1beta1/blocks/latest",
+        None,
+        501,
+        r#"{"code":12,"message":"Not Implemented"}"#.into(),
+    );
+    let env = Env::new();
+    let inv = inventory(&env, &q.url(), "");
+    fetch(&env, &inv, &[]).success();
+    q.assert("cv-0");
+    assert_eq!(snapshot(&env)["provider"]["height"], 0);
 }
