@@ -77,6 +77,14 @@ pub enum FetchError {
         phases: String,
         available: String,
     },
+    #[error(
+        "{url}: launched consumer {consumer_id}: {message}; its peers cannot be recorded (a consumer not yet launched would be skipped)"
+    )]
+    UnsupportedChainId {
+        url: String,
+        consumer_id: String,
+        message: String,
+    },
     #[error("provider.auth: environment variable {name} {problem}")]
     Credentials { name: String, problem: String },
     #[error("no provider URL: pass --provider URL or set provider.rest in the inventory")]
@@ -312,7 +320,7 @@ pub fn fetch_state(client: &Client, opts: &FetchOptions) -> Result<ProviderState
     let bonded = fetch_bonded(client, &opts.bech32_prefix)?;
     tracing::info!("{} bonded validators", bonded.len());
     let (api, listed) = list_consumers(client)?;
-    let selected = select(listed, opts)?;
+    let selected = supported_chain_ids(select(listed, opts)?, &client.url(&listing_path(api)))?;
     tracing::info!(
         "ICS API {}: {} consumers to fetch",
         api.as_str(),
@@ -522,11 +530,44 @@ fn parse_top_n(url: &str, field: &str, value: Option<&Num>) -> Result<u32, Fetch
     })
 }
 
+fn listing_path(api: IcsApi) -> String {
+    match api {
+        // Phase 0 applies no filter: one listing also yields the stopped consumers the snapshot records.
+        IcsApi::V6 => format!("{ICS}/consumer_chains/0"),
+        IcsApi::Legacy => format!("{ICS}/consumer_chains"),
+    }
+}
+
+/// Snapshot chain ids have a closed character set (`state::validate_chain_id`), while the chain
+/// accepts any. A consumer not launched yet has no peers to render, so one with an unsupported
+/// chain id is left out with a warning rather than failing the fetch for every consumer; a
+/// launched one is an error, because its validators need their peers.
+fn supported_chain_ids(listed: Vec<Listed>, url: &str) -> Result<Vec<Listed>, FetchError> {
+    let mut kept = Vec::with_capacity(listed.len());
+    for c in listed {
+        match state::validate_chain_id(&c.chain_id) {
+            Ok(()) => kept.push(c),
+            Err(message) if c.phase != Phase::Launched => tracing::warn!(
+                "{url}: skipping {} consumer {:?}: {message}; it is not recorded in the snapshot",
+                c.phase.as_str(),
+                c.consumer_id
+            ),
+            Err(message) => {
+                return Err(FetchError::UnsupportedChainId {
+                    url: url.to_owned(),
+                    consumer_id: format!("{:?}", c.consumer_id),
+                    message,
+                });
+            }
+        }
+    }
+    Ok(kept)
+}
+
 /// Lists consumers through the v6 phase query, falling back to the v4/v5 chain-id keyed list
 /// when the provider has no route for it.
 fn list_consumers(client: &Client) -> Result<(IcsApi, Vec<Listed>), FetchError> {
-    // Phase 0 applies no filter: one listing also yields the stopped consumers the snapshot records.
-    let path = format!("{ICS}/consumer_chains/0");
+    let path = listing_path(IcsApi::V6);
     let url = client.url(&path);
     let query = format!("pagination.limit={PAGE_LIMIT}");
     let v6_error = match client.get_pages::<ChainsPage>(&path, &query) {
@@ -562,7 +603,7 @@ fn list_consumers(client: &Client) -> Result<(IcsApi, Vec<Listed>), FetchError> 
         Err(e) => return Err(e.into()),
     };
     tracing::info!("{url}: {v6_error}; trying the legacy (ICS v4/v5) chain-id keyed queries");
-    let legacy_path = format!("{ICS}/consumer_chains");
+    let legacy_path = listing_path(IcsApi::Legacy);
     let page = match client.get_json::<ChainsPage>(&legacy_path) {
         Ok(page) => page,
         Err(e) if is_missing_route(&e) => {

@@ -1459,3 +1459,82 @@ fn fetch_pins_every_query_to_the_latest_blocks_height() {
     q.assert("cv-0");
     assert_eq!(snapshot(&env)["provider"]["height"], 0);
 }
+
+/// The chains listing of `standard` plus `extra` on the last page.
+fn chains_with(p: &mut Provider, extra: Vec<Value>) {
+    let mut last = vec![
+        chain("3", "sandbox-1", "LAUNCHED"),
+        chain("4", "dash-2", "REGISTERED"),
+        chain("5", "old-1", "DELETED"),
+        chain("6", "neutron-1", "INITIALIZED"),
+    ];
+    last.extend(extra);
+    let camel = json!({"chainId": "sandbox-1", "consumerId": "1", "topN": 95, "phase": "CONSUMER_PHASE_LAUNCHED", "clientId": "07-tendermint-1"});
+    p.chains(vec![
+        (
+            vec![
+                chain("0", "pion-1", "LAUNCHED"),
+                camel,
+                chain("2", "stride-1", "STOPPED"),
+            ],
+            Some(("Mw==", "Mw%3D%3D")),
+        ),
+        (last, None),
+    ]);
+}
+
+#[test]
+fn fetch_skips_a_pre_launch_consumer_whose_chain_id_peergen_cannot_record() {
+    let mut p = standard(&["chains"], None);
+    chains_with(
+        &mut p,
+        vec![
+            chain("7", "My Test/Chain", "REGISTERED"),
+            chain("8", "\u{1b}[2Jx", "INITIALIZED"),
+            chain("9", "-stopped", "STOPPED"),
+        ],
+    );
+    p.consumer("4", vec![consumer_validator(&BOB, None)], &[BOB.valcons]);
+    p.consumer(
+        "6",
+        vec![consumer_validator(&CAROL, None)],
+        &[CAROL.valcons],
+    );
+    let env = Env::new();
+    let inv = inventory(&env, &p.url(), "");
+    let all = [
+        "--phase",
+        "registered",
+        "--phase",
+        "initialized",
+        "--phase",
+        "launched",
+    ];
+    let run = fetch(&env, &inv, &all);
+    run.success()
+        .stderr_has(
+            "skipping registered consumer \"7\": \"My Test/Chain\" is not a supported chain id",
+        )
+        .stderr_has(
+            "skipping initialized consumer \"8\": \"\\u{1b}[2Jx\" is not a supported chain id",
+        )
+        .stderr_has("skipping stopped consumer \"9\"");
+    assert!(!run.stderr.contains('\u{1b}'), "{}", run.stderr);
+    let state = snapshot(&env);
+    let ids: Vec<&str> = state["consumers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["consumer_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["0", "1", "2", "3", "4", "6"]);
+
+    // A launched consumer's peers matter: its unsupported chain id fails the fetch.
+    let mut q = standard(&["chains"], None);
+    chains_with(&mut q, vec![chain("7", "My Test/Chain", "LAUNCHED")]);
+    fails_keeping_snapshot(
+        &q,
+        &[],
+        "/interchain_security/ccv/provider/consumer_chains/0: launched consumer \"7\": \"My Test/Chain\" is not a supported chain id",
+    );
+}
