@@ -574,7 +574,7 @@ fn fetch_limited_to_one_consumer_keeps_the_others() {
     q.consumer("1", vec![], &[]);
     fetch(&env, &inv, &["--provider", &q.url(), "--consumer", "sandbox-1", "--consumer", "0", "--max-drop-percent", "100"])
         .success()
-        .stdout_has("consumer 0 (pion-1): validator removed: cosmosvaloper1a7u5k6f54ua3tptl9yn6u82yrvayet6sxn9ywn (bob)");
+        .stdout_has("consumer 0 (pion-1): validator removed: cosmosvaloper1a7u5k6f54ua3tptl9yn6u82yrvayet6sxn9ywn (\"bob\")");
     let state = snapshot(&env);
     assert_eq!(members(&state, "0"), [ALICE.op]);
     assert_eq!(members(&state, "1"), Vec::<String>::new());
@@ -765,7 +765,7 @@ fn fetch_refuses_an_empty_bonded_set_unless_forced() {
     let run = fails_keeping_snapshot(&p, &[], "the bonded validator set would be empty (was 4)");
     assert!(
         run.stdout.contains(
-            "bonded validator removed: cosmosvaloper19vfen9jn3uk3e6rrkt3pxansunujnlm40wpdvg (alice)"
+            "bonded validator removed: cosmosvaloper19vfen9jn3uk3e6rrkt3pxansunujnlm40wpdvg (\"alice\")"
         ),
         "changes are printed before refusing:\n{}",
         run.stdout
@@ -1536,5 +1536,35 @@ fn fetch_skips_a_pre_launch_consumer_whose_chain_id_peergen_cannot_record() {
         &q,
         &[],
         "/interchain_security/ccv/provider/consumer_chains/0: launched consumer \"7\": \"My Test/Chain\" is not a supported chain id",
+    );
+}
+
+#[test]
+fn fetch_summary_escapes_control_characters_in_monikers() {
+    let p = standard(&[], None);
+    let env = Env::new();
+    let inv = inventory(&env, &p.url(), "");
+    fetch(&env, &inv, &[]).success();
+    let mut q = standard(&["consumer-3"], None);
+    let mut evil = consumer_validator(&BOB, None);
+    evil["description"]["moniker"] = json!("\u{1b}]0;owned\u{7}\u{1b}[2Jbob\r");
+    q.consumer(
+        "3",
+        vec![
+            consumer_validator(&SMARTNODES, None),
+            consumer_validator(&ALICE, None),
+            evil,
+        ],
+        &[],
+    );
+    let run = fetch(&env, &inv, &["--provider", &q.url()]);
+    run.success().stdout_has(&format!(
+        "consumer 3 (sandbox-1): validator added: {} (\"\\u{{1b}}]0;owned\\u{{7}}\\u{{1b}}[2Jbob\\r\")",
+        BOB.op
+    ));
+    assert!(
+        !run.stdout.contains('\u{1b}') && !run.stdout.contains('\r'),
+        "{}",
+        run.stdout
     );
 }
