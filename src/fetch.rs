@@ -366,6 +366,12 @@ fn provider_identity(client: &Client, opts: &FetchOptions) -> Result<(String, u6
                     field: "block.header.height".to_owned(),
                     message: format!("{height_text:?} is not a block height"),
                 })?;
+            // Printed in the summary and written to the snapshot: the closed set of consumer chain ids.
+            state::validate_chain_id(&header.chain_id).map_err(|message| FetchError::Invalid {
+                url: url.clone(),
+                field: "block.header.chain_id".to_owned(),
+                message,
+            })?;
             if let Some(expected) = &opts.expected_chain_id
                 && *expected != header.chain_id
             {
@@ -647,7 +653,8 @@ fn select(listed: Vec<Listed>, opts: &FetchOptions) -> Result<Vec<Listed>, Fetch
         {
             let available: Vec<String> = in_phase
                 .iter()
-                .map(|c| format!("{} ({}, {})", c.consumer_id, c.chain_id, c.phase.as_str()))
+                // Not yet checked against the snapshot rule: quoted, as any on-chain text.
+                .map(|c| format!("{} ({:?}, {})", c.consumer_id, c.chain_id, c.phase.as_str()))
                 .collect();
             return Err(FetchError::UnknownConsumer {
                 requested: requested.clone(),

@@ -410,8 +410,13 @@ pub fn decode<T: DeserializeOwned>(url: &str, text: &str) -> Result<T, RestError
     })
 }
 
-/// The gateway's error text (`{"code":3,"message":"…"}`), else the start of the body.
+/// The gateway's error text (`{"code":3,"message":"…"}`), else the start of the body; control
+/// characters escaped, since the text goes to a terminal or CI log and the provider chose it.
 fn provider_message(body: &str) -> String {
+    escape_controls(&raw_provider_message(body))
+}
+
+fn raw_provider_message(body: &str) -> String {
     #[derive(serde::Deserialize)]
     struct GatewayError {
         message: Option<String>,
@@ -431,6 +436,18 @@ fn provider_message(body: &str) -> String {
         short.push('…');
     }
     short
+}
+
+fn escape_controls(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters, so base64 keys (`+ / =`) survive.
@@ -668,5 +685,10 @@ mod tests {
         );
         assert_eq!(provider_message("  "), "(empty response body)");
         assert_eq!(provider_message("Bad Gateway"), "Bad Gateway");
+        assert_eq!(
+            provider_message(r#"{"message":"\u001b[2Jgone\r\nline"}"#),
+            r"\u{1b}[2Jgone\r\nline"
+        );
+        assert_eq!(provider_message("<html>\n\u{7}"), r"<html>\n\u{7}");
     }
 }

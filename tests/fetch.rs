@@ -581,7 +581,8 @@ fn fetch_limited_to_one_consumer_keeps_the_others() {
     assert_eq!(members(&state, "3"), [ALICE.op, SMARTNODES.op]);
     fetch(&env, &inv, &["--provider", &q.url(), "--consumer", "99"])
         .failure()
-        .stderr_has("--consumer 99: no such consumer");
+        .stderr_has("--consumer 99: no such consumer")
+        .stderr_has("the provider lists: 0 (\"pion-1\", launched), 1 (\"sandbox-1\", launched)");
 }
 
 /// Runs a failing fetch over an existing snapshot and checks the snapshot is untouched.
@@ -949,6 +950,22 @@ fn fetch_checks_the_provider_chain_id() {
         &[],
         "provider chain id is \"theta-testnet-001\" but the inventory says provider.chain_id \"cosmoshub-4\"",
     );
+
+    // The chain id is printed and recorded: terminal control sequences never get that far.
+    let mut q = standard(&["latest"], None);
+    q.mount(
+        "latest",
+        "/cosmos/base/tendermint/v1beta1/blocks/latest",
+        None,
+        200,
+        json!({"block": {"header": {"chain_id": "\u{1b}[2Jhub", "height": "5"}}}).to_string(),
+    );
+    let run = fails_keeping_snapshot(
+        &q,
+        &[],
+        "blocks/latest: block.header.chain_id: \"\\u{1b}[2Jhub\" is not a supported chain id",
+    );
+    assert!(!run.stderr.contains('\u{1b}'), "{}", run.stderr);
 }
 
 #[test]
