@@ -77,6 +77,14 @@ pub enum FetchError {
         phases: String,
         available: String,
     },
+    #[error(
+        "{url}: launched consumer {consumer_id}: {message}; its peers cannot be recorded (a consumer not yet launched would be skipped)"
+    )]
+    UnsupportedChainId {
+        url: String,
+        consumer_id: String,
+        message: String,
+    },
     #[error("provider.auth: environment variable {name} {problem}")]
     Credentials { name: String, problem: String },
     #[error("no provider URL: pass --provider URL or set provider.rest in the inventory")]
@@ -139,6 +147,15 @@ struct ValidatorsPage {
     pagination: Option<RawPagination>,
 }
 
+impl rest::Page for ValidatorsPage {
+    fn is_empty(&self) -> bool {
+        self.validators.is_empty()
+    }
+    fn next_key(&self) -> Option<&str> {
+        self.pagination.as_ref()?.next_key.as_deref()
+    }
+}
+
 #[derive(Deserialize, Default)]
 struct RawDescription {
     #[serde(default)]
@@ -180,6 +197,15 @@ struct ChainsPage {
     chains: Vec<RawChain>,
     #[serde(default)]
     pagination: Option<RawPagination>,
+}
+
+impl rest::Page for ChainsPage {
+    fn is_empty(&self) -> bool {
+        self.chains.is_empty()
+    }
+    fn next_key(&self) -> Option<&str> {
+        self.pagination.as_ref()?.next_key.as_deref()
+    }
 }
 
 #[derive(Deserialize)]
@@ -282,10 +308,19 @@ struct Listed {
 /// so later steps (endpoint resolution, safety checks) see the whole state before any byte changes.
 pub fn fetch_state(client: &Client, opts: &FetchOptions) -> Result<ProviderState, FetchError> {
     let (chain_id, height) = provider_identity(client, opts)?;
+    // Every further query is answered at the height blocks/latest reported, so the snapshot is
+    // one block's state rather than a mix of blocks; without that query there is no height to pin.
+    let pinned;
+    let client = if height > 0 {
+        pinned = client.at_height(height);
+        &pinned
+    } else {
+        client
+    };
     let bonded = fetch_bonded(client, &opts.bech32_prefix)?;
     tracing::info!("{} bonded validators", bonded.len());
     let (api, listed) = list_consumers(client)?;
-    let selected = select(listed, opts)?;
+    let selected = supported_chain_ids(select(listed, opts)?, &client.url(&listing_path(api)))?;
     tracing::info!(
         "ICS API {}: {} consumers to fetch",
         api.as_str(),
@@ -331,6 +366,12 @@ fn provider_identity(client: &Client, opts: &FetchOptions) -> Result<(String, u6
                     field: "block.header.height".to_owned(),
                     message: format!("{height_text:?} is not a block height"),
                 })?;
+            // Printed in the summary and written to the snapshot: the closed set of consumer chain ids.
+            state::validate_chain_id(&header.chain_id).map_err(|message| FetchError::Invalid {
+                url: url.clone(),
+                field: "block.header.chain_id".to_owned(),
+                message,
+            })?;
             if let Some(expected) = &opts.expected_chain_id
                 && *expected != header.chain_id
             {
@@ -370,9 +411,7 @@ fn check_bech32(url: &str, field: &str, value: &str, hrp: &str) -> Result<(), Fe
 fn fetch_bonded(client: &Client, prefix: &str) -> Result<Vec<BondedValidator>, FetchError> {
     let url = client.url(STAKING_VALIDATORS);
     let query = format!("status=BOND_STATUS_BONDED&pagination.limit={PAGE_LIMIT}");
-    let pages = client.get_pages(STAKING_VALIDATORS, &query, |p: &ValidatorsPage| {
-        p.pagination.as_ref().and_then(|p| p.next_key.as_deref())
-    })?;
+    let pages = client.get_pages::<ValidatorsPage>(STAKING_VALIDATORS, &query)?;
     let mut out: BTreeMap<String, BondedValidator> = BTreeMap::new();
     for raw in pages.into_iter().flat_map(|p| p.validators) {
         // Pages are flattened, so an index would mislead: name the validator instead.
@@ -497,16 +536,47 @@ fn parse_top_n(url: &str, field: &str, value: Option<&Num>) -> Result<u32, Fetch
     })
 }
 
+fn listing_path(api: IcsApi) -> String {
+    match api {
+        // Phase 0 applies no filter: one listing also yields the stopped consumers the snapshot records.
+        IcsApi::V6 => format!("{ICS}/consumer_chains/0"),
+        IcsApi::Legacy => format!("{ICS}/consumer_chains"),
+    }
+}
+
+/// Snapshot chain ids have a closed character set (`state::validate_chain_id`), while the chain
+/// accepts any. A consumer not launched yet has no peers to render, so one with an unsupported
+/// chain id is left out with a warning rather than failing the fetch for every consumer; a
+/// launched one is an error, because its validators need their peers.
+fn supported_chain_ids(listed: Vec<Listed>, url: &str) -> Result<Vec<Listed>, FetchError> {
+    let mut kept = Vec::with_capacity(listed.len());
+    for c in listed {
+        match state::validate_chain_id(&c.chain_id) {
+            Ok(()) => kept.push(c),
+            Err(message) if c.phase != Phase::Launched => tracing::warn!(
+                "{url}: skipping {} consumer {:?}: {message}; it is not recorded in the snapshot",
+                c.phase.as_str(),
+                c.consumer_id
+            ),
+            Err(message) => {
+                return Err(FetchError::UnsupportedChainId {
+                    url: url.to_owned(),
+                    consumer_id: format!("{:?}", c.consumer_id),
+                    message,
+                });
+            }
+        }
+    }
+    Ok(kept)
+}
+
 /// Lists consumers through the v6 phase query, falling back to the v4/v5 chain-id keyed list
 /// when the provider has no route for it.
 fn list_consumers(client: &Client) -> Result<(IcsApi, Vec<Listed>), FetchError> {
-    // Phase 0 applies no filter: one listing also yields the stopped consumers the snapshot records.
-    let path = format!("{ICS}/consumer_chains/0");
+    let path = listing_path(IcsApi::V6);
     let url = client.url(&path);
     let query = format!("pagination.limit={PAGE_LIMIT}");
-    let v6_error = match client.get_pages::<ChainsPage>(&path, &query, |p| {
-        p.pagination.as_ref().and_then(|p| p.next_key.as_deref())
-    }) {
+    let v6_error = match client.get_pages::<ChainsPage>(&path, &query) {
         Ok(pages) => {
             let mut listed = Vec::new();
             for chain in pages.into_iter().flat_map(|p| p.chains) {
@@ -539,7 +609,7 @@ fn list_consumers(client: &Client) -> Result<(IcsApi, Vec<Listed>), FetchError> 
         Err(e) => return Err(e.into()),
     };
     tracing::info!("{url}: {v6_error}; trying the legacy (ICS v4/v5) chain-id keyed queries");
-    let legacy_path = format!("{ICS}/consumer_chains");
+    let legacy_path = listing_path(IcsApi::Legacy);
     let page = match client.get_json::<ChainsPage>(&legacy_path) {
         Ok(page) => page,
         Err(e) if is_missing_route(&e) => {
@@ -583,7 +653,8 @@ fn select(listed: Vec<Listed>, opts: &FetchOptions) -> Result<Vec<Listed>, Fetch
         {
             let available: Vec<String> = in_phase
                 .iter()
-                .map(|c| format!("{} ({}, {})", c.consumer_id, c.chain_id, c.phase.as_str()))
+                // Not yet checked against the snapshot rule: quoted, as any on-chain text.
+                .map(|c| format!("{} ({:?}, {})", c.consumer_id, c.chain_id, c.phase.as_str()))
                 .collect();
             return Err(FetchError::UnknownConsumer {
                 requested: requested.clone(),

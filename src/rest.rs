@@ -15,6 +15,16 @@ const BODY_LIMIT: u64 = 64 * 1024 * 1024;
 /// A provider's `Retry-After` is honoured up to this; a longer wait is better spent failing the run.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
+/// Pages of one list before giving up: 10,000 pages of 100 is far beyond any real validator or
+/// consumer list, so a provider still returning fresh `next_key`s is broken, not long.
+const MAX_PAGES: usize = 10_000;
+
+/// The gRPC-gateway header that makes the node answer at this height instead of the latest one.
+const HEIGHT_HEADER: &str = "x-cosmos-block-height";
+
+const URL_QUERY: &str =
+    "the provider URL must not carry a query string or fragment; put credentials in provider.auth";
+
 #[derive(Debug, thiserror::Error)]
 pub enum RestError {
     #[error("{url}: {reason} (gave up after {attempts} attempts)")]
@@ -40,8 +50,21 @@ pub enum RestError {
     Decode { url: String, message: String },
     #[error("{url}: pagination loop: next_key {key:?} was already returned by an earlier page")]
     PaginationLoop { url: String, key: String },
-    #[error("provider URL {url}: {message}")]
-    BadUrl { url: String, message: String },
+    #[error(
+        "{url}: page {page} is empty but still returns next_key {key:?}; the provider's pagination does not advance"
+    )]
+    EmptyPage {
+        url: String,
+        page: usize,
+        key: String,
+    },
+    #[error(
+        "{url}: still returns a next_key after {pages} pages; the provider's pagination does not end"
+    )]
+    TooManyPages { url: String, pages: usize },
+    /// The message never quotes the URL as given: it may hold credentials anywhere.
+    #[error("{message}")]
+    BadUrl { message: String },
 }
 
 impl RestError {
@@ -117,11 +140,21 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
 }
 
+#[derive(Clone)]
 pub struct Client {
     agent: ureq::Agent,
     base: String,
     authorization: Option<String>,
     retry: RetryPolicy,
+    /// Sent as `x-cosmos-block-height` so every answer describes the same block.
+    height: Option<u64>,
+    max_pages: usize,
+}
+
+/// One page of a `pagination.next_key` list.
+pub trait Page {
+    fn is_empty(&self) -> bool;
+    fn next_key(&self) -> Option<&str>;
 }
 
 enum Attempt {
@@ -141,8 +174,9 @@ impl Client {
         let auth = match (config.auth, userinfo) {
             (Some(_), Some(_)) => {
                 return Err(RestError::BadUrl {
-                    url: base,
-                    message: "has credentials in the URL and in provider.auth; keep one".to_owned(),
+                    message: format!(
+                        "provider URL {base}: has credentials in the URL and in provider.auth; keep one"
+                    ),
                 });
             }
             (auth, userinfo) => auth.or(userinfo.map(Auth::Basic)),
@@ -169,7 +203,17 @@ impl Client {
             base,
             authorization,
             retry: config.retry,
+            height: None,
+            max_pages: MAX_PAGES,
         })
+    }
+
+    /// The same client, asking the provider to answer every query at `height`.
+    pub fn at_height(&self, height: u64) -> Client {
+        Client {
+            height: Some(height),
+            ..self.clone()
+        }
     }
 
     /// The URL of `path` as shown in logs and errors: never with credentials.
@@ -183,12 +227,12 @@ impl Client {
     }
 
     /// Follows `pagination.next_key` until the provider reports no further page. `query` is the
-    /// fixed part of the query string; `next_key` reads the key from a decoded page.
-    pub fn get_pages<P: DeserializeOwned>(
+    /// fixed part of the query string. A repeated key, an empty page that still names a next key,
+    /// or more than `max_pages` pages fail: each would otherwise loop without end.
+    pub fn get_pages<P: DeserializeOwned + Page>(
         &self,
         path: &str,
         query: &str,
-        next_key: impl Fn(&P) -> Option<&str>,
     ) -> Result<Vec<P>, RestError> {
         let mut pages = Vec::new();
         let mut seen = BTreeSet::new();
@@ -200,7 +244,8 @@ impl Client {
                 target.push_str(&url_encode(k));
             }
             let page: P = self.get_json(&target)?;
-            let next = next_key(&page).filter(|k| !k.is_empty()).map(str::to_owned);
+            let next = page.next_key().filter(|k| !k.is_empty()).map(str::to_owned);
+            let empty = page.is_empty();
             pages.push(page);
             match next {
                 None => return Ok(pages),
@@ -209,6 +254,19 @@ impl Client {
                         return Err(RestError::PaginationLoop {
                             url: self.url(path),
                             key: k,
+                        });
+                    }
+                    if empty {
+                        return Err(RestError::EmptyPage {
+                            url: self.url(path),
+                            page: pages.len(),
+                            key: k,
+                        });
+                    }
+                    if pages.len() >= self.max_pages {
+                        return Err(RestError::TooManyPages {
+                            url: self.url(path),
+                            pages: pages.len(),
                         });
                     }
                     tracing::debug!("{}: page {} has a next page", self.url(path), pages.len());
@@ -266,6 +324,9 @@ impl Client {
         let mut request = self.agent.get(url).header("Accept", "application/json");
         if let Some(value) = &self.authorization {
             request = request.header("Authorization", value);
+        }
+        if let Some(height) = self.height {
+            request = request.header(HEIGHT_HEADER, height.to_string());
         }
         let mut response = match request.call() {
             Ok(r) => r,
@@ -349,8 +410,13 @@ pub fn decode<T: DeserializeOwned>(url: &str, text: &str) -> Result<T, RestError
     })
 }
 
-/// The gateway's error text (`{"code":3,"message":"…"}`), else the start of the body.
+/// The gateway's error text (`{"code":3,"message":"…"}`), else the start of the body; control
+/// characters escaped, since the text goes to a terminal or CI log and the provider chose it.
 fn provider_message(body: &str) -> String {
+    escape_controls(&raw_provider_message(body))
+}
+
+fn raw_provider_message(body: &str) -> String {
     #[derive(serde::Deserialize)]
     struct GatewayError {
         message: Option<String>,
@@ -372,6 +438,18 @@ fn provider_message(body: &str) -> String {
     short
 }
 
+fn escape_controls(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Percent-encodes everything but RFC 3986 unreserved characters, so base64 keys (`+ / =`) survive.
 pub fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -385,47 +463,79 @@ pub fn url_encode(s: &str) -> String {
     out
 }
 
-/// Splits `scheme://user:pass@host/path` into the credential-free base (no trailing `/`) and the
-/// credentials, so only the former is ever shown.
+/// Splits `scheme://user:pass@host:port/path` into the credential-free base (no trailing `/`), the
+/// only part ever shown, and the decoded `user:password` for Basic auth. No error quotes the input.
 fn split_base_url(url: &str) -> Result<(String, Option<String>), RestError> {
-    let bad = |shown: &str, message: &str| RestError::BadUrl {
-        url: shown.to_owned(),
-        message: message.to_owned(),
-    };
+    let bad = |message: String| RestError::BadUrl { message };
     let (scheme, rest) = url
         .split_once("://")
-        .ok_or_else(|| bad(&redact(url), "is not an http:// or https:// URL"))?;
-    if scheme != "http" && scheme != "https" {
-        return Err(bad(&redact(url), "is not an http:// or https:// URL"));
+        .filter(|(scheme, _)| matches!(*scheme, "http" | "https"))
+        .ok_or_else(|| bad("the provider URL must start with http:// or https://".to_owned()))?;
+    // Paths are appended to the base, so a query or fragment would end up inside them; and an
+    // API key there would be shown wherever the URL is.
+    if rest.contains(['?', '#']) {
+        return Err(bad(URL_QUERY.to_owned()));
     }
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let (userinfo, host) = match authority.rsplit_once('@') {
-        Some((u, h)) => (Some(u.to_owned()), h),
-        None => (None, authority),
+    // The user info ends at the last `@`: a password may carry an unencoded `/` or `@`, while a
+    // REST base path has no reason to hold an `@`.
+    let (userinfo, host_path) = match rest.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, rest),
     };
+    let (host, path) = host_path.split_at(host_path.find('/').unwrap_or(host_path.len()));
     let base = format!("{scheme}://{host}{}", path.trim_end_matches('/'));
     if host.is_empty() {
-        return Err(bad(&base, "has no host"));
+        return Err(bad(format!("provider URL {base}: has no host")));
     }
-    if path.contains(['?', '#']) {
-        return Err(bad(
-            &redact(url),
-            "must not have a query or fragment; put credentials in provider.auth",
-        ));
-    }
-    Ok((base, userinfo))
+    let basic = userinfo.map(basic_pair).transpose()?;
+    Ok((base, basic))
 }
 
-/// A URL fit for logs: any `user:password@` replaced by `***@`.
+/// The `user:password` of URL user info, percent-decoded as RFC 3986 encodes it.
+fn basic_pair(userinfo: &str) -> Result<String, RestError> {
+    let bad = |message: &str| RestError::BadUrl {
+        message: format!("the user info in the provider URL {message}"),
+    };
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let decode =
+        |part: &str| percent_decode(part).ok_or_else(|| bad("is not valid percent-encoded UTF-8"));
+    let user = decode(user)?;
+    if user.contains(':') {
+        // Basic auth splits at the first `:` (RFC 7617), so such a name cannot be sent.
+        return Err(bad(
+            "has a user name containing ':', which Basic auth cannot carry",
+        ));
+    }
+    Ok(format!("{user}:{}", decode(password)?))
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A URL fit for logs: `scheme://host[:port]/path`, without user info, query or fragment.
 pub fn redact(url: &str) -> String {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    let url = &url[..end];
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let end = rest.find('/').unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-        None => url.to_owned(),
-    }
+    // As in `split_base_url`: the last `@` ends the user info, whatever the password holds.
+    let host_path = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    format!("{scheme}://{host_path}")
 }
 
 #[cfg(test)]
@@ -450,11 +560,106 @@ mod tests {
         assert_eq!(user.as_deref(), Some("u:p"));
         assert_eq!(
             redact("https://u:p@rest.example.org/x"),
-            "https://***@rest.example.org/x"
+            "https://rest.example.org/x"
         );
         let e = split_base_url("ftp://u:secret@h").unwrap_err().to_string();
         assert!(!e.contains("secret"), "{e}");
-        assert!(split_base_url("https://h/?key=1").is_err());
+        assert_eq!(e, "the provider URL must start with http:// or https://");
+    }
+
+    #[test]
+    fn base_url_with_a_query_or_fragment_is_refused_unquoted() {
+        for url in [
+            "https://h/api?apikey=SUPERSECRET",
+            "https://h?apikey=SUPERSECRET",
+            "https://h/#SUPERSECRET",
+            "https://u:SUPER?SECRET@h/api",
+        ] {
+            let e = split_base_url(url).unwrap_err().to_string();
+            assert_eq!(e, URL_QUERY, "{url}");
+        }
+    }
+
+    #[test]
+    fn user_info_is_parsed_to_the_last_at_and_percent_decoded() {
+        let (base, user) = split_base_url("https://us%40er:pa/ss@w%3Ard@h:8443/api").unwrap();
+        assert_eq!(base, "https://h:8443/api");
+        assert_eq!(user.as_deref(), Some("us@er:pa/ss@w:rd"));
+        let (_, token) = split_base_url("http://token@h").unwrap();
+        assert_eq!(token.as_deref(), Some("token:"));
+        for (url, problem) in [
+            (
+                "https://u:p%zzSECRET@h",
+                "is not valid percent-encoded UTF-8",
+            ),
+            (
+                "https://u:p%ffSECRET@h",
+                "is not valid percent-encoded UTF-8",
+            ),
+            ("https://u%3Av:SECRET@h", "user name containing ':'"),
+        ] {
+            let e = split_base_url(url).unwrap_err().to_string();
+            assert!(e.contains(problem) && !e.contains("SECRET"), "{url}: {e}");
+        }
+        assert_eq!(redact("https://u:pa/ss@h:1/x?k=SECRET#f"), "https://h:1/x");
+    }
+
+    fn client(url: &str) -> Client {
+        Client::new(ClientConfig {
+            base_url: url.to_owned(),
+            auth: None,
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(10),
+            retry: RetryPolicy {
+                retries: 0,
+                initial_backoff: Duration::from_millis(1),
+                max_backoff: Duration::from_millis(1),
+            },
+        })
+        .unwrap()
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct TestPage {
+        items: Vec<u32>,
+        next_key: Option<String>,
+    }
+
+    impl Page for TestPage {
+        fn is_empty(&self) -> bool {
+            self.items.is_empty()
+        }
+        fn next_key(&self) -> Option<&str> {
+            self.next_key.as_deref()
+        }
+    }
+
+    #[test]
+    fn endless_pagination_stops_at_the_page_cap() {
+        let mut server = mockito::Server::new();
+        let served = std::sync::atomic::AtomicUsize::new(0);
+        // Every page holds an item and names a key never seen before, so only the cap ends it.
+        let mock = server
+            .mock("GET", "/list")
+            .match_query(mockito::Matcher::Any)
+            .with_body_from_request(move |_| {
+                let n = served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                format!(r#"{{"items":[{n}],"next_key":"k{n}"}}"#).into_bytes()
+            })
+            .expect(3)
+            .create();
+        let mut c = client(&server.url());
+        c.max_pages = 3;
+        let e = c.get_pages::<TestPage>("/list", "limit=1").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}/list: still returns a next_key after 3 pages; the provider's pagination does not end",
+                server.url()
+            )
+        );
+        mock.assert();
+        assert_eq!(MAX_PAGES, client(&server.url()).max_pages);
     }
 
     #[test]
@@ -480,5 +685,10 @@ mod tests {
         );
         assert_eq!(provider_message("  "), "(empty response body)");
         assert_eq!(provider_message("Bad Gateway"), "Bad Gateway");
+        assert_eq!(
+            provider_message(r#"{"message":"\u001b[2Jgone\r\nline"}"#),
+            r"\u{1b}[2Jgone\r\nline"
+        );
+        assert_eq!(provider_message("<html>\n\u{7}"), r"<html>\n\u{7}");
     }
 }

@@ -1,5 +1,8 @@
 //! What changed between two provider-state snapshots, and whether a change looks like a provider
 //! or network fault (an emptied bonded set, a consumer losing most of its validators).
+//!
+//! Monikers are free text from the chain and are always shown with `{:?}`, so control characters
+//! (ANSI escapes, carriage returns) are escaped instead of acting on a terminal or CI log.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -46,7 +49,7 @@ pub fn changes(prev: Option<&ProviderState>, new: &ProviderState) -> Vec<String>
     let mut retokened = 0;
     for (op, v) in &now {
         match old.get(op) {
-            None => lines.push(format!("bonded validator added: {op} ({})", v.moniker)),
+            None => lines.push(format!("bonded validator added: {op} ({:?})", v.moniker)),
             Some(o) => {
                 if o.moniker != v.moniker {
                     lines.push(format!(
@@ -65,7 +68,7 @@ pub fn changes(prev: Option<&ProviderState>, new: &ProviderState) -> Vec<String>
     }
     for (op, v) in &old {
         if !now.contains_key(op) {
-            lines.push(format!("bonded validator removed: {op} ({})", v.moniker));
+            lines.push(format!("bonded validator removed: {op} ({:?})", v.moniker));
         }
     }
     if retokened > 0 {
@@ -107,7 +110,7 @@ pub fn changes(prev: Option<&ProviderState>, new: &ProviderState) -> Vec<String>
         for v in &c.validators {
             if !was.contains(v.operator_address.as_str()) {
                 lines.push(format!(
-                    "{label}: validator added: {} ({})",
+                    "{label}: validator added: {} ({:?})",
                     v.operator_address, v.moniker
                 ));
             }
@@ -115,7 +118,7 @@ pub fn changes(prev: Option<&ProviderState>, new: &ProviderState) -> Vec<String>
         for v in &o.validators {
             if !is.contains(v.operator_address.as_str()) {
                 lines.push(format!(
-                    "{label}: validator removed: {} ({})",
+                    "{label}: validator removed: {} ({:?})",
                     v.operator_address, v.moniker
                 ));
             }
@@ -277,6 +280,29 @@ mod tests {
             2,
             "2 of 4 is 50%, above 49%"
         );
+    }
+
+    #[test]
+    fn monikers_cannot_carry_terminal_control_sequences() {
+        let prev = state(vec![("0", Phase::Launched, &[])]);
+        let mut new = prev.clone();
+        new.bonded_validators[0].operator_address = "v2".to_owned();
+        new.bonded_validators[0].moniker = "\u{1b}]0;pwned\u{7}\u{1b}[2Jevil\r".to_owned();
+        new.consumers[0].validators.push(ConsumerValidator {
+            operator_address: "v2".to_owned(),
+            valcons: String::new(),
+            moniker: "\u{1b}[31mred".to_owned(),
+        });
+        let lines = changes(Some(&prev), &new);
+        assert_eq!(
+            lines,
+            [
+                r#"bonded validator added: v2 ("\u{1b}]0;pwned\u{7}\u{1b}[2Jevil\r")"#,
+                r#"bonded validator removed: v1 ("")"#,
+                r#"consumer 0 (c-0): validator added: v2 ("\u{1b}[31mred")"#,
+            ]
+        );
+        assert!(lines.iter().all(|l| !l.chars().any(char::is_control)));
     }
 
     #[test]

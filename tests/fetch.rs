@@ -137,6 +137,8 @@ struct Provider {
     server: ServerGuard,
     mocks: BTreeMap<String, Mock>,
     authorization: Option<String>,
+    /// What every query after blocks/latest must carry as `x-cosmos-block-height`.
+    height: Option<Matcher>,
 }
 
 impl Provider {
@@ -145,6 +147,7 @@ impl Provider {
             server: Server::new(),
             mocks: BTreeMap::new(),
             authorization: None,
+            height: None,
         }
     }
 
@@ -159,6 +162,11 @@ impl Provider {
         }
         if let Some(a) = &self.authorization {
             m = m.match_header("authorization", a.as_str());
+        }
+        if let Some(h) = &self.height
+            && !path.ends_with("/blocks/latest")
+        {
+            m = m.match_header("x-cosmos-block-height", h.clone());
         }
         let mock = m
             .with_status(status)
@@ -256,6 +264,11 @@ impl Provider {
 fn standard(skip: &[&str], authorization: Option<String>) -> Provider {
     let mut p = Provider::new();
     p.authorization = authorization;
+    standard_on(p, skip)
+}
+
+/// `standard`'s mocks mounted on `p`, so they carry `p`'s header expectations.
+fn standard_on(mut p: Provider, skip: &[&str]) -> Provider {
     if !skip.contains(&"latest") {
         p.latest(23_000_100);
     }
@@ -561,14 +574,15 @@ fn fetch_limited_to_one_consumer_keeps_the_others() {
     q.consumer("1", vec![], &[]);
     fetch(&env, &inv, &["--provider", &q.url(), "--consumer", "sandbox-1", "--consumer", "0", "--max-drop-percent", "100"])
         .success()
-        .stdout_has("consumer 0 (pion-1): validator removed: cosmosvaloper1a7u5k6f54ua3tptl9yn6u82yrvayet6sxn9ywn (bob)");
+        .stdout_has("consumer 0 (pion-1): validator removed: cosmosvaloper1a7u5k6f54ua3tptl9yn6u82yrvayet6sxn9ywn (\"bob\")");
     let state = snapshot(&env);
     assert_eq!(members(&state, "0"), [ALICE.op]);
     assert_eq!(members(&state, "1"), Vec::<String>::new());
     assert_eq!(members(&state, "3"), [ALICE.op, SMARTNODES.op]);
     fetch(&env, &inv, &["--provider", &q.url(), "--consumer", "99"])
         .failure()
-        .stderr_has("--consumer 99: no such consumer");
+        .stderr_has("--consumer 99: no such consumer")
+        .stderr_has("the provider lists: 0 (\"pion-1\", launched), 1 (\"sandbox-1\", launched)");
 }
 
 /// Runs a failing fetch over an existing snapshot and checks the snapshot is untouched.
@@ -752,7 +766,7 @@ fn fetch_refuses_an_empty_bonded_set_unless_forced() {
     let run = fails_keeping_snapshot(&p, &[], "the bonded validator set would be empty (was 4)");
     assert!(
         run.stdout.contains(
-            "bonded validator removed: cosmosvaloper19vfen9jn3uk3e6rrkt3pxansunujnlm40wpdvg (alice)"
+            "bonded validator removed: cosmosvaloper19vfen9jn3uk3e6rrkt3pxansunujnlm40wpdvg (\"alice\")"
         ),
         "changes are printed before refusing:\n{}",
         run.stdout
@@ -936,6 +950,22 @@ fn fetch_checks_the_provider_chain_id() {
         &[],
         "provider chain id is \"theta-testnet-001\" but the inventory says provider.chain_id \"cosmoshub-4\"",
     );
+
+    // The chain id is printed and recorded: terminal control sequences never get that far.
+    let mut q = standard(&["latest"], None);
+    q.mount(
+        "latest",
+        "/cosmos/base/tendermint/v1beta1/blocks/latest",
+        None,
+        200,
+        json!({"block": {"header": {"chain_id": "\u{1b}[2Jhub", "height": "5"}}}).to_string(),
+    );
+    let run = fails_keeping_snapshot(
+        &q,
+        &[],
+        "blocks/latest: block.header.chain_id: \"\\u{1b}[2Jhub\" is not a supported chain id",
+    );
+    assert!(!run.stderr.contains('\u{1b}'), "{}", run.stderr);
 }
 
 #[test]
@@ -1327,5 +1357,231 @@ fn fetch_resolves_dns_published_endpoints_and_renders_the_same_peers() {
         env.read("sub-state.json"),
         before,
         "a failed fetch keeps the old snapshot"
+    );
+}
+
+#[test]
+fn fetch_stops_on_an_empty_page_that_still_has_a_next_key() {
+    let mut p = standard(&["bonded"], None);
+    p.bonded(vec![
+        (
+            vec![staking(&ALICE, "BOND_STATUS_BONDED")],
+            Some(("a2V5MQ==", "a2V5MQ%3D%3D")),
+        ),
+        (vec![], Some(("a2V5Mg==", "a2V5Mg%3D%3D"))),
+        (vec![], Some(("a2V5Mw==", "unused"))),
+    ]);
+    fails_keeping_snapshot(
+        &p,
+        &[],
+        "/cosmos/staking/v1beta1/validators: page 2 is empty but still returns next_key \"a2V5Mg==\"; the provider's pagination does not advance",
+    );
+    assert!(
+        !p.mocks["bonded-2"].matched(),
+        "fetched past the empty page"
+    );
+}
+
+#[test]
+fn fetch_refuses_a_provider_url_with_a_query_without_showing_it() {
+    let env = Env::new();
+    let inv = inventory(&env, "http://127.0.0.1:9", "");
+    for url in [
+        "https://h/api?apikey=SUPERSECRET",
+        "https://h?apikey=SUPERSECRET",
+        "https://h/api#SUPERSECRET",
+    ] {
+        let run = fetch(&env, &inv, &["--provider", url]);
+        run.failure().stderr_has(
+            "the provider URL must not carry a query string or fragment; put credentials in provider.auth",
+        );
+        assert!(!run.stderr.contains("SUPERSECRET"), "{}", run.stderr);
+        assert!(!run.stdout.contains("SUPERSECRET"), "{}", run.stdout);
+    }
+}
+
+#[test]
+fn fetch_decodes_url_credentials_and_never_shows_a_password_with_a_slash() {
+    // `pa/ss@w:rd` arrives partly encoded (`:` as %3A) and partly not (`/`, `@`).
+    let mut p = standard(
+        &["consumer-0"],
+        Some(format!("Basic {}", "dXNlcjpwYS9zc0B3OnJk")),
+    );
+    p.mount(
+        "cv-0",
+        &format!("{ICS}/consumer_validators/0"),
+        None,
+        500,
+        "boom".into(),
+    );
+    let url = p.url().replace("http://", "http://user:pa/ss@w%3Ard@");
+    let env = Env::new();
+    let inv = inventory(&env, "http://127.0.0.1:9", "");
+    let run = cli(
+        &env,
+        &[
+            "-vvv",
+            "fetch",
+            "-i",
+            &inv,
+            "--provider",
+            &url,
+            "--retries",
+            "0",
+        ],
+    );
+    run.failure().stderr_has(&format!(
+        "{}/interchain_security/ccv/provider/consumer_validators/0: HTTP 500",
+        p.url()
+    ));
+    // Every other query matched the decoded Basic credentials.
+    p.assert("bonded-1");
+    for shown in ["pa/ss", "ss@w", "w%3Ard", "user:"] {
+        assert!(
+            !run.stderr.contains(shown) && !run.stdout.contains(shown),
+            "{shown} leaked:\n{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn fetch_pins_every_query_to_the_latest_blocks_height() {
+    let mut p = Provider::new();
+    p.height = Some(Matcher::Exact("23000100".to_owned()));
+    let p = standard_on(p, &[]);
+    let env = Env::new();
+    let inv = inventory(&env, &p.url(), "");
+    // A query without the header matches no mock (mockito answers 501), failing the fetch.
+    fetch(&env, &inv, &[]).success();
+    for name in ["bonded-1", "chains-1", "cv-0", "oi-0", "cv-1", "oi-3"] {
+        p.assert(name);
+    }
+    assert_eq!(snapshot(&env)["provider"]["height"], 23_000_100);
+
+    // Without blocks/latest there is no height to pin: no header is sent.
+    let mut q = Provider::new();
+    q.height = Some(Matcher::Missing);
+    let mut q = standard_on(q, &["latest"]);
+    q.mount(
+        "no-latest",
+        "/cosmos/base/tendermint/v1beta1/blocks/latest",
+        None,
+        501,
+        r#"{"code":12,"message":"Not Implemented"}"#.into(),
+    );
+    let env = Env::new();
+    let inv = inventory(&env, &q.url(), "");
+    fetch(&env, &inv, &[]).success();
+    q.assert("cv-0");
+    assert_eq!(snapshot(&env)["provider"]["height"], 0);
+}
+
+/// The chains listing of `standard` plus `extra` on the last page.
+fn chains_with(p: &mut Provider, extra: Vec<Value>) {
+    let mut last = vec![
+        chain("3", "sandbox-1", "LAUNCHED"),
+        chain("4", "dash-2", "REGISTERED"),
+        chain("5", "old-1", "DELETED"),
+        chain("6", "neutron-1", "INITIALIZED"),
+    ];
+    last.extend(extra);
+    let camel = json!({"chainId": "sandbox-1", "consumerId": "1", "topN": 95, "phase": "CONSUMER_PHASE_LAUNCHED", "clientId": "07-tendermint-1"});
+    p.chains(vec![
+        (
+            vec![
+                chain("0", "pion-1", "LAUNCHED"),
+                camel,
+                chain("2", "stride-1", "STOPPED"),
+            ],
+            Some(("Mw==", "Mw%3D%3D")),
+        ),
+        (last, None),
+    ]);
+}
+
+#[test]
+fn fetch_skips_a_pre_launch_consumer_whose_chain_id_peergen_cannot_record() {
+    let mut p = standard(&["chains"], None);
+    chains_with(
+        &mut p,
+        vec![
+            chain("7", "My Test/Chain", "REGISTERED"),
+            chain("8", "\u{1b}[2Jx", "INITIALIZED"),
+            chain("9", "-stopped", "STOPPED"),
+        ],
+    );
+    p.consumer("4", vec![consumer_validator(&BOB, None)], &[BOB.valcons]);
+    p.consumer(
+        "6",
+        vec![consumer_validator(&CAROL, None)],
+        &[CAROL.valcons],
+    );
+    let env = Env::new();
+    let inv = inventory(&env, &p.url(), "");
+    let all = [
+        "--phase",
+        "registered",
+        "--phase",
+        "initialized",
+        "--phase",
+        "launched",
+    ];
+    let run = fetch(&env, &inv, &all);
+    run.success()
+        .stderr_has(
+            "skipping registered consumer \"7\": \"My Test/Chain\" is not a supported chain id",
+        )
+        .stderr_has(
+            "skipping initialized consumer \"8\": \"\\u{1b}[2Jx\" is not a supported chain id",
+        )
+        .stderr_has("skipping stopped consumer \"9\"");
+    assert!(!run.stderr.contains('\u{1b}'), "{}", run.stderr);
+    let state = snapshot(&env);
+    let ids: Vec<&str> = state["consumers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["consumer_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["0", "1", "2", "3", "4", "6"]);
+
+    // A launched consumer's peers matter: its unsupported chain id fails the fetch.
+    let mut q = standard(&["chains"], None);
+    chains_with(&mut q, vec![chain("7", "My Test/Chain", "LAUNCHED")]);
+    fails_keeping_snapshot(
+        &q,
+        &[],
+        "/interchain_security/ccv/provider/consumer_chains/0: launched consumer \"7\": \"My Test/Chain\" is not a supported chain id",
+    );
+}
+
+#[test]
+fn fetch_summary_escapes_control_characters_in_monikers() {
+    let p = standard(&[], None);
+    let env = Env::new();
+    let inv = inventory(&env, &p.url(), "");
+    fetch(&env, &inv, &[]).success();
+    let mut q = standard(&["consumer-3"], None);
+    let mut evil = consumer_validator(&BOB, None);
+    evil["description"]["moniker"] = json!("\u{1b}]0;owned\u{7}\u{1b}[2Jbob\r");
+    q.consumer(
+        "3",
+        vec![
+            consumer_validator(&SMARTNODES, None),
+            consumer_validator(&ALICE, None),
+            evil,
+        ],
+        &[],
+    );
+    let run = fetch(&env, &inv, &["--provider", &q.url()]);
+    run.success().stdout_has(&format!(
+        "consumer 3 (sandbox-1): validator added: {} (\"\\u{{1b}}]0;owned\\u{{7}}\\u{{1b}}[2Jbob\\r\")",
+        BOB.op
+    ));
+    assert!(
+        !run.stdout.contains('\u{1b}') && !run.stdout.contains('\r'),
+        "{}",
+        run.stdout
     );
 }
