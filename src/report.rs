@@ -20,8 +20,9 @@ pub const MARKDOWN_LIMIT: usize = 60_000;
 const MARKDOWN_RESERVE: usize = 1_000;
 
 /// Appends `line` and a newline while the comment stays within its budget; counts what is cut.
+/// Once one line is cut every later one is too, so no table resumes with its rows out of context.
 fn push_line(out: &mut String, cut: &mut usize, line: &str) {
-    if out.len() + line.len() + 1 + MARKDOWN_RESERVE > MARKDOWN_LIMIT {
+    if *cut > 0 || out.len() + line.len() + 1 + MARKDOWN_RESERVE > MARKDOWN_LIMIT {
         *cut += 1;
     } else {
         out.push_str(line);
@@ -168,41 +169,42 @@ pub fn markdown(changes: &Changes, prefix: &str, checksum: &str) -> String {
 
     // Everything below is bounded: one line at a time while the budget lasts.
     let mut cut = 0;
-    let out_ref = &mut out;
-    let mut line = |out: &mut String, text: String| push_line(out, &mut cut, &text);
     if !changes.needs_force.is_empty() {
-        line(out_ref, "**Would need `--force`:**\n".to_owned());
+        push_line(&mut out, &mut cut, "**Would need `--force`:**\n");
         for v in &changes.needs_force {
-            line(out_ref, format!("- {}", md_text(v)));
+            push_line(&mut out, &mut cut, &format!("- {}", md_text(v)));
         }
-        line(out_ref, String::new());
+        push_line(&mut out, &mut cut, "");
     }
     let mut slugs: Vec<&str> = changes.peers.iter().map(|p| p.slug.as_str()).collect();
     slugs.dedup();
     for slug in slugs {
         let rows: Vec<_> = changes.peers.iter().filter(|p| p.slug == slug).collect();
         let first = rows[0];
-        line(
-            out_ref,
-            format!(
+        push_line(
+            &mut out,
+            &mut cut,
+            &format!(
                 "#### Consumer `{slug}` (consumer id {}, chain id `{}`)\n",
                 md_text(&first.consumer_id),
                 md_text(&first.chain_id)
             ),
         );
-        line(
-            out_ref,
-            "| Validator | Peers | Change | Node ID | Address | Moniker |".to_owned(),
+        push_line(
+            &mut out,
+            &mut cut,
+            "| Validator | Peers | Change | Node ID | Address | Moniker |",
         );
-        line(out_ref, "|---|---|---|---|---|---|".to_owned());
+        push_line(&mut out, &mut cut, "|---|---|---|---|---|---|");
         for p in rows {
             let count = |n: Option<usize>| n.map_or("–".to_owned(), |n| n.to_string());
             let counts = format!("{} → {}", count(p.before), count(p.after));
             let mut lines = Vec::new();
             if p.after.is_none() {
-                line(
-                    out_ref,
-                    format!(
+                push_line(
+                    &mut out,
+                    &mut cut,
+                    &format!(
                         "| {} | {counts} | leaves the consumer | | | |",
                         md_text(&p.validator)
                     ),
@@ -233,26 +235,28 @@ pub fn markdown(changes: &Changes, prefix: &str, checksum: &str) -> String {
                 lines.push("other settings | | | ".to_owned());
             }
             for l in lines {
-                line(
-                    out_ref,
-                    format!("| {} | {counts} | {l} |", md_text(&p.validator)),
+                push_line(
+                    &mut out,
+                    &mut cut,
+                    &format!("| {} | {counts} | {l} |", md_text(&p.validator)),
                 );
             }
         }
-        line(out_ref, String::new());
+        push_line(&mut out, &mut cut, "");
     }
     if !changes.removed_consumers.is_empty() {
-        line(out_ref, "#### Consumers removed\n".to_owned());
+        push_line(&mut out, &mut cut, "#### Consumers removed\n");
         for slug in &changes.removed_consumers {
-            line(out_ref, format!("- `{slug}`"));
+            push_line(&mut out, &mut cut, &format!("- `{slug}`"));
         }
-        line(out_ref, String::new());
+        push_line(&mut out, &mut cut, "");
     }
     for z in &changes.zones {
         let v = |n: Option<u32>| n.map_or("–".to_owned(), |n| n.to_string());
-        line(
-            out_ref,
-            format!(
+        push_line(
+            &mut out,
+            &mut cut,
+            &format!(
                 "#### Zone `{prefix}{}`: serial {} → {}\n",
                 z.path,
                 v(z.from),
@@ -260,15 +264,19 @@ pub fn markdown(changes: &Changes, prefix: &str, checksum: &str) -> String {
             ),
         );
         if !z.added.is_empty() || !z.removed.is_empty() {
-            line(out_ref, "| op | record |".to_owned());
-            line(out_ref, "|---|---|".to_owned());
+            push_line(&mut out, &mut cut, "| op | record |");
+            push_line(&mut out, &mut cut, "|---|---|");
             for (op, records) in [("-", &z.removed), ("+", &z.added)] {
                 for r in records {
-                    line(out_ref, format!("| {op} | `{}` |", r.replace('|', "\\|")));
+                    push_line(
+                        &mut out,
+                        &mut cut,
+                        &format!("| {op} | `{}` |", r.replace('|', "\\|")),
+                    );
                 }
             }
         }
-        line(out_ref, String::new());
+        push_line(&mut out, &mut cut, "");
     }
     if cut > 0 {
         let _ = writeln!(
