@@ -588,7 +588,8 @@ fn current_branch(repo: &Repository, path: &Path) -> Result<String, GitopsError>
 
 /// Checks out `name`. A missing local branch starts from the remote's branch of that name when
 /// `remote` (the push target) has one, so a fresh clone continues the branch instead of diverging
-/// from it, else from the current HEAD. True when the working tree now holds another commit.
+/// from it; without a push target, from `origin/<name>` when the clone tracks it; else from the
+/// current HEAD. True when the working tree now holds another commit.
 fn switch_branch(repo: &Repository, name: &str, remote: Option<&str>) -> Result<bool, GitopsError> {
     if !Branch::name_is_valid(name).unwrap_or(false) {
         return Err(GitopsError::BadBranch(name.to_owned()));
@@ -613,7 +614,12 @@ fn switch_branch(repo: &Repository, name: &str, remote: Option<&str>) -> Result<
                 Some(remote) if remote_has_branch(repo, remote, name)? => {
                     Some(fetch(repo, remote, name)?)
                 }
-                _ => None,
+                Some(_) => None,
+                // Without --push nothing is fetched, but a clone already tracks origin's
+                // branches: continue that one, as `git switch B` would.
+                None => repo
+                    .refname_to_id(&format!("refs/remotes/origin/{name}"))
+                    .ok(),
             };
             let start = match remote_tip {
                 Some(tip) => Some(

@@ -840,4 +840,21 @@ fn a_fixed_branch_continues_from_the_remote_branch_in_a_fresh_clone() {
     );
     assert!(git(&fresh, &["status", "--porcelain"]).is_empty());
     fsck(&remote);
+
+    // Without --push, a clone's tracking branch origin/peer-updates is where the branch continues.
+    git(
+        repo.env.dir.path(),
+        &["clone", "-q", "remote.git", "offline"],
+    );
+    let mut args = repo.args("apply", &["--branch", "peer-updates"]);
+    let at = args.iter().position(|a| a == "work").unwrap();
+    args[at] = "offline".to_owned();
+    repo.env
+        .run(args)
+        .success()
+        .stdout_has("no commit: peer-updates already holds this output");
+    assert_eq!(
+        head(&repo.env.path("offline")),
+        git(&remote, &["rev-parse", "peer-updates"]).trim()
+    );
 }
