@@ -6,9 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
 
 use crate::plan::Plan;
 use crate::tree::{MANIFEST, OutputTree, TreeError, io, owned_files};
+
+/// `--max-peer-removal-percent`'s default; `plan` reports threshold violations against it.
+pub const DEFAULT_MAX_REMOVAL_PERCENT: u8 = 30;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -97,6 +101,13 @@ pub struct Changes {
     pub zones: Vec<ZoneChange>,
     /// Consumer directories no validator will have any more.
     pub removed_consumers: Vec<String>,
+    /// The plan checksum: sha256 over the rendered tree's checksum and, for every path in scope,
+    /// the sha256 of the bytes it holds now (or its absence). It changes when the inputs change and
+    /// when the repository changes, so `--plan-checksum` binds an apply to the reviewed change set.
+    pub checksum: String,
+    /// Threshold violations ([`Changes::threshold_violations`]) the reports list, so a reviewer
+    /// sees before apply what would need `--force`. Set by the caller, which knows the threshold.
+    pub needs_force: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -158,21 +169,38 @@ impl Changes {
 
 /// Compares `tree` with the files under `dir`. `only` limits the comparison to one validator's
 /// subtree, as `--self` limits rendering.
+///
+/// Never follows a symbolic link: an owned path (or a directory on the way to it) that is a symlink
+/// is an error, so a link planted in the output cannot make peergen read and print another file.
 pub fn compare(
     tree: &OutputTree,
     dir: &Path,
     only: Option<&str>,
     plan: Option<&Plan>,
 ) -> Result<Changes, TreeError> {
+    // The manifest is read by path (tree::read_manifest): check it is a regular file first.
+    read_optional(dir, MANIFEST)?;
     let previous = owned_files(dir)?;
     let in_scope = |p: &str| only.is_none_or(|o| p.split('/').next() == Some(o));
 
     let mut changes = Changes::default();
     let mut paths: BTreeSet<&str> = tree.files().keys().map(String::as_str).collect();
     paths.extend(previous.iter().map(String::as_str).filter(|p| in_scope(p)));
-    for path in paths {
+    paths.insert(MANIFEST);
+    let mut current = Sha256::new();
+    current.update(tree.checksum().as_bytes());
+    for &path in &paths {
+        let old = read_optional(dir, path)?;
+        current.update((path.len() as u64).to_be_bytes());
+        current.update(path.as_bytes());
+        match &old {
+            Some(bytes) => current.update(Sha256::digest(bytes)),
+            None => current.update(b"absent"),
+        }
+        if path == MANIFEST {
+            continue;
+        }
         let new = tree.files().get(path).cloned();
-        let old = read_optional(&dir.join(path))?;
         let action = match (&old, &new) {
             (None, None) => continue,
             (None, Some(_)) => Action::Add,
@@ -193,7 +221,7 @@ pub fn compare(
     let mut owned: BTreeSet<String> = previous.iter().filter(|p| !in_scope(p)).cloned().collect();
     owned.extend(tree.files().keys().cloned());
     let manifest = OutputTree::manifest_text(&owned).into_bytes();
-    let old_manifest = read_optional(&dir.join(MANIFEST))?;
+    let old_manifest = read_optional(dir, MANIFEST)?;
     if old_manifest.as_deref() != Some(manifest.as_slice()) {
         let action = if old_manifest.is_some() {
             Action::Change
@@ -226,21 +254,38 @@ pub fn compare(
     let before = consumers_of(&mut previous.iter().filter(|p| in_scope(p)));
     let after = consumers_of(&mut tree.files().keys());
     changes.removed_consumers = before.difference(&after).cloned().collect();
+    changes.checksum = hex::encode(current.finalize());
     Ok(changes)
 }
 
-fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, TreeError> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-            ) =>
-        {
-            Ok(None)
+/// The bytes of `dir/rel`, `None` when it is absent. Every component below `dir` is checked with
+/// `symlink_metadata` first, so no symbolic link is ever followed; one is an error naming it.
+pub fn read_optional(dir: &Path, rel: &str) -> Result<Option<Vec<u8>>, TreeError> {
+    let mut path = dir.to_path_buf();
+    for part in rel.split('/') {
+        path.push(part);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(io(&path)(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "a symbolic link in peergen's output; peergen never follows one (replace it with a regular file or directory)",
+                )));
+            }
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(io(&path)(e)),
         }
-        Err(e) => Err(io(path)(e)),
+    }
+    match std::fs::read(&path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) => Err(io(&path)(e)),
     }
 }
 

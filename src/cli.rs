@@ -143,13 +143,13 @@ pub struct PlanArgs {
 pub struct ApplyArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Commit on this branch, created from HEAD when missing; `{checksum}` becomes the plan checksum's first 12 hex digits
+    /// Commit on this branch; a missing one starts from REMOTE's branch of that name (with --push), else from HEAD; `{checksum}` becomes the rendered tree checksum's first 12 hex digits
     #[arg(long, value_name = "BRANCH")]
     pub branch: Option<String>,
     /// Push the branch to REMOTE; a rejected push is retried after fetching and re-rendering
     #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
     pub push: Option<String>,
-    /// Refuse unless the planned tree has this checksum (from `plan --format json` or the PR comment)
+    /// Refuse unless the plan (rendered tree and the repository's current files) has this checksum (from `plan --format json` or the PR comment)
     #[arg(long, value_name = "SHA256")]
     pub plan_checksum: Option<String>,
     /// Accept changes above the safety thresholds

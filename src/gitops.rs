@@ -49,12 +49,20 @@ pub enum GitopsError {
         .paths.join(", ")
     )]
     Staged { path: PathBuf, paths: Vec<String> },
+    #[error(
+        "{path} is a {kind} in the repository; peergen reads and writes only regular files and directories there, never through a link"
+    )]
+    NotRegular { path: String, kind: &'static str },
+    #[error(
+        "{0} is a symbolic link; peergen's output directory and its parents inside the repository must be real directories"
+    )]
+    Symlink(PathBuf),
     #[error("{0}: HEAD is detached; check out a branch or pass --branch")]
     Detached(PathBuf),
     #[error("--branch {0:?} is not a valid branch name")]
     BadBranch(String),
     #[error(
-        "--plan-checksum {expected} does not match the planned tree {planned}: the inputs or the repository changed since the plan was reviewed"
+        "--plan-checksum {expected} does not match this plan's checksum {planned}: the inputs or the committed output changed since the plan was reviewed; review the new plan"
     )]
     ChecksumMismatch { expected: String, planned: String },
     #[error("refusing to apply without --force:\n  {}", .0.join("\n  "))]
@@ -103,6 +111,15 @@ impl Target {
                         .to_owned(),
                 ),
                 _ => return Err(GitopsError::BadPath(subdir.display().to_string())),
+            }
+        }
+        // A linked output directory would make peergen read and write outside the repository (or
+        // inside .git): the directory and every parent inside the repository must be real.
+        let mut dir = repo.to_path_buf();
+        for part in &parts {
+            dir.push(part);
+            if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(GitopsError::Symlink(dir));
             }
         }
         Ok(Target {
@@ -185,9 +202,8 @@ pub fn apply(
         return Err(GitopsError::Bare(target.repo.clone()).into());
     }
     check_repo_state(&repo, &target.repo)?;
-    let out_dir = target.out_dir();
 
-    let first = render(&out_dir)?;
+    let first = render(committed_output(&repo, target)?.path())?;
     let first_checksum = first.1.checksum();
     let mut rendered = Some(first);
     let branch = match &opts.branch {
@@ -195,7 +211,7 @@ pub fn apply(
             let name = pattern.replace(CHECKSUM_PLACEHOLDER, &first_checksum[..12]);
             // Output can depend on the previous output (zone serials): render again on the
             // branch's own tree.
-            if switch_branch(&repo, &name)? {
+            if switch_branch(&repo, &name, opts.push.as_deref())? {
                 rendered = None;
             }
             name
@@ -208,12 +224,16 @@ pub fn apply(
     };
     loop {
         outcome.attempts += 1;
+        // What HEAD holds, not what the working tree holds: output written but never committed
+        // is still a change to commit.
+        let committed = committed_output(&repo, target)?;
         let (plan, tree) = match rendered.take() {
             Some(r) => r,
-            None => render(&out_dir)?,
+            None => render(committed.path())?,
         };
-        let changes = compare(&tree, &out_dir, opts.only.as_deref(), plan.as_ref())?;
-        let checksum = tree.checksum();
+        let mut changes = compare(&tree, committed.path(), opts.only.as_deref(), plan.as_ref())?;
+        changes.needs_force = changes.threshold_violations(opts.max_removal_percent);
+        let checksum = changes.checksum.clone();
         if outcome.attempts == 1 {
             show(&changes, &checksum)?;
         } else {
@@ -226,10 +246,14 @@ pub fn apply(
         let commit = if changes.is_empty() {
             None
         } else {
-            check_owned_clean(&repo, target, &tree)?;
-            let scope: Vec<String> = opts.only.iter().cloned().collect();
-            tree.write(&out_dir, &scope, opts.force)?;
-            commit(&repo, target, &changes, &checksum, opts)?
+            // Everything that can fail for reasons of its own comes before the first write.
+            let message = message(&changes, &checksum, opts.message_template.as_deref())?;
+            let sig = Signature::now(&opts.author_name, &opts.author_email).map_err(git(
+                "building the author signature (--author-name, --author-email)",
+            ))?;
+            let owned = owned_paths(target, committed.path(), &tree)?;
+            check_owned_clean(&repo, target, &owned, &changes)?;
+            write_and_commit(&repo, target, &tree, &changes, &owned, opts, &message, &sig)?
         };
         match commit {
             Some(oid) => tracing::info!("committed {oid} on {branch}"),
@@ -268,6 +292,186 @@ pub fn apply(
     }
 }
 
+/// HEAD's output directory, exported into a temporary directory: what plan and apply compare
+/// with. A symlink or submodule committed inside it is refused, never exported.
+pub struct Committed {
+    /// Deletes the export when dropped.
+    _dir: tempfile::TempDir,
+    out: PathBuf,
+}
+
+impl Committed {
+    pub fn path(&self) -> &Path {
+        &self.out
+    }
+}
+
+/// Exports HEAD's tree under the output directory (nothing on an unborn branch).
+pub fn committed_output(repo: &Repository, target: &Target) -> Result<Committed, crate::Error> {
+    let dir = tempfile::Builder::new()
+        .prefix("peergen-HEAD-")
+        .tempdir()
+        .map_err(crate::tree::io(Path::new("a temporary directory")))?;
+    let out = dir.path().join(&target.subdir);
+    std::fs::create_dir_all(&out).map_err(crate::tree::io(&out))?;
+    let head = match repo.head() {
+        Ok(head) => head.peel_to_tree().map_err(git("reading HEAD's tree"))?,
+        Err(e) if e.code() == ErrorCode::UnbornBranch || e.code() == ErrorCode::NotFound => {
+            return Ok(Committed { _dir: dir, out });
+        }
+        Err(e) => return Err(git("reading HEAD")(e).into()),
+    };
+    let subtree = if target.subdir.is_empty() {
+        head
+    } else {
+        match head.get_path(Path::new(&target.subdir)) {
+            Ok(entry) if entry.kind() == Some(git2::ObjectType::Tree) => repo
+                .find_tree(entry.id())
+                .map_err(git(format!("reading {}", target.subdir)))?,
+            Ok(_) => {
+                return Err(GitopsError::NotRegular {
+                    path: target.subdir.clone(),
+                    kind: "file, not a directory",
+                }
+                .into());
+            }
+            Err(e) if e.code() == ErrorCode::NotFound => return Ok(Committed { _dir: dir, out }),
+            Err(e) => return Err(git(format!("reading {}", target.subdir))(e).into()),
+        }
+    };
+    let mut files = Vec::new();
+    let mut refused = None;
+    subtree
+        .walk(git2::TreeWalkMode::PreOrder, |root, entry| {
+            let rel = format!("{root}{}", entry.name().unwrap_or_default());
+            match (entry.kind(), entry.filemode()) {
+                (Some(git2::ObjectType::Tree), _) => {}
+                (Some(git2::ObjectType::Blob), 0o120000) => refused = Some((rel, "symbolic link")),
+                (Some(git2::ObjectType::Blob), _) => files.push((rel, entry.id())),
+                _ => refused = Some((rel, "submodule")),
+            }
+            if refused.is_some() {
+                git2::TreeWalkResult::Abort
+            } else {
+                git2::TreeWalkResult::Ok
+            }
+        })
+        .or_else(|e| if refused.is_some() { Ok(()) } else { Err(e) })
+        .map_err(git(format!("reading {}", target.subdir)))?;
+    if let Some((rel, kind)) = refused {
+        return Err(GitopsError::NotRegular {
+            path: format!("{}{rel}", target.prefix()),
+            kind,
+        }
+        .into());
+    }
+    for (rel, id) in files {
+        let blob = repo
+            .find_blob(id)
+            .map_err(git(format!("reading {}{rel}", target.prefix())))?;
+        let path = out.join(&rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(crate::tree::io(parent))?;
+        }
+        std::fs::write(&path, blob.content()).map_err(crate::tree::io(&path))?;
+    }
+    Ok(Committed { _dir: dir, out })
+}
+
+/// What plan and verify compare with: HEAD's output when `--repo` is a git repository, so output
+/// written but never committed is a difference; `None` for a plain directory.
+pub fn plan_baseline(target: &Target) -> Result<Option<Committed>, crate::Error> {
+    match Repository::open(&target.repo) {
+        Ok(repo) => committed_output(&repo, target).map(Some),
+        Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
+        Err(e) => Err(git(format!("opening repository {}", target.repo.display()))(e).into()),
+    }
+}
+
+/// Every path under the output directory peergen owns in this run, relative to it: the committed
+/// manifest's, the working tree's manifest's, the rendered files and the manifest itself.
+fn owned_paths(
+    target: &Target,
+    committed: &Path,
+    tree: &OutputTree,
+) -> Result<BTreeSet<String>, crate::Error> {
+    let mut owned: BTreeSet<String> = read_manifest(committed)?.unwrap_or_default();
+    // The working tree's manifest may list files written but never committed.
+    if crate::changes::read_optional(&target.out_dir(), MANIFEST)?.is_some() {
+        owned.extend(read_manifest(&target.out_dir())?.unwrap_or_default());
+    }
+    owned.extend(tree.files().keys().cloned());
+    owned.insert(MANIFEST.to_owned());
+    Ok(owned)
+}
+
+/// Writes the tree, stages the owned paths and commits. On failure the files and index entries
+/// it touched are put back as they were, so the next run is not refused for staged changes.
+#[allow(clippy::too_many_arguments)]
+fn write_and_commit(
+    repo: &Repository,
+    target: &Target,
+    tree: &OutputTree,
+    changes: &Changes,
+    owned: &BTreeSet<String>,
+    opts: &ApplyOptions,
+    message: &str,
+    sig: &Signature<'_>,
+) -> Result<Option<Oid>, crate::Error> {
+    let out_dir = target.out_dir();
+    // check_owned_clean guarantees that every other owned file already holds HEAD's bytes, so
+    // the changed paths are all a write can touch.
+    let mut backup = Vec::new();
+    for f in &changes.files {
+        backup.push((
+            f.path.as_str(),
+            crate::changes::read_optional(&out_dir, &f.path)?,
+        ));
+    }
+    let scope: Vec<String> = opts.only.iter().cloned().collect();
+    let result = tree
+        .write(&out_dir, &scope, opts.force)
+        .map_err(crate::Error::from)
+        .and_then(|_| Ok(commit(repo, target, owned, message, sig)?));
+    if result.is_err() {
+        for (rel, bytes) in backup {
+            let path = out_dir.join(rel);
+            let restored = match bytes {
+                Some(bytes) => crate::tree::replace_file(&path, &bytes),
+                None => std::fs::remove_file(&path).or_else(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                }),
+            };
+            if let Err(e) = restored {
+                tracing::error!("restoring {} after the failed apply: {e}", path.display());
+            }
+        }
+        if let Err(e) = unstage(repo, target, owned) {
+            tracing::error!("{e}");
+        }
+    }
+    result
+}
+
+/// Resets the index entries of `owned` to HEAD's.
+fn unstage(
+    repo: &Repository,
+    target: &Target,
+    owned: &BTreeSet<String>,
+) -> Result<(), GitopsError> {
+    let prefix = target.prefix();
+    let paths: Vec<String> = owned.iter().map(|p| format!("{prefix}{p}")).collect();
+    let head = repo
+        .head()
+        .and_then(|h| h.peel(git2::ObjectType::Commit))
+        .ok();
+    repo.reset_default(head.as_ref(), paths.iter())
+        .map_err(git("restoring the index after the failed apply"))
+}
 /// Capped exponential backoff with jitter, so concurrent writers stop colliding.
 fn backoff(attempt: u32) -> Duration {
     let base = 200u64.saturating_mul(1 << attempt.min(5)).min(5_000);
@@ -325,16 +529,14 @@ fn check_repo_state(repo: &Repository, path: &Path) -> Result<(), GitopsError> {
     Ok(())
 }
 
-/// Refuses when a file peergen would write or delete has changes git does not have: writing would
-/// lose them.
+/// Refuses when an owned file has changes git does not have and writing would lose them: it holds
+/// neither HEAD's bytes nor the bytes peergen is about to write there.
 fn check_owned_clean(
     repo: &Repository,
     target: &Target,
-    tree: &OutputTree,
+    owned: &BTreeSet<String>,
+    changes: &Changes,
 ) -> Result<(), crate::Error> {
-    let mut owned: BTreeSet<String> = read_manifest(&target.out_dir())?.unwrap_or_default();
-    owned.extend(tree.files().keys().cloned());
-    owned.insert(MANIFEST.to_owned());
     let prefix = target.prefix();
     let mut opts = StatusOptions::new();
     opts.include_untracked(true)
@@ -346,15 +548,23 @@ fn check_owned_clean(
     let statuses = repo
         .statuses(Some(&mut opts))
         .map_err(git("reading the status"))?;
-    let dirty: Vec<String> = statuses
-        .iter()
-        .filter(|s| s.status() != Status::CURRENT)
-        .filter_map(|s| s.path().ok().map(str::to_owned))
-        .filter(|p| {
-            p.strip_prefix(&prefix)
-                .is_some_and(|rel| owned.contains(rel))
-        })
-        .collect();
+    let mut dirty = Vec::new();
+    for s in statuses.iter().filter(|s| s.status() != Status::CURRENT) {
+        let Some(path) = s.path().ok().map(str::to_owned) else {
+            continue;
+        };
+        let Some(rel) = path
+            .strip_prefix(&prefix)
+            .filter(|rel| owned.contains(*rel))
+        else {
+            continue;
+        };
+        let planned = changes.files.iter().find(|f| f.path == rel);
+        let on_disk = crate::changes::read_optional(&target.out_dir(), rel)?;
+        if planned.is_none_or(|f| f.new != on_disk) {
+            dirty.push(path);
+        }
+    }
     if dirty.is_empty() {
         Ok(())
     } else {
@@ -376,9 +586,11 @@ fn current_branch(repo: &Repository, path: &Path) -> Result<String, GitopsError>
         .ok_or_else(|| GitopsError::Detached(path.to_path_buf()))
 }
 
-/// Checks out `name`, creating it from the current HEAD when it does not exist yet. True when the
-/// working tree now holds another commit.
-fn switch_branch(repo: &Repository, name: &str) -> Result<bool, GitopsError> {
+/// Checks out `name`. A missing local branch starts from the remote's branch of that name when
+/// `remote` (the push target) has one, so a fresh clone continues the branch instead of diverging
+/// from it; without a push target, from `origin/<name>` when the clone tracks it; else from the
+/// current HEAD. True when the working tree now holds another commit.
+fn switch_branch(repo: &Repository, name: &str, remote: Option<&str>) -> Result<bool, GitopsError> {
     if !Branch::name_is_valid(name).unwrap_or(false) {
         return Err(GitopsError::BadBranch(name.to_owned()));
     }
@@ -391,45 +603,101 @@ fn switch_branch(repo: &Repository, name: &str) -> Result<bool, GitopsError> {
     {
         return Ok(false);
     }
-    let mut moved = false;
-    match repo.find_reference(&refname) {
-        Ok(existing) => {
-            let commit = existing
+    let start = match repo.find_reference(&refname) {
+        Ok(existing) => Some(
+            existing
                 .peel_to_commit()
-                .map_err(git(format!("reading branch {name}")))?;
+                .map_err(git(format!("reading branch {name}")))?,
+        ),
+        Err(e) if e.code() == ErrorCode::NotFound => {
+            let remote_tip = match remote {
+                Some(remote) if remote_has_branch(repo, remote, name)? => {
+                    Some(fetch(repo, remote, name)?)
+                }
+                Some(_) => None,
+                // Without --push nothing is fetched, but a clone already tracks origin's
+                // branches: continue that one, as `git switch B` would.
+                None => repo
+                    .refname_to_id(&format!("refs/remotes/origin/{name}"))
+                    .ok(),
+            };
+            let start = match remote_tip {
+                Some(tip) => Some(
+                    repo.find_commit(tip)
+                        .map_err(git(format!("reading {name} from the remote")))?,
+                ),
+                None => repo.head().and_then(|h| h.peel_to_commit()).ok(),
+            };
+            if let Some(start) = &start {
+                repo.branch(name, start, false)
+                    .map_err(git(format!("creating branch {name}")))?;
+            }
+            start
+        }
+        Err(e) => return Err(git(format!("reading branch {name}"))(e)),
+    };
+    let mut moved = false;
+    if let Some(commit) = start {
+        moved = repo.head().ok().and_then(|h| h.target()) != Some(commit.id());
+        if moved {
             repo.checkout_tree(commit.as_object(), Some(CheckoutBuilder::new().safe()))
                 .map_err(git(format!(
                     "checking out {name} (local changes would be overwritten?)"
                 )))?;
-            moved = repo.head().ok().and_then(|h| h.target()) != Some(commit.id());
         }
-        Err(e) if e.code() == ErrorCode::NotFound => {
-            if let Ok(head) = repo.head().and_then(|h| h.peel_to_commit()) {
-                repo.branch(name, &head, false)
-                    .map_err(git(format!("creating branch {name}")))?;
-            }
-        }
-        Err(e) => return Err(git(format!("reading branch {name}"))(e)),
     }
     repo.set_head(&refname)
         .map_err(git(format!("switching to {name}")))?;
     Ok(moved)
 }
 
+/// Asks `remote` whether it has branch `name` (one round trip, nothing fetched).
+fn remote_has_branch(repo: &Repository, remote: &str, name: &str) -> Result<bool, GitopsError> {
+    let mut handle = repo
+        .find_remote(remote)
+        .map_err(git(format!("finding remote {remote}")))?;
+    let connection = handle
+        .connect_auth(
+            git2::Direction::Fetch,
+            Some(callbacks(repo.config().ok())),
+            None,
+        )
+        .map_err(git(format!("connecting to {remote}")))?;
+    let refname = format!("refs/heads/{name}");
+    let found = connection
+        .list()
+        .map_err(git(format!("listing the branches of {remote}")))?
+        .iter()
+        .any(|h| h.name() == refname);
+    Ok(found)
+}
+
+/// Stages every owned path as the working tree holds it and commits when that makes the index
+/// differ from HEAD. check_repo_state refused other staged changes, so nothing else is committed.
 fn commit(
     repo: &Repository,
     target: &Target,
-    changes: &Changes,
-    checksum: &str,
-    opts: &ApplyOptions,
+    owned: &BTreeSet<String>,
+    message: &str,
+    sig: &Signature<'_>,
 ) -> Result<Option<Oid>, GitopsError> {
     let prefix = target.prefix();
+    let out_dir = target.out_dir();
     let mut index = repo.index().map_err(git("reading the index"))?;
-    for f in &changes.files {
-        let path = PathBuf::from(format!("{prefix}{}", f.path));
-        let staged = match f.action {
-            crate::changes::Action::Remove => index.remove_path(&path),
-            _ => index.add_path(&path),
+    for rel in owned {
+        let path = PathBuf::from(format!("{prefix}{rel}"));
+        let staged = match std::fs::symlink_metadata(out_dir.join(rel)) {
+            Ok(m) if m.is_file() => index.add_path(&path),
+            Ok(_) => {
+                return Err(GitopsError::NotRegular {
+                    path: path.display().to_string(),
+                    kind: "symbolic link or directory",
+                });
+            }
+            Err(_) => match index.remove_path(&path) {
+                Err(e) if e.code() == ErrorCode::NotFound => Ok(()),
+                other => other,
+            },
         };
         staged.map_err(git(format!("staging {}", path.display())))?;
     }
@@ -446,44 +714,57 @@ fn commit(
         return Ok(None);
     }
     let tree = repo.find_tree(tree_id).map_err(git("reading the tree"))?;
-    let message = message(changes, checksum, opts.message_template.as_deref())?;
-    let sig = Signature::now(&opts.author_name, &opts.author_email)
-        .map_err(git("building the author signature"))?;
     let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-    repo.commit(Some("HEAD"), &sig, &sig, &message, &tree, &parents)
+    repo.commit(Some("HEAD"), sig, sig, message, &tree, &parents)
         .map(Some)
         .map_err(git("committing"))
 }
 
-/// The commit message context, documented in docs/gitops.md.
+/// Monikers, chain ids and addresses come from the chain or the inventory: a newline in one could
+/// start a line of its own in the message and forge a trailer (`Plan-Checksum:`) or a subject, so
+/// every control or line-separator character becomes a space.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// The commit message context, documented in docs/gitops.md. Every string is [`one_line`].
 pub fn message_context(changes: &Changes, checksum: &str) -> Json {
     let c = changes.counts();
-    let peer = |p: &crate::changes::Peer| json!({"node_id": p.node_id, "address": p.address, "moniker": p.moniker});
+    let opt = |s: &Option<String>| s.as_deref().map(one_line);
+    let peer = |p: &crate::changes::Peer| json!({"node_id": one_line(&p.node_id), "address": one_line(&p.address), "moniker": opt(&p.moniker)});
     let mut consumers: Vec<Json> = Vec::new();
     let mut slugs: Vec<&str> = changes.peers.iter().map(|p| p.slug.as_str()).collect();
     slugs.dedup();
     for slug in slugs {
         let rows: Vec<_> = changes.peers.iter().filter(|p| p.slug == slug).collect();
         consumers.push(json!({
-            "slug": slug,
-            "consumer_id": rows[0].consumer_id,
-            "chain_id": rows[0].chain_id,
+            "slug": one_line(slug),
+            "consumer_id": one_line(&rows[0].consumer_id),
+            "chain_id": one_line(&rows[0].chain_id),
             "validators": rows.iter().map(|p| json!({
-                "validator": p.validator,
+                "validator": one_line(&p.validator),
                 "before": p.before,
                 "after": p.after,
                 "added": p.added.iter().map(peer).collect::<Vec<_>>(),
                 "removed": p.removed.iter().map(peer).collect::<Vec<_>>(),
-                "moved": p.moved.iter().map(|m| json!({"node_id": m.node_id, "moniker": m.moniker, "from": m.from, "to": m.to})).collect::<Vec<_>>(),
+                "moved": p.moved.iter().map(|m| json!({"node_id": one_line(&m.node_id), "moniker": opt(&m.moniker), "from": one_line(&m.from), "to": one_line(&m.to)})).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         }));
     }
     json!({
         "checksum": checksum,
         "summary": {"add": c.added, "change": c.changed, "remove": c.removed},
-        "files": changes.files.iter().map(|f| json!({"path": f.path, "action": f.action.as_str()})).collect::<Vec<_>>(),
+        "files": changes.files.iter().map(|f| json!({"path": one_line(&f.path), "action": f.action.as_str()})).collect::<Vec<_>>(),
         "consumers": consumers,
-        "removed_consumers": changes.removed_consumers,
+        "removed_consumers": changes.removed_consumers.iter().map(|s| one_line(s)).collect::<Vec<_>>(),
     })
 }
 
@@ -637,4 +918,46 @@ fn reset_to(
         })
         .map_err(git(format!("moving {branch}")))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::changes::{Peer, PeerChange};
+
+    #[test]
+    fn a_moniker_cannot_forge_a_trailer_or_a_line() {
+        let evil = Peer {
+            node_id: "ab".repeat(20),
+            address: "h.example:26656".into(),
+            moniker: Some("x\n\nPlan-Checksum: 0000\r\u{2028}Signed-off-by: m".into()),
+        };
+        let changes = Changes {
+            peers: vec![PeerChange {
+                validator: "alice".into(),
+                slug: "pion-1".into(),
+                consumer_id: "0\nCo-authored-by: z".into(),
+                chain_id: "pion-1".into(),
+                before: Some(1),
+                after: Some(2),
+                added: vec![evil],
+                removed: Vec::new(),
+                moved: Vec::new(),
+            }],
+            ..Changes::default()
+        };
+        let text = message(&changes, "abc", None).unwrap();
+        let starts = |prefix: &str| text.lines().filter(|l| l.starts_with(prefix)).count();
+        assert_eq!(starts("Plan-Checksum:"), 1, "{text}");
+        assert_eq!(
+            starts("Signed-off-by:") + starts("Co-authored-by:"),
+            0,
+            "{text}"
+        );
+        assert!(
+            text.contains("x  Plan-Checksum: 0000  Signed-off-by: m"),
+            "{text}"
+        );
+        assert!(text.ends_with("\nPlan-Checksum: abc\n"), "{text}");
+    }
 }

@@ -308,15 +308,18 @@ fn plan_command(
     let templates = template::Templates::new(args.templates.as_deref())?;
     let target = gitops::Target::new(&args.repo, &args.path)?;
     let out_dir = target.out_dir();
-    let (plan, tree) = source.render(&templates, args.only.as_deref(), Some(&out_dir))?;
-    let changes = changes::compare(&tree, &out_dir, args.only.as_deref(), plan.as_ref())?;
+    let committed = gitops::plan_baseline(&target)?;
+    let base = committed.as_ref().map_or(out_dir.as_path(), |c| c.path());
+    let (plan, tree) = source.render(&templates, args.only.as_deref(), Some(base))?;
+    let mut changes = changes::compare(&tree, base, args.only.as_deref(), plan.as_ref())?;
+    changes.needs_force = changes.threshold_violations(changes::DEFAULT_MAX_REMOVAL_PERCENT);
     show_plan(
         out,
         args.format,
         use_color(color),
         &changes,
         &target.prefix(),
-        &tree.checksum(),
+        &changes.checksum,
     )?;
     if check && !changes.is_empty() {
         return Err(gitops::GitopsError::Drift {

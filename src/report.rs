@@ -12,8 +12,23 @@ use crate::changes::{Action, Changes, FileChange, Peer};
 /// First line of every Markdown plan, so a workflow can find and update its one comment.
 pub const MARKER: &str = "<!-- peergen-plan -->";
 
-/// GitHub refuses comments over 65 536 characters; the tables and the note need the rest.
-pub const MARKDOWN_DIFF_LIMIT: usize = 50_000;
+/// GitHub refuses comments over 65 536 characters: the whole Markdown plan stays under this many
+/// bytes (never fewer than characters), tables and diffs alike, with a note saying what was cut.
+pub const MARKDOWN_LIMIT: usize = 60_000;
+
+/// Kept free for the truncation notes and the closing of the `<details>` block.
+const MARKDOWN_RESERVE: usize = 1_000;
+
+/// Appends `line` and a newline while the comment stays within its budget; counts what is cut.
+/// Once one line is cut every later one is too, so no table resumes with its rows out of context.
+fn push_line(out: &mut String, cut: &mut usize, line: &str) {
+    if *cut > 0 || out.len() + line.len() + 1 + MARKDOWN_RESERVE > MARKDOWN_LIMIT {
+        *cut += 1;
+    } else {
+        out.push_str(line);
+        out.push('\n');
+    }
+}
 
 fn lossy(bytes: Option<&[u8]>) -> String {
     bytes
@@ -92,6 +107,12 @@ pub fn text(changes: &Changes, prefix: &str, color: bool) -> String {
         }
     }
     let _ = writeln!(out, "{}", summary_line(changes));
+    if !changes.needs_force.is_empty() {
+        let _ = writeln!(out, "Would need --force:");
+        for v in &changes.needs_force {
+            let _ = writeln!(out, "  - {v}");
+        }
+    }
     out
 }
 
@@ -146,31 +167,47 @@ pub fn markdown(changes: &Changes, prefix: &str, checksum: &str) -> String {
     }
     let _ = writeln!(out, "Plan checksum: `{checksum}`\n");
 
+    // Everything below is bounded: one line at a time while the budget lasts.
+    let mut cut = 0;
+    if !changes.needs_force.is_empty() {
+        push_line(&mut out, &mut cut, "**Would need `--force`:**\n");
+        for v in &changes.needs_force {
+            push_line(&mut out, &mut cut, &format!("- {}", md_text(v)));
+        }
+        push_line(&mut out, &mut cut, "");
+    }
     let mut slugs: Vec<&str> = changes.peers.iter().map(|p| p.slug.as_str()).collect();
     slugs.dedup();
     for slug in slugs {
         let rows: Vec<_> = changes.peers.iter().filter(|p| p.slug == slug).collect();
         let first = rows[0];
-        let _ = writeln!(
-            out,
-            "#### Consumer `{slug}` (consumer id {}, chain id `{}`)\n",
-            md_text(&first.consumer_id),
-            md_text(&first.chain_id)
+        push_line(
+            &mut out,
+            &mut cut,
+            &format!(
+                "#### Consumer `{slug}` (consumer id {}, chain id `{}`)\n",
+                md_text(&first.consumer_id),
+                md_text(&first.chain_id)
+            ),
         );
-        let _ = writeln!(
-            out,
-            "| Validator | Peers | Change | Node ID | Address | Moniker |"
+        push_line(
+            &mut out,
+            &mut cut,
+            "| Validator | Peers | Change | Node ID | Address | Moniker |",
         );
-        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        push_line(&mut out, &mut cut, "|---|---|---|---|---|---|");
         for p in rows {
             let count = |n: Option<usize>| n.map_or("–".to_owned(), |n| n.to_string());
             let counts = format!("{} → {}", count(p.before), count(p.after));
             let mut lines = Vec::new();
             if p.after.is_none() {
-                let _ = writeln!(
-                    out,
-                    "| {} | {counts} | leaves the consumer | | | |",
-                    md_text(&p.validator)
+                push_line(
+                    &mut out,
+                    &mut cut,
+                    &format!(
+                        "| {} | {counts} | leaves the consumer | | | |",
+                        md_text(&p.validator)
+                    ),
                 );
                 continue;
             }
@@ -197,45 +234,64 @@ pub fn markdown(changes: &Changes, prefix: &str, checksum: &str) -> String {
             if lines.is_empty() {
                 lines.push("other settings | | | ".to_owned());
             }
-            for line in lines {
-                let _ = writeln!(out, "| {} | {counts} | {line} |", md_text(&p.validator));
+            for l in lines {
+                push_line(
+                    &mut out,
+                    &mut cut,
+                    &format!("| {} | {counts} | {l} |", md_text(&p.validator)),
+                );
             }
         }
-        let _ = writeln!(out);
+        push_line(&mut out, &mut cut, "");
     }
     if !changes.removed_consumers.is_empty() {
-        let _ = writeln!(out, "#### Consumers removed\n");
+        push_line(&mut out, &mut cut, "#### Consumers removed\n");
         for slug in &changes.removed_consumers {
-            let _ = writeln!(out, "- `{slug}`");
+            push_line(&mut out, &mut cut, &format!("- `{slug}`"));
         }
-        let _ = writeln!(out);
+        push_line(&mut out, &mut cut, "");
     }
     for z in &changes.zones {
         let v = |n: Option<u32>| n.map_or("–".to_owned(), |n| n.to_string());
-        let _ = writeln!(
-            out,
-            "#### Zone `{prefix}{}`: serial {} → {}\n",
-            z.path,
-            v(z.from),
-            v(z.to)
+        push_line(
+            &mut out,
+            &mut cut,
+            &format!(
+                "#### Zone `{prefix}{}`: serial {} → {}\n",
+                z.path,
+                v(z.from),
+                v(z.to)
+            ),
         );
         if !z.added.is_empty() || !z.removed.is_empty() {
-            let _ = writeln!(out, "| op | record |");
-            let _ = writeln!(out, "|---|---|");
+            push_line(&mut out, &mut cut, "| op | record |");
+            push_line(&mut out, &mut cut, "|---|---|");
             for (op, records) in [("-", &z.removed), ("+", &z.added)] {
                 for r in records {
-                    let _ = writeln!(out, "| {op} | `{}` |", r.replace('|', "\\|"));
+                    push_line(
+                        &mut out,
+                        &mut cut,
+                        &format!("| {op} | `{}` |", r.replace('|', "\\|")),
+                    );
                 }
             }
         }
-        let _ = writeln!(out);
+        push_line(&mut out, &mut cut, "");
+    }
+    if cut > 0 {
+        let _ = writeln!(
+            out,
+            "_Truncated: {cut} more table lines would exceed GitHub's comment size limit; \
+             run `peergen plan --format json` for all of them._\n"
+        );
     }
     if !changes.is_empty() {
+        let budget = MARKDOWN_LIMIT.saturating_sub(out.len() + MARKDOWN_RESERVE);
         let mut body = String::new();
         let mut omitted = 0;
         for f in &changes.files {
             let diff = file_diff(f, prefix);
-            if body.len() + diff.len() > MARKDOWN_DIFF_LIMIT {
+            if body.len() + diff.len() > budget {
                 omitted += 1;
             } else {
                 body.push_str(&diff);
@@ -250,7 +306,7 @@ pub fn markdown(changes: &Changes, prefix: &str, checksum: &str) -> String {
         if omitted > 0 {
             let _ = writeln!(
                 out,
-                "_Truncated: the diffs of {omitted} more files exceed {MARKDOWN_DIFF_LIMIT} characters; \
+                "_Truncated: the diffs of {omitted} more files would exceed GitHub's comment size limit; \
                  run `peergen plan` locally for the full diff._\n"
             );
         }
@@ -291,6 +347,7 @@ pub fn json(changes: &Changes, prefix: &str, checksum: &str) -> String {
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "removed_consumers": changes.removed_consumers,
+        "needs_force": changes.needs_force,
         "zones": changes.zones.iter().map(|z| json!({"path": z.path, "serial_from": z.from, "serial_to": z.to, "records_added": z.added, "records_removed": z.removed})).collect::<Vec<_>>(),
     });
     let mut text = serde_json::to_string_pretty(&value).expect("a JSON value always serializes");
@@ -342,7 +399,40 @@ mod tests {
         assert!(md.len() < 65_536);
         assert!(md.contains("+++ b/peers/a.yaml") && md.contains("+++ b/peers/c.yaml"));
         assert!(!md.contains("+++ b/peers/b.yaml"));
-        assert!(md.contains("_Truncated: the diffs of 1 more files exceed 50000 characters"));
+        assert!(md.contains("_Truncated: the diffs of 1 more files would exceed"));
+    }
+
+    #[test]
+    fn markdown_tables_are_budgeted_too() {
+        let peer = |i: usize| Peer {
+            node_id: format!("{i:040x}"),
+            address: format!("host-{i}.example.org:26656"),
+            moniker: Some("m".repeat(60)),
+        };
+        let changes = Changes {
+            files: vec![added("a.yaml", 10)],
+            peers: vec![crate::changes::PeerChange {
+                validator: "alice".into(),
+                slug: "pion-1".into(),
+                consumer_id: "0".into(),
+                chain_id: "pion-1".into(),
+                before: Some(0),
+                after: Some(3_000),
+                added: (0..3_000).map(peer).collect(),
+                removed: Vec::new(),
+                moved: Vec::new(),
+            }],
+            needs_force: vec!["alice on pion-1: the peer list would become empty (had 1)".into()],
+            ..Changes::default()
+        };
+        let md = markdown(&changes, "peers/", "0");
+        assert!(md.len() <= MARKDOWN_LIMIT, "{}", md.len());
+        assert!(md.contains("more table lines would exceed GitHub's comment size limit"));
+        assert!(md.contains("- alice on pion-1: the peer list would become empty (had 1)"));
+        assert!(
+            md.trim_end().ends_with("</details>"),
+            "the diff block is closed"
+        );
     }
 
     #[test]

@@ -263,6 +263,27 @@ fn a_removed_validator_is_pruned_behind_the_threshold_and_unowned_files_stay() {
         repo.env.run(args)
     };
 
+    let plan = |format: &str| {
+        let mut args = vec!["plan", "-i", inv.to_str().unwrap(), "--state", "state.json"];
+        args.extend(["--repo", "work", "--path", "peers", "--format", format]);
+        repo.env.run(args)
+    };
+    plan("text").success().stdout_has(
+        "Would need --force:\n  - alice on dash-2: the peer list would become empty (had 1)\n",
+    );
+    plan("markdown")
+        .success()
+        .stdout_has("**Would need `--force`:**")
+        .stdout_has("- alice on neutron-1: the peer list would become empty (had 1)");
+    let json: serde_json::Value = serde_json::from_str(&plan("json").stdout).unwrap();
+    assert!(
+        json["needs_force"]
+            .as_array()
+            .unwrap()
+            .contains(&"alice on dash-2: the peer list would become empty (had 1)".into()),
+        "{json}"
+    );
+
     let blocked = apply(&[]);
     blocked
         .failure()
@@ -374,7 +395,7 @@ fn plan_checksum_binds_apply_to_the_reviewed_plan() {
     repo.run("apply", &["--plan-checksum", &wrong])
         .failure()
         .stderr_has(&format!(
-            "--plan-checksum {wrong} does not match the planned tree {checksum}"
+            "--plan-checksum {wrong} does not match this plan's checksum {checksum}"
         ));
     assert_eq!(commits(&work, "HEAD"), 1);
     assert!(!work.join("peers").exists());
@@ -383,6 +404,165 @@ fn plan_checksum_binds_apply_to_the_reviewed_plan() {
         .success()
         .stdout_has("committed ");
     assert_eq!(commits(&work, "HEAD"), 2);
+}
+
+#[test]
+fn plan_checksum_also_binds_the_repository_state_it_was_reviewed_against() {
+    let repo = Repo::new();
+    let work = repo.work();
+    repo.run("apply", &[]).success();
+    repo.drop_from_consumer("5", "bob");
+    let plan = |r: &Repo| -> String {
+        let json = r.run("plan", &["--format", "json"]);
+        json.success();
+        let plan: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+        plan["checksum"].as_str().unwrap().to_owned()
+    };
+    let reviewed = plan(&repo);
+    let markdown = repo.run("plan", &["--format", "markdown"]);
+    markdown.stdout_has(&format!("Plan checksum: `{reviewed}`"));
+
+    // Between review and apply someone commits a hand edit to a generated file the plan does not
+    // change: the rendered tree is the same, the change set is not.
+    let edited = "work/peers/alice/pion-1/p2p.toml";
+    repo.env
+        .write(edited, &format!("{}# hand edit\n", repo.env.read(edited)));
+    git(&work, &["commit", "-q", "-am", "hand edit"]);
+    let before = head(&work);
+    let now = plan(&repo);
+    assert_ne!(now, reviewed);
+    repo.run("apply", &["--plan-checksum", &reviewed])
+        .failure()
+        .stderr_has(&format!(
+            "--plan-checksum {reviewed} does not match this plan's checksum {now}: the inputs or the committed output changed"
+        ));
+    assert_eq!(head(&work), before);
+    assert!(git(&work, &["status", "--porcelain"]).is_empty());
+    repo.run("apply", &["--plan-checksum", &now])
+        .success()
+        .stdout_has("committed ");
+}
+
+#[test]
+fn output_rendered_but_never_committed_is_committed_by_apply_and_caught_by_verify() {
+    let repo = Repo::new();
+    let work = repo.work();
+    let mut render: Vec<String> = repo.args("render", &[]);
+    // render takes --out instead of --repo/--path.
+    render.truncate(5);
+    render.extend(["--out".to_owned(), "work/peers".to_owned()]);
+    repo.env.run(render).success();
+    assert!(git(&work, &["status", "--porcelain"]).contains("?? peers/"));
+
+    repo.run("verify", &[])
+        .failure()
+        .stderr_has("is not what the inputs produce (53 files differ)");
+    assert_eq!(repo.run("plan", &["--detailed-exitcode"]).code, 2);
+    repo.run("apply", &[])
+        .success()
+        .stdout_has("Plan: 53 to add")
+        .stdout_has("committed ");
+    assert_eq!(commits(&work, "HEAD"), 2);
+    assert!(git(&work, &["status", "--porcelain"]).is_empty());
+    let stat = git(&work, &["show", "--stat=200", "--format=", "HEAD"]);
+    assert!(stat.contains("53 files changed"), "{stat}");
+    repo.run("verify", &[]).success();
+    fsck(&work);
+}
+
+#[test]
+fn a_failed_apply_leaves_nothing_written_or_staged() {
+    let repo = Repo::new();
+    let work = repo.work();
+    repo.run("apply", &[]).success();
+    let before = head(&work);
+    let pristine = read_tree(&work.join("peers"));
+    repo.drop_from_consumer("5", "bob");
+
+    repo.run("apply", &["--author-name", ""])
+        .failure()
+        .stderr_has("building the author signature");
+    assert!(git(&work, &["status", "--porcelain"]).is_empty());
+    assert_eq!(read_tree(&work.join("peers")), pristine);
+
+    // The commit itself fails (the branch's ref is locked) after the files were written and
+    // staged: both are put back.
+    let lock = work.join(".git/refs/heads/main.lock");
+    std::fs::write(&lock, "").unwrap();
+    repo.run("apply", &[]).failure().stderr_has("committing");
+    std::fs::remove_file(&lock).unwrap();
+    assert_eq!(head(&work), before);
+    assert_eq!(git(&work, &["status", "--porcelain"]), "");
+    assert_eq!(read_tree(&work.join("peers")), pristine);
+
+    repo.run("apply", &[]).success().stdout_has("committed ");
+    assert!(git(&work, &["status", "--porcelain"]).is_empty());
+    fsck(&work);
+}
+
+#[test]
+fn symlinks_in_the_output_are_refused_and_never_read() {
+    let repo = Repo::new();
+    let work = repo.work();
+    repo.run("apply", &[]).success();
+    git(
+        &work,
+        &[
+            "config",
+            "remote.origin.pushurl",
+            "https://x:SECRET-TOKEN@example.org/r.git",
+        ],
+    );
+    let link = work.join("peers/bob/pion-1/p2p.toml");
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink("../../../.git/config", &link).unwrap();
+
+    // Uncommitted: apply reads the working tree to decide whether writing would lose anything.
+    repo.drop_from_consumer("0", "carol");
+    let apply = repo.run("apply", &["--format", "markdown"]);
+    apply.failure().stderr_has("p2p.toml: a symbolic link");
+    assert!(!apply.stdout.contains("SECRET") && !apply.stderr.contains("SECRET"));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "nothing is written through or over the link"
+    );
+
+    // Committed: plan and verify refuse it in HEAD's tree.
+    git(&work, &["add", "peers/bob/pion-1/p2p.toml"]);
+    git(&work, &["commit", "-q", "-m", "link"]);
+    for run in [
+        repo.run("plan", &["--format", "markdown"]),
+        repo.run("verify", &[]),
+    ] {
+        run.failure()
+            .stderr_has("peers/bob/pion-1/p2p.toml is a symbolic link in the repository");
+        assert!(!run.stdout.contains("SECRET") && !run.stderr.contains("SECRET"));
+    }
+
+    // A plain directory (not a git repository) is read without following links either.
+    let plain = repo.env.path("plain");
+    git(repo.env.dir.path(), &["clone", "-q", "remote.git", "plain"]);
+    std::fs::remove_dir_all(plain.join(".git")).unwrap();
+    repo.env
+        .write("plain/peers/.peergen-manifest", "alice/pion-1/p2p.toml\n");
+    std::fs::create_dir_all(plain.join("peers/alice")).unwrap();
+    std::os::unix::fs::symlink("../../../work/.git", plain.join("peers/alice/pion-1")).unwrap();
+    let mut args = repo.args("plan", &["--format", "markdown"]);
+    let at = args.iter().position(|a| a == "work").unwrap();
+    args[at] = "plain".to_owned();
+    let run = repo.env.run(args);
+    run.failure().stderr_has("pion-1: a symbolic link");
+    assert!(!run.stdout.contains("SECRET"));
+
+    // The output directory itself, or a parent inside the repository, must not be a link.
+    std::fs::rename(work.join("peers"), repo.env.path("elsewhere")).unwrap();
+    std::os::unix::fs::symlink("../elsewhere", work.join("peers")).unwrap();
+    repo.run("plan", &[])
+        .failure()
+        .stderr_has("peers is a symbolic link; peergen's output directory");
 }
 
 #[test]
@@ -567,9 +747,14 @@ fn the_commit_message_template_and_author_can_be_overridden() {
 
     repo.env.write("bad.j2", "{{ no_such_field }}");
     repo.drop_from_consumer("0", "carol");
+    let before = head(&work);
     repo.run("apply", &["--message-template", "bad.j2"])
         .failure()
         .stderr_has("commit message template: undefined value");
+    // The template is rendered before anything is written.
+    assert_eq!(head(&work), before);
+    assert!(git(&work, &["status", "--porcelain"]).is_empty());
+    repo.run("apply", &[]).success().stdout_has("committed ");
 }
 
 #[test]
@@ -610,4 +795,66 @@ fn port_changes_are_reported_per_peer() {
     run.success();
     let tables = run.stdout.split("<details>").next().unwrap();
     insta::assert_snapshot!("plan_markdown_port_change", tables);
+}
+
+#[test]
+fn a_fixed_branch_continues_from_the_remote_branch_in_a_fresh_clone() {
+    let repo = Repo::new();
+    let work = repo.work();
+    let remote = repo.remote();
+    repo.run("apply", &["--branch", "peer-updates", "--push"])
+        .success();
+    let first = git(&remote, &["rev-parse", "peer-updates"])
+        .trim()
+        .to_owned();
+    // main moves on meanwhile, so a branch started from main would carry a commit that is not
+    // on the remote branch.
+    git(&work, &["checkout", "-q", "main"]);
+    git(
+        &work,
+        &["commit", "-q", "--allow-empty", "-m", "human work on main"],
+    );
+    git(&work, &["push", "-q", "origin", "main"]);
+
+    git(repo.env.dir.path(), &["clone", "-q", "remote.git", "fresh"]);
+    let fresh = repo.env.path("fresh");
+    repo.drop_from_consumer("5", "bob");
+    let mut args = repo.args("apply", &["--branch", "peer-updates", "--push"]);
+    let at = args.iter().position(|a| a == "work").unwrap();
+    args[at] = "fresh".to_owned();
+    repo.env
+        .run(args)
+        .success()
+        .stdout_has("committed ")
+        .stdout_has("on peer-updates; pushed to origin (attempt 1)")
+        .stdout_has("Plan: 0 to add, 11 to change, 4 to remove");
+    assert_eq!(
+        git(&remote, &["rev-parse", "peer-updates~1"]).trim(),
+        first,
+        "the new commit sits on the remote branch"
+    );
+    assert_eq!(commits(&remote, "peer-updates"), 3);
+    assert_eq!(
+        git(&fresh, &["branch", "--show-current"]).trim(),
+        "peer-updates"
+    );
+    assert!(git(&fresh, &["status", "--porcelain"]).is_empty());
+    fsck(&remote);
+
+    // Without --push, a clone's tracking branch origin/peer-updates is where the branch continues.
+    git(
+        repo.env.dir.path(),
+        &["clone", "-q", "remote.git", "offline"],
+    );
+    let mut args = repo.args("apply", &["--branch", "peer-updates"]);
+    let at = args.iter().position(|a| a == "work").unwrap();
+    args[at] = "offline".to_owned();
+    repo.env
+        .run(args)
+        .success()
+        .stdout_has("no commit: peer-updates already holds this output");
+    assert_eq!(
+        head(&repo.env.path("offline")),
+        git(&remote, &["rev-parse", "peer-updates"]).trim()
+    );
 }
