@@ -80,6 +80,11 @@ Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error or (--chec
     )]
     Plan(PlanArgs),
     /// Fail when the committed output is not what the inputs produce (same as `plan --check`)
+    #[command(
+        after_help = "Example:\n  peergen verify -i inventory.yaml --state state.json --repo . --path peers\n\n\
+Exits 1 when the output committed at HEAD differs from what the inputs produce (a hand edit, or inputs changed\n\
+without re-rendering), 0 when they match."
+    )]
     Verify(TargetArgs),
     /// Write the rendered output into a GitOps repository, commit it, and optionally push it
     #[command(

@@ -888,8 +888,10 @@ fn escaping_keeps_hostile_values_inside_their_strings() {
 #[test]
 fn help_explains_each_command_with_an_example() {
     let env = Env::new();
-    for cmd in ["check", "render", "port", "node-id"] {
-        env.run([cmd, "--help"]).success().stdout_has("Example:");
+    for cmd in [
+        "check", "render", "port", "node-id", "fetch", "resolve", "plan", "verify", "apply",
+    ] {
+        env.run([cmd, "--help"]).success().stdout_has("Example");
     }
 }
 
