@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// 2026-11-21 00:00:00 UTC, the date the snapshots were accepted on.
+pub const PINNED_EPOCH: &str = "1795219200";
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -96,8 +99,11 @@ impl Env {
 
     pub fn command(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_peergen"));
+        // A fresh render's zone serial is today's date (YYYYMMDD00); pinning the date keeps every
+        // snapshot valid tomorrow. Tests of the date rule set their own SOURCE_DATE_EPOCH.
         c.current_dir(self.dir.path())
             .env("NO_COLOR", "1")
+            .env("SOURCE_DATE_EPOCH", PINNED_EPOCH)
             .env_remove("PEERGEN_LOG");
         c
     }
