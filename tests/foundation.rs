@@ -385,11 +385,23 @@ fn seed_option_a_loads_as_written_with_node_ids_beside_it() {
         .stderr_has("option-a.yaml:3:5: validators.alice: has no node ID");
 }
 
+/// The seed's "Option A" block, exactly as `../shared/seeds/000_9589ca74e5638174.txt` writes it.
+const SEED_OPTION_A: &str = "validators:
+  alice:
+    provider_endpoint: alice.validators.com:26656
+    consumer_template: alice-{{chain-id}}.validators.com:{{port}}
+  bob:
+    provider_endpoint: bob-validator.example.org:26656
+    consumer_template: bob-consumer-{{chain-id}}.example.org:{{port}}
+  charlie:
+    provider_endpoint: 203.0.113.10:26656
+    consumer_template: 203.0.113.10:{{port}}
+";
+
 #[test]
-fn option_a_text_is_the_seed_text() {
-    let seed = std::fs::read_to_string(repo_root().join("inventories/option-a.yaml")).unwrap();
-    assert!(seed.contains("consumer_template: alice-{{chain-id}}.validators.com:{{port}}"));
-    assert!(seed.contains("consumer_template: 203.0.113.10:{{port}}"));
+fn option_a_file_is_the_seed_block_unchanged() {
+    let file = std::fs::read_to_string(repo_root().join("inventories/option-a.yaml")).unwrap();
+    assert_eq!(file, SEED_OPTION_A);
 }
 
 // ------------------------------------------------------------------ port collisions
@@ -1142,4 +1154,79 @@ fn usage_errors_exit_1_and_help_exits_0() {
     env.run(["frobnicate"]).failure();
     env.run(["--help"]).success();
     env.run(["--version"]).success().stdout_has("peergen ");
+}
+
+#[test]
+fn ics_monitor_v1_selection_through_the_cli_matches_the_go_vectors() {
+    let v = vectors();
+    let set = &v.validator_sets["equal3"];
+    let consumer = |id: &str| {
+        serde_json::json!({"consumer_id": id, "chain_id": format!("chain-{id}"), "phase": "launched",
+            "top_n": 0, "validators": [], "opted_in": []})
+    };
+    let state = serde_json::json!({
+        "format": "peergen/provider-state/v1",
+        "provider": {"chain_id": "provider", "height": 1},
+        "bonded_validators": set,
+        "consumers": [consumer("0"), consumer("2")],
+    });
+    let env = Env::new();
+    env.write("state.json", &serde_json::to_string_pretty(&state).unwrap());
+    let mut inv = String::from(
+        "defaults:\n  selection: ics-monitor-v1\nconsumers:\n  \"2\":\n    selection: ics-monitor-v1\n    ratio: 0.5\nvalidators:\n",
+    );
+    for (i, b) in set.iter().enumerate() {
+        inv.push_str(&format!(
+            "  v{i}:\n    operator_address: {}\n    consumer_template: v{i}-{{{{chain_id}}}}.example.net\n    node_id: {:040x}\n",
+            b.operator_address,
+            i + 1
+        ));
+    }
+    env.write("inv.yaml", &inv);
+    let run = env.run(["check", "-i", "inv.yaml", "--state", "state.json"]);
+    run.success();
+    let members = members_from_check(&run.stdout);
+    for (consumer_id, ratio) in [("0", 0.67), ("2", 0.5)] {
+        let expected: Vec<String> = v
+            .selection
+            .iter()
+            .find(|c| c.set == "equal3" && c.consumer_id == consumer_id && c.ratio == ratio)
+            .unwrap()
+            .subset_operator_addresses
+            .iter()
+            .map(|op| {
+                format!(
+                    "v{}",
+                    set.iter().position(|b| &b.operator_address == op).unwrap()
+                )
+            })
+            .collect();
+        let got: Vec<String> = members[&format!("chain-{consumer_id}")]
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect();
+        assert_eq!(got, expected, "consumer {consumer_id}, ratio {ratio}");
+    }
+}
+
+#[test]
+fn one_node_id_claimed_by_two_validators_with_different_endpoints_is_an_error() {
+    let env = Env::new();
+    let yaml = std::fs::read_to_string(example_inventory())
+        .unwrap()
+        .replace(
+            "node_id: E326EEB620FCCAFB2391A9DF7F5B71D3F101DD5B",
+            "node_id: 529a2b1b52c1a79a57989bb89630c08d1aaaa689",
+        )
+        .replace(
+            "keys/carol",
+            &repo_root()
+                .join("inventories/keys/carol")
+                .display()
+                .to_string(),
+        );
+    env.write("inv.yaml", &yaml);
+    env.run(["check", "-i", "inv.yaml", "--state", example_state().to_str().unwrap()])
+        .failure()
+        .stderr_has("consumer 0: validators alice and bob both claim node ID 529a2b1b52c1a79a57989bb89630c08d1aaaa689 with different endpoints");
 }

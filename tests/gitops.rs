@@ -858,3 +858,109 @@ fn a_fixed_branch_continues_from_the_remote_branch_in_a_fresh_clone() {
         git(&remote, &["rev-parse", "peer-updates"]).trim()
     );
 }
+
+/// The two threshold rules beyond an emptied list: more than 30% of a list of at least four peers,
+/// and a consumer whose directory disappears for every validator. Both are listed by `plan` and
+/// refused by `apply` until `--force`.
+#[test]
+fn large_peer_removals_and_deleted_consumers_need_force() {
+    let repo = Repo::new();
+    let work = repo.work();
+    // Two more validators on consumer 0 give alice four peers there.
+    let extra = [
+        ("dave", "ab11ab11ab11ab11ab11ab11ab11ab11ab11ab11"),
+        ("erin", "cd22cd22cd22cd22cd22cd22cd22cd22cd22cd22"),
+    ];
+    let hrp = bech32::Hrp::parse("cosmosvaloper").unwrap();
+    let address = |name: &str| {
+        let data: Vec<u8> = name.bytes().cycle().take(20).collect();
+        bech32::encode::<bech32::Bech32>(hrp, &data).unwrap()
+    };
+    let keys = example_inventory().parent().unwrap().join("keys");
+    let mut inventory = std::fs::read_to_string(example_inventory())
+        .unwrap()
+        .replace("state: example-state.json", "")
+        .replace("keys/carol", &format!("{}/carol", keys.display()));
+    let mut state: serde_json::Value = serde_json::from_str(&repo.env.read("state.json")).unwrap();
+    let carol_key = format!(
+        "    node_key_file: {}/carol/node_key.json\n",
+        keys.display()
+    );
+    for (name, node_id) in extra {
+        inventory = inventory.replace(
+            &carol_key,
+            &format!(
+                "{carol_key}  {name}:\n    operator_address: {}\n    consumer_template: {name}-{{{{chain_id}}}}.example.net\n    node_id: {node_id}\n",
+                address(name)
+            ),
+        );
+        state["consumers"][0]["validators"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"operator_address": address(name), "valcons": format!("cosmosvalcons1{name}"), "moniker": name}));
+    }
+    repo.env
+        .write("state.json", &serde_json::to_string_pretty(&state).unwrap());
+    let inv = repo.env.write("five.yaml", &inventory);
+    let run = |command: &str, extra: &[&str]| {
+        let mut args = vec![
+            command,
+            "-i",
+            inv.to_str().unwrap(),
+            "--state",
+            "state.json",
+        ];
+        args.extend(["--repo", "work", "--path", "peers"]);
+        args.extend(extra);
+        repo.env.run(args)
+    };
+    run("apply", &[]).success().stdout_has("committed ");
+    let committed = head(&work);
+
+    // alice loses bob and carol on pion-1: 2 of 4.
+    repo.drop_from_consumer("0", "bob");
+    repo.drop_from_consumer("0", "carol");
+    run("plan", &[])
+        .success()
+        .stdout_has("alice on pion-1: 2 of 4 peers would be removed (more than 30%)");
+    run("apply", &[])
+        .failure()
+        .stderr_has("alice on pion-1: 2 of 4 peers would be removed (more than 30%)")
+        .stderr_has("--force");
+    assert_eq!(head(&work), committed, "a refused apply must not commit");
+    run("apply", &["--max-peer-removal-percent", "50"]).success();
+    let after_peers = head(&work);
+    assert_ne!(after_peers, committed);
+
+    // neutron-1 stops: its directories go for every validator.
+    let mut state: serde_json::Value = serde_json::from_str(&repo.env.read("state.json")).unwrap();
+    state["consumers"][1]["phase"] = "stopped".into();
+    repo.env
+        .write("state.json", &serde_json::to_string_pretty(&state).unwrap());
+    run("plan", &["--format", "json"])
+        .success()
+        .stdout_has("consumer directory neutron-1 would be deleted for every validator");
+    run("apply", &[])
+        .failure()
+        .stderr_has("consumer directory neutron-1 would be deleted for every validator");
+    assert_eq!(head(&work), after_peers);
+    run("apply", &["--force"]).success();
+    assert!(!work.join("peers/alice/neutron-1").exists());
+    fsck(&work);
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let repo = Repo::new();
+    repo.run("apply", &[]).success();
+    repo.drop_from_consumer("5", "bob");
+    let plain = repo.run("plan", &[]);
+    assert!(
+        !plain.stdout.contains('\x1b'),
+        "piped output must be a plain patch"
+    );
+    let forced = repo.run("plan", &["--color", "always"]);
+    assert!(forced.stdout.contains("\x1b["), "{}", forced.stdout);
+    let never = repo.run("plan", &["--color", "never"]);
+    assert_eq!(never.stdout, plain.stdout);
+}
