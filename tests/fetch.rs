@@ -1585,3 +1585,20 @@ fn fetch_summary_escapes_control_characters_in_monikers() {
         run.stdout
     );
 }
+
+/// In CI stderr is not a terminal: the log stays line-oriented, with no progress-bar redraws or
+/// colour codes.
+#[test]
+fn fetch_logs_stay_line_oriented_without_a_terminal() {
+    let p = standard(&[], None);
+    let env = Env::new();
+    let inv = inventory(&env, &p.url(), "");
+    let run = cli(&env, &["-v", "fetch", "-i", &inv]);
+    run.success();
+    assert!(!run.stderr.is_empty(), "-v logs progress lines");
+    assert!(
+        !run.stderr.contains('\r') && !run.stderr.contains('\x1b'),
+        "{:?}",
+        run.stderr
+    );
+}
