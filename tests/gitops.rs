@@ -964,3 +964,83 @@ fn colour_only_when_asked_or_on_a_terminal() {
     let never = repo.run("plan", &["--color", "never"]);
     assert_eq!(never.stdout, plain.stdout);
 }
+
+/// An HTTP remote that answers 401 makes libgit2 ask for credentials: peergen answers with
+/// `PEERGEN_GIT_TOKEN` (the server sees it), and the token appears nowhere in its output or logs,
+/// even at trace level.
+#[test]
+fn a_push_credential_is_sent_when_challenged_and_never_shown() {
+    use base64::Engine as _;
+    let repo = Repo::new();
+    let work = repo.work();
+    let token = "ghp_s3cretT0KEN4242";
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"))
+    );
+    let mut server = mockito::Server::new();
+    let challenge = server
+        .mock("GET", "/gitops.git/info/refs")
+        .match_query(mockito::Matcher::Any)
+        .match_header("authorization", mockito::Matcher::Missing)
+        .with_status(401)
+        .with_header("www-authenticate", "Basic realm=\"git\"")
+        .expect_at_least(1)
+        .create();
+    let answered = server
+        .mock("GET", "/gitops.git/info/refs")
+        .match_query(mockito::Matcher::Any)
+        .match_header("authorization", basic.as_str())
+        .with_status(401)
+        .with_header("www-authenticate", "Basic realm=\"git\"")
+        .expect_at_least(1)
+        .create();
+    git(
+        &work,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            &format!("{}/gitops.git", server.url()),
+        ],
+    );
+    let mut args = repo.args("apply", &["--push", "origin", "-vvv"]);
+    args.push("--max-push-attempts".into());
+    args.push("1".into());
+    let mut command = repo.env.command();
+    for proxy in [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+    ] {
+        command.env_remove(proxy);
+    }
+    let out = command
+        .args(&args)
+        .env("PEERGEN_GIT_TOKEN", token)
+        .env("PEERGEN_LOG", "trace")
+        .env("GIT_AUTHOR_NAME", "Peergen Bot")
+        .env("GIT_AUTHOR_EMAIL", "bot@example.org")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("authenticating with PEERGEN_GIT_TOKEN"),
+        "{stderr}"
+    );
+    challenge.assert();
+    answered.assert();
+    for shown in [token, &basic[6..]] {
+        assert!(
+            !stdout.contains(shown) && !stderr.contains(shown),
+            "credential leaked:\n{stdout}\n{stderr}"
+        );
+    }
+}
