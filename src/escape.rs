@@ -6,9 +6,17 @@ use std::fmt::Write as _;
 /// A double-quoted string with `"`, `\`, newline, tab and carriage return backslash-escaped and
 /// every other control character (and whatever `also` names) as `\uXXXX`: a form TOML basic
 /// strings and YAML double-quoted scalars share.
-fn quoted(s: &str, also: fn(char) -> bool) -> String {
+fn quoted(s: &str, also: impl Fn(char) -> bool) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
+    // Peer lists, names and hashes are printable ASCII: copy them whole.
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push_str(s);
+        out.push('"');
+        return out;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

@@ -157,8 +157,9 @@ impl OutputTree {
             });
         }
 
+        let mut sound_dirs = BTreeSet::new();
         for rel in self.files.keys().chain(&stale) {
-            check_target(dir, rel, previous.contains(rel))?;
+            check_target(dir, rel, previous.contains(rel), &mut sound_dirs)?;
         }
 
         let mut report = WriteReport::default();
@@ -241,17 +242,27 @@ fn remove_empty_parents(root: &Path, file: &Path) {
 /// Refuses, before anything is written, every target a write could not finish or should not make:
 /// a symlink anywhere inside `dir` on the way (it would write or delete outside the output), a
 /// directory or other non-file where the file goes, and a file peergen does not own.
-fn check_target(dir: &Path, rel: &str, owned: bool) -> Result<(), TreeError> {
+/// `sound_dirs` remembers directories already found to be real directories: a tree has tens of
+/// thousands of files in a few hundred directories.
+fn check_target(
+    dir: &Path,
+    rel: &str,
+    owned: bool,
+    sound_dirs: &mut BTreeSet<PathBuf>,
+) -> Result<(), TreeError> {
     let mut path = dir.to_path_buf();
     let parts: Vec<&str> = rel.split('/').collect();
     for (i, part) in parts.iter().enumerate() {
         path.push(part);
+        let last = i + 1 == parts.len();
+        if !last && sound_dirs.contains(&path) {
+            continue;
+        }
         let meta = match std::fs::symlink_metadata(&path) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(io(&path)(e)),
         };
-        let last = i + 1 == parts.len();
         let problem = if meta.file_type().is_symlink() {
             Some("is a symbolic link; peergen never writes through links")
         } else if !last && !meta.is_dir() {
@@ -267,6 +278,9 @@ fn check_target(dir: &Path, rel: &str, owned: bool) -> Result<(), TreeError> {
         };
         if let Some(problem) = problem {
             return Err(TreeError::BadTarget { path, problem });
+        }
+        if !last {
+            sound_dirs.insert(path.clone());
         }
     }
     Ok(())
