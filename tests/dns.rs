@@ -18,11 +18,7 @@ fn run_at(env: &Env, epoch: &str, args: &[&str]) -> Run {
         .args(args)
         .output()
         .expect("run peergen");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(out)
 }
 
 /// `named-checkzone` with every check that can fail set to fail, and no lookups beyond the zone.

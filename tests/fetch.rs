@@ -374,30 +374,15 @@ fn inventory(env: &Env, rest: &str, auth: &str) -> String {
 
 const FAST: [&str; 4] = ["--retries", "2", "--retry-backoff-ms", "1"];
 
-/// Runs the CLI with `vars` set. Proxy variables are removed: a CI runner's proxy must not
-/// intercept requests to the local mock server.
+/// Runs the CLI with `vars` set.
 fn run_with_env(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Run {
-    let mut command = env.command();
-    for proxy in [
-        "ALL_PROXY",
-        "all_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-    ] {
-        command.env_remove(proxy);
-    }
-    let out = command
-        .args(args)
-        .envs(vars.iter().copied())
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(
+        env.command()
+            .args(args)
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap(),
+    )
 }
 
 fn cli(env: &Env, args: &[&str]) -> Run {

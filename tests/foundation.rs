@@ -690,19 +690,10 @@ fn subset_selection_ranks_by_sha256_and_takes_the_ceiling() {
     // 4 bonded validators at 50% -> ceil(2.0) = 2; at 51% -> ceil(2.04) = 3.
     let env = Env::new();
     for (percent, take) in [(50, 2), (51, 3)] {
-        let yaml = std::fs::read_to_string(example_inventory())
-            .unwrap()
-            .replace(
-                "selection: consumer-validators",
-                &format!("selection: subset\n  percent: {percent}"),
-            )
-            .replace(
-                "keys/carol",
-                &repo_root()
-                    .join("inventories/keys/carol")
-                    .display()
-                    .to_string(),
-            );
+        let yaml = example_inventory_text().replace(
+            "selection: consumer-validators",
+            &format!("selection: subset\n  percent: {percent}"),
+        );
         env.write("inv.yaml", &yaml);
         let run = env.run([
             "check",
@@ -865,16 +856,7 @@ fn escaping_keeps_hostile_values_inside_their_strings() {
         &format!("\"moniker\": {}", serde_json::to_string(hostile).unwrap()),
     );
     env.write("state.json", &state);
-    let yaml = std::fs::read_to_string(example_inventory())
-        .unwrap()
-        .replace("    moniker: alice\n", "")
-        .replace(
-            "keys/carol",
-            &repo_root()
-                .join("inventories/keys/carol")
-                .display()
-                .to_string(),
-        );
+    let yaml = example_inventory_text().replace("    moniker: alice\n", "");
     env.write("inv.yaml", &yaml);
     env.run([
         "render",
@@ -950,19 +932,10 @@ fn registering_a_consumer_with_a_used_chain_id_renames_nothing() {
 #[test]
 fn two_validators_at_one_address_is_an_error() {
     let env = Env::new();
-    let yaml = std::fs::read_to_string(example_inventory())
-        .unwrap()
-        .replace(
-            "bob-consumer-{{chain-id}}.example.org:{{port}}",
-            "alice-{{chain-id}}.validators.com:{{port}}",
-        )
-        .replace(
-            "keys/carol",
-            &repo_root()
-                .join("inventories/keys/carol")
-                .display()
-                .to_string(),
-        );
+    let yaml = example_inventory_text().replace(
+        "bob-consumer-{{chain-id}}.example.org:{{port}}",
+        "alice-{{chain-id}}.validators.com:{{port}}",
+    );
     env.write("inv.yaml", &yaml);
     env.run(["check", "-i", "inv.yaml", "--state", example_state().to_str().unwrap()])
         .failure()
@@ -997,16 +970,8 @@ fn opted_in_validators_that_left_the_bonded_set_are_reported_not_fatal() {
                 .push("cosmosvalcons1jailedjailedjailedjailedjailedjailedxxx".into());
         }),
     );
-    let yaml = std::fs::read_to_string(example_inventory())
-        .unwrap()
-        .replace("selection: consumer-validators", "selection: opted-in")
-        .replace(
-            "keys/carol",
-            &repo_root()
-                .join("inventories/keys/carol")
-                .display()
-                .to_string(),
-        );
+    let yaml =
+        example_inventory_text().replace("selection: consumer-validators", "selection: opted-in");
     env.write("inv.yaml", &yaml);
     env.run(["check", "-i", "inv.yaml", "--state", "state.json"])
         .success()
@@ -1094,14 +1059,7 @@ fn writes_refuse_links_and_foreign_files_before_touching_anything() {
         }
         std::fs::write(&target, saved).unwrap();
     }
-    let mut grown = std::fs::read_to_string(example_inventory()).unwrap();
-    grown = grown.replace(
-        "keys/carol",
-        &repo_root()
-            .join("inventories/keys/carol")
-            .display()
-            .to_string(),
-    );
+    let grown = example_inventory_text();
     env.write(
         "inv.yaml",
         &grown.replace(
@@ -1212,19 +1170,10 @@ fn ics_monitor_v1_selection_through_the_cli_matches_the_go_vectors() {
 #[test]
 fn one_node_id_claimed_by_two_validators_with_different_endpoints_is_an_error() {
     let env = Env::new();
-    let yaml = std::fs::read_to_string(example_inventory())
-        .unwrap()
-        .replace(
-            "node_id: E326EEB620FCCAFB2391A9DF7F5B71D3F101DD5B",
-            "node_id: 529a2b1b52c1a79a57989bb89630c08d1aaaa689",
-        )
-        .replace(
-            "keys/carol",
-            &repo_root()
-                .join("inventories/keys/carol")
-                .display()
-                .to_string(),
-        );
+    let yaml = example_inventory_text().replace(
+        "node_id: E326EEB620FCCAFB2391A9DF7F5B71D3F101DD5B",
+        "node_id: 529a2b1b52c1a79a57989bb89630c08d1aaaa689",
+    );
     env.write("inv.yaml", &yaml);
     env.run(["check", "-i", "inv.yaml", "--state", example_state().to_str().unwrap()])
         .failure()

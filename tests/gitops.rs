@@ -102,11 +102,21 @@ impl Repo {
             .env("GIT_AUTHOR_EMAIL", "bot@example.org")
             .output()
             .expect("run peergen");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::from(out)
+    }
+
+    /// Runs `command` with another inventory file against the same snapshot and repository.
+    fn run_inventory(&self, inventory: &Path, command: &str, extra: &[&str]) -> Run {
+        let mut args = vec![
+            command,
+            "-i",
+            inventory.to_str().unwrap(),
+            "--state",
+            "state.json",
+        ];
+        args.extend(["--repo", "work", "--path", "peers"]);
+        args.extend(extra);
+        self.env.run(args)
     }
 
     /// Removes `moniker` from the validator set of consumer `consumer_id` in `state.json`.
@@ -250,24 +260,9 @@ fn a_removed_validator_is_pruned_behind_the_threshold_and_unowned_files_stay() {
         .replace("state: example-state.json", "")
         .replace("keys/carol", &format!("{}/carol", keys.display()));
     let inv = repo.env.write("no-bob.yaml", &without_bob);
-    let apply = |extra: &[&str]| {
-        let mut args = vec![
-            "apply",
-            "-i",
-            inv.to_str().unwrap(),
-            "--state",
-            "state.json",
-        ];
-        args.extend(["--repo", "work", "--path", "peers"]);
-        args.extend(extra);
-        repo.env.run(args)
-    };
+    let apply = |extra: &[&str]| repo.run_inventory(&inv, "apply", extra);
 
-    let plan = |format: &str| {
-        let mut args = vec!["plan", "-i", inv.to_str().unwrap(), "--state", "state.json"];
-        args.extend(["--repo", "work", "--path", "peers", "--format", format]);
-        repo.env.run(args)
-    };
+    let plan = |format: &str| repo.run_inventory(&inv, "plan", &["--format", format]);
     plan("text").success().stdout_has(
         "Would need --force:\n  - alice on dash-2: the peer list would become empty (had 1)\n",
     );
@@ -902,18 +897,7 @@ fn large_peer_removals_and_deleted_consumers_need_force() {
     repo.env
         .write("state.json", &serde_json::to_string_pretty(&state).unwrap());
     let inv = repo.env.write("five.yaml", &inventory);
-    let run = |command: &str, extra: &[&str]| {
-        let mut args = vec![
-            command,
-            "-i",
-            inv.to_str().unwrap(),
-            "--state",
-            "state.json",
-        ];
-        args.extend(["--repo", "work", "--path", "peers"]);
-        args.extend(extra);
-        repo.env.run(args)
-    };
+    let run = |command: &str, extra: &[&str]| repo.run_inventory(&inv, command, extra);
     run("apply", &[]).success().stdout_has("committed ");
     let committed = head(&work);
 
@@ -1007,18 +991,9 @@ fn a_push_credential_is_sent_when_challenged_and_never_shown() {
     let mut args = repo.args("apply", &["--push", "origin", "-vvv"]);
     args.push("--max-push-attempts".into());
     args.push("1".into());
-    let mut command = repo.env.command();
-    for proxy in [
-        "ALL_PROXY",
-        "all_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-    ] {
-        command.env_remove(proxy);
-    }
-    let out = command
+    let out = repo
+        .env
+        .command()
         .args(&args)
         .env("PEERGEN_GIT_TOKEN", token)
         .env("PEERGEN_LOG", "trace")

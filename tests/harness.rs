@@ -16,6 +16,20 @@ pub fn example_inventory() -> PathBuf {
     repo_root().join("inventories/example.yaml")
 }
 
+/// The bundled example inventory's text with its `node_key_file` made absolute, so the text can be
+/// edited and written anywhere.
+pub fn example_inventory_text() -> String {
+    std::fs::read_to_string(example_inventory())
+        .unwrap()
+        .replace(
+            "keys/carol",
+            &repo_root()
+                .join("inventories/keys/carol")
+                .display()
+                .to_string(),
+        )
+}
+
 pub fn example_state() -> PathBuf {
     repo_root().join("inventories/example-state.json")
 }
@@ -26,6 +40,16 @@ pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+}
+
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
 }
 
 impl Run {
@@ -105,6 +129,17 @@ impl Env {
             .env("NO_COLOR", "1")
             .env("SOURCE_DATE_EPOCH", PINNED_EPOCH)
             .env_remove("PEERGEN_LOG");
+        // Every server a test talks to is on loopback: a CI runner's proxy must not intercept it.
+        for proxy in [
+            "ALL_PROXY",
+            "all_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+        ] {
+            c.env_remove(proxy);
+        }
         c
     }
 
@@ -113,12 +148,7 @@ impl Env {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
-        let out = self.command().args(args).output().expect("run peergen");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::from(self.command().args(args).output().expect("run peergen"))
     }
 }
 
