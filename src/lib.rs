@@ -68,12 +68,6 @@ pub enum Error {
     Output(#[from] std::io::Error),
 }
 
-impl Error {
-    pub fn exit_code(&self) -> u8 {
-        1
-    }
-}
-
 /// Loaded, validated inputs: what every offline command starts from.
 pub struct Loaded {
     pub inventory: inventory::Inventory,

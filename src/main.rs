@@ -56,7 +56,7 @@ fn main() -> ExitCode {
             {
                 eprintln!("error: {e}");
             }
-            ExitCode::from(e.exit_code())
+            ExitCode::FAILURE
         }
     }
 }
