@@ -75,38 +75,39 @@ fn peak_rss_kib() -> u64 {
 }
 
 fn main() {
+    use clap::Parser as _;
     let dir = tempfile::tempdir().unwrap();
     let (inv, state) = synthesize(dir.path());
-    let inputs = peergen::cli::Inputs {
-        inventory: vec![inv],
-        state: Some(state),
-    };
-    let templates = peergen::template::Templates::new(None).unwrap();
-    let mut best = [f64::MAX; 4];
-    let mut files = 0;
+    let mut best = f64::MAX;
+    let mut summary = String::new();
     for round in 0..ROUNDS {
-        let t0 = Instant::now();
-        let loaded = peergen::load(&inputs).unwrap();
-        let t1 = Instant::now();
-        let (_, tree) = peergen::render_tree(&loaded, &templates, None, None).unwrap();
-        let t2 = Instant::now();
         let out = dir.path().join(format!("out-{round}"));
-        tree.write(&out, &[], false).unwrap();
-        let t3 = Instant::now();
-        files = tree.len();
-        for (slot, d) in best.iter_mut().zip([t1 - t0, t2 - t1, t3 - t2, t3 - t0]) {
-            *slot = slot.min(d.as_secs_f64());
-        }
+        let cli = peergen::Cli::parse_from([
+            "peergen".as_ref(),
+            "render".as_ref(),
+            "-i".as_ref(),
+            inv.as_os_str(),
+            "--state".as_ref(),
+            state.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ]);
+        let mut stdout = Vec::new();
+        let t0 = Instant::now();
+        peergen::run(cli, &mut stdout).unwrap();
+        best = best.min(t0.elapsed().as_secs_f64());
+        summary = String::from_utf8(stdout).unwrap();
     }
     println!(
-        "peergen render benchmark: {VALIDATORS} validators x {CONSUMERS} consumers, {files} files, best of {ROUNDS}"
+        "peergen render benchmark: {VALIDATORS} validators x {CONSUMERS} consumers, best of {ROUNDS}"
     );
-    println!("  load inventory + snapshot : {:8.1} ms", best[0] * 1e3);
-    println!("  plan + render + verify    : {:8.1} ms", best[1] * 1e3);
-    println!("  write tree                : {:8.1} ms", best[2] * 1e3);
-    println!("  total                     : {:8.1} ms", best[3] * 1e3);
+    print!("  {summary}");
     println!(
-        "  peak RSS                  : {:8.1} MiB",
+        "  load + plan + render + verify + write: {:8.1} ms",
+        best * 1e3
+    );
+    println!(
+        "  peak RSS                             : {:8.1} MiB",
         peak_rss_kib() as f64 / 1024.0
     );
 }

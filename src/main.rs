@@ -1,10 +1,9 @@
 //! The `peergen` binary: parse arguments, set up logging, call [`peergen::run`], map errors to exit codes.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use peergen::cli::{Cli, ColorChoice};
+use peergen::Cli;
 
 fn main() -> ExitCode {
     // Usage errors exit 1 like every other error: 2 means "changes" for `plan --detailed-exitcode`.
@@ -16,30 +15,16 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let level = match (cli.quiet, cli.verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, 2) => "debug",
-        _ => "trace",
-    };
-    let ansi = match cli.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-        }
-    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PEERGEN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level))
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(cli.log_level()))
                 // The HTTP client's debug and trace output dumps request bytes, Authorization included.
                 .add_directive("ureq=warn".parse().expect("static directive"))
                 .add_directive("ureq_proto=warn".parse().expect("static directive")),
         )
-        .with_ansi(ansi)
+        .with_ansi(cli.stderr_color())
         .without_time()
         .with_target(false)
         .init();
@@ -48,9 +33,7 @@ fn main() -> ExitCode {
     let mut out = stdout.lock();
     match peergen::run(cli, &mut out) {
         Ok(code) => code,
-        Err(peergen::Error::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            ExitCode::SUCCESS
-        }
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             #[allow(clippy::print_stderr)]
             {

@@ -14,10 +14,10 @@ use super::inventory::{
     check_validator_name, invalid,
 };
 use super::strkey::{self, PublicKey};
-use crate::yaml::{self, Origin, Spanned};
+use crate::input::network::STELLAR_NODE_KIND;
+use crate::input::yaml::{self, Origin, Spanned};
 
-pub const API_VERSION: &str = "stellar.org/v1alpha1";
-pub const KIND: &str = "StellarNode";
+pub(crate) const API_VERSION: &str = "stellar.org/v1alpha1";
 
 const ANNOTATION_PREFIX: &str = "peergen.io/";
 const HOME_DOMAIN: &str = "peergen.io/home-domain";
@@ -70,16 +70,6 @@ struct RawExternalDns {
     hostname: Option<Spanned<String>>,
 }
 
-/// True when a document of `text` is a StellarNode; used to route `-i FILE` to this source.
-pub fn has_stellar_nodes(path: &Path, text: &str) -> bool {
-    #[derive(Deserialize)]
-    struct Kind {
-        kind: Option<String>,
-    }
-    yaml::parse_multiple::<Kind>(path, text)
-        .is_ok_and(|docs| docs.iter().any(|d| d.kind.as_deref() == Some(KIND)))
-}
-
 /// The manifest files of `paths`: a directory contributes its `*.yaml`/`*.yml` files (not
 /// recursively), in name order.
 fn manifest_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, StellarInventoryError> {
@@ -117,7 +107,7 @@ struct Node {
 
 /// Loads every StellarNode with `nodeType: Validator` from `paths`. Other kinds and node types are
 /// skipped (logged); suspended validators are kept, marked, so their keys still count as taken.
-pub fn load(paths: &[PathBuf]) -> Result<StellarInventory, StellarInventoryError> {
+pub(crate) fn load(paths: &[PathBuf]) -> Result<StellarInventory, StellarInventoryError> {
     let mut nodes: Vec<Node> = Vec::new();
     let mut sources = Vec::new();
     for path in manifest_files(paths)? {
@@ -259,7 +249,7 @@ fn parse_doc(file: &Arc<Path>, doc: RawDoc) -> Result<Option<Node>, StellarInven
     let Some(kind) = &doc.kind else {
         return Ok(None);
     };
-    if kind.value != KIND {
+    if kind.value != STELLAR_NODE_KIND {
         tracing::debug!(
             "{}: skipping a {} (not a StellarNode)",
             Origin::of(file, kind),

@@ -9,17 +9,17 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::strkey::{self, PublicKey, StrKeyError};
-use crate::yaml::{self, Origin, Spanned, YamlError};
+use crate::input::yaml::{self, Origin, Spanned, YamlError};
 
 /// stellar-core's `DEFAULT_PEER_PORT`.
-pub const DEFAULT_PEER_PORT: u16 = 11625;
+pub(crate) const DEFAULT_PEER_PORT: u16 = 11625;
 /// The seed's ConfigMap name, kept so that what it mounted keeps working.
-pub const DEFAULT_CONFIGMAP: &str = "stellar-peers";
+pub(crate) const DEFAULT_CONFIGMAP: &str = "stellar-peers";
 /// One namespace per validator, so that the fixed [`DEFAULT_CONFIGMAP`] never collides.
-pub const DEFAULT_NAMESPACE: &str = "{{validator}}";
+pub(crate) const DEFAULT_NAMESPACE: &str = "{{validator}}";
 
 #[derive(Debug, thiserror::Error)]
-pub enum StellarInventoryError {
+pub(crate) enum StellarInventoryError {
     #[error("{path}: cannot read: {source}")]
     Read {
         path: PathBuf,
@@ -58,12 +58,12 @@ pub enum StellarInventoryError {
 /// One thing claimed twice; boxed in [`StellarInventoryError`] to keep the error small.
 #[derive(Debug, thiserror::Error)]
 #[error("{at}: {what} is also used by {other} ({first}); {why}")]
-pub struct Duplicate {
-    pub at: Origin,
-    pub what: String,
-    pub other: String,
-    pub first: Origin,
-    pub why: &'static str,
+pub(crate) struct Duplicate {
+    pub(crate) at: Origin,
+    pub(crate) what: String,
+    pub(crate) other: String,
+    pub(crate) first: Origin,
+    pub(crate) why: &'static str,
 }
 
 pub(crate) fn invalid(
@@ -80,7 +80,7 @@ pub(crate) fn invalid(
 
 /// `[[HOME_DOMAINS]]` `QUALITY`, ordered as stellar-core ranks it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Quality {
+pub(crate) enum Quality {
     Low,
     Medium,
     High,
@@ -88,7 +88,7 @@ pub enum Quality {
 }
 
 impl Quality {
-    pub fn parse(text: &str) -> Result<Quality, String> {
+    pub(crate) fn parse(text: &str) -> Result<Quality, String> {
         match text {
             "LOW" => Ok(Quality::Low),
             "MEDIUM" => Ok(Quality::Medium),
@@ -100,7 +100,7 @@ impl Quality {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Quality::Low => "LOW",
             Quality::Medium => "MEDIUM",
@@ -113,13 +113,13 @@ impl Quality {
 /// A peer address as stellar-core's `PeerBareAddress::resolve` accepts it: an IPv4 literal or a DNS
 /// name (lower-cased here), and a port (default 11625). IPv6 and SRV are not supported by core.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PeerAddress {
-    pub host: String,
-    pub port: u16,
+pub(crate) struct PeerAddress {
+    pub(crate) host: String,
+    pub(crate) port: u16,
 }
 
 impl PeerAddress {
-    pub fn parse(text: &str) -> Result<PeerAddress, String> {
+    pub(crate) fn parse(text: &str) -> Result<PeerAddress, String> {
         let (host, port) = match text.rsplit_once(':') {
             Some((h, p)) => {
                 let port = (!p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
@@ -186,7 +186,7 @@ pub(crate) fn check_dns_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub(crate) use crate::name::check_label;
+pub(crate) use crate::input::name::check_label;
 
 /// Validator names become output directories and `[[VALIDATORS]]` NAMEs, which core also
 /// registers as `$NAME` aliases next to its own `self`.
@@ -199,7 +199,7 @@ pub(crate) fn check_validator_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub(crate) use crate::name::check_subdomain as check_object_name;
+pub(crate) use crate::input::name::check_subdomain as check_object_name;
 
 /// A history archive base URL. It becomes part of a shell command (`curl -sf URL/{0} -o {1}`), so
 /// only characters that need no quoting are accepted.
@@ -224,55 +224,55 @@ pub(crate) fn check_history_url(url: &str) -> Result<(), String> {
 }
 
 /// The `HISTORY` get command stellar-core runs: `{0}` is the remote path, `{1}` the local file.
-pub fn history_command(url: &str) -> String {
+pub(crate) fn history_command(url: &str) -> String {
     format!("curl -sf {}/{{0}} -o {{1}}", url.trim_end_matches('/'))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Organisation {
+pub(crate) struct Organisation {
     /// The organisation's key in the inventory (for StellarNode sources: its home domain).
-    pub name: String,
-    pub home_domain: String,
-    pub quality: Quality,
-    pub at: Origin,
+    pub(crate) name: String,
+    pub(crate) home_domain: String,
+    pub(crate) quality: Quality,
+    pub(crate) at: Origin,
 }
 
 /// The workload a validator runs in, for the opt-in pod-template hash patch.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Workload {
-    pub kind: String,
-    pub name: String,
+pub(crate) struct Workload {
+    pub(crate) kind: String,
+    pub(crate) name: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Validator {
-    pub name: String,
-    pub at: Origin,
-    pub organisation: String,
-    pub public_key: PublicKey,
-    pub address: PeerAddress,
+pub(crate) struct Validator {
+    pub(crate) name: String,
+    pub(crate) at: Origin,
+    pub(crate) organisation: String,
+    pub(crate) public_key: PublicKey,
+    pub(crate) address: PeerAddress,
     /// History archive base URL.
-    pub history: Option<String>,
-    pub suspended: bool,
-    pub namespace: Option<String>,
-    pub configmap: String,
-    pub workload: Option<Workload>,
+    pub(crate) history: Option<String>,
+    pub(crate) suspended: bool,
+    pub(crate) namespace: Option<String>,
+    pub(crate) configmap: String,
+    pub(crate) workload: Option<Workload>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StellarInventory {
-    pub sources: Vec<Arc<Path>>,
-    pub unsafe_quorum: bool,
-    pub organisations: BTreeMap<String, Organisation>,
-    pub validators: BTreeMap<String, Validator>,
+pub(crate) struct StellarInventory {
+    pub(crate) sources: Vec<Arc<Path>>,
+    pub(crate) unsafe_quorum: bool,
+    pub(crate) organisations: BTreeMap<String, Organisation>,
+    pub(crate) validators: BTreeMap<String, Validator>,
 }
 
 impl StellarInventory {
-    pub fn active(&self) -> impl Iterator<Item = &Validator> {
+    pub(crate) fn active(&self) -> impl Iterator<Item = &Validator> {
         self.validators.values().filter(|v| !v.suspended)
     }
 
-    pub fn organisation_of(&self, v: &Validator) -> &Organisation {
+    pub(crate) fn organisation_of(&self, v: &Validator) -> &Organisation {
         &self.organisations[&v.organisation]
     }
 }
@@ -407,7 +407,7 @@ pub(crate) fn read(path: &Path) -> Result<(Arc<Path>, String), StellarInventoryE
 }
 
 /// Loads one `network: stellar` inventory file.
-pub fn load(path: &Path) -> Result<StellarInventory, StellarInventoryError> {
+pub(crate) fn load(path: &Path) -> Result<StellarInventory, StellarInventoryError> {
     let (file, text) = read(path)?;
     let raw: RawInventory = yaml::parse(&file, &text)?;
     if let Some(v) = &raw.version

@@ -1,21 +1,22 @@
 //! Stellar validators: inventory (YAML or StellarNode resources) → offline startup checks → one
 //! verified stellar-core fragment, peer ConfigMap and kustomization per validator.
 
-pub mod crd;
-pub mod inventory;
-pub mod quorum;
-pub mod render;
-pub mod strkey;
+pub(crate) mod crd;
+pub(crate) mod inventory;
+pub(crate) mod quorum;
+pub(crate) mod render;
+pub(crate) mod strkey;
 
 use std::path::{Path, PathBuf};
 
-pub use inventory::StellarInventory;
+pub(crate) use inventory::StellarInventory;
 
-use crate::template::Templates;
-use crate::tree::OutputTree;
+use crate::input::network::{StellarSource, stellar_source};
+use crate::output::template::Templates;
+use crate::output::tree::OutputTree;
 
 #[derive(Debug, thiserror::Error)]
-pub enum StellarError {
+pub(crate) enum StellarError {
     #[error(transparent)]
     Inventory(#[from] inventory::StellarInventoryError),
     #[error(transparent)]
@@ -26,42 +27,12 @@ pub enum StellarError {
     Usage(String),
 }
 
-/// Which schema the first `-i` path uses: a `network: stellar` file, or StellarNode manifests (a
-/// directory, or a file with a StellarNode document). Anything unreadable is left to the Cosmos
-/// loader, whose errors already name the file.
-fn source_of(path: &Path) -> Option<Source> {
-    if path.is_dir() {
-        return Some(Source::StellarNodes);
-    }
-    let text = std::fs::read_to_string(path).ok()?;
-    let network = match crate::inventory::network_of(path, &text) {
-        Ok(network) => network.is_some_and(|n| n == "stellar"),
-        // A broken file (say, a duplicate key) still belongs to the Stellar loader when it says so
-        // at top level, so that the error shown is about the Stellar schema, not the Cosmos one.
-        Err(_) => text
-            .lines()
-            .any(|l| l.split('#').next().map(str::trim_end) == Some("network: stellar")),
-    };
-    if network {
-        return Some(Source::Inventory);
-    }
-    crd::has_stellar_nodes(path, &text).then_some(Source::StellarNodes)
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Source {
-    Inventory,
-    StellarNodes,
-}
-
-/// True when the inventory paths are Stellar inputs; `check` and `render` then take this path.
-pub fn is_stellar(paths: &[PathBuf]) -> bool {
-    paths.first().and_then(|p| source_of(p)).is_some()
-}
-
 /// Loads Stellar inputs: one `network: stellar` file, or any number of StellarNode files and
 /// directories (merged; names must be unique across them).
-pub fn load(paths: &[PathBuf], state: Option<&Path>) -> Result<StellarInventory, StellarError> {
+pub(crate) fn load(
+    paths: &[PathBuf],
+    state: Option<&Path>,
+) -> Result<StellarInventory, StellarError> {
     if let Some(state) = state {
         return Err(StellarError::Usage(format!(
             "--state {}: Stellar inputs need no provider-state snapshot; drop --state",
@@ -71,15 +42,15 @@ pub fn load(paths: &[PathBuf], state: Option<&Path>) -> Result<StellarInventory,
     let first = paths
         .first()
         .ok_or_else(|| StellarError::Usage("no inventory given".to_owned()))?;
-    match source_of(first) {
-        Some(Source::Inventory) => match paths {
+    match stellar_source(first) {
+        Some(StellarSource::Inventory) => match paths {
             [one] => Ok(inventory::load(one)?),
             _ => Err(StellarError::Usage(
                 "a `network: stellar` inventory is one file; give exactly one -i (StellarNode directories may be several)".to_owned(),
             )),
         },
         _ => {
-            if let Some(p) = paths.iter().find(|p| source_of(p) == Some(Source::Inventory)) {
+            if let Some(p) = paths.iter().find(|p| stellar_source(p) == Some(StellarSource::Inventory)) {
                 return Err(StellarError::Usage(format!(
                     "{}: a `network: stellar` inventory cannot be merged with StellarNode manifests; use one source",
                     p.display()
@@ -92,7 +63,7 @@ pub fn load(paths: &[PathBuf], state: Option<&Path>) -> Result<StellarInventory,
 
 /// Runs the startup checks and renders every active validator's files (or only `only`): the
 /// single entry point `render`, `plan` and `apply` share for Stellar.
-pub fn render_tree(
+pub(crate) fn render_tree(
     inv: &StellarInventory,
     templates: &Templates,
     only: Option<&str>,
@@ -126,7 +97,7 @@ fn analyse(inv: &StellarInventory) -> Result<quorum::Analysis, StellarError> {
 /// `peergen check` for Stellar: the checks, then one line per active validator with the quorum set
 /// it derives (the same for all: each adds itself, printed under its own name) and its peers.
 /// Returned as text so that the caller's writer errors (a closed pipe) stay the caller's.
-pub fn check_report(inv: &StellarInventory) -> Result<String, StellarError> {
+pub(crate) fn check_report(inv: &StellarInventory) -> Result<String, StellarError> {
     let analysis = analyse(inv)?;
     let active: Vec<_> = inv.active().collect();
     let orgs: std::collections::BTreeSet<&str> =

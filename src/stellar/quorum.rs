@@ -9,10 +9,10 @@ use super::inventory::{Quality, StellarInventory, Validator};
 
 /// An SCP quorum set over validator names. Printed as `{t:2, v:[a, b], inner:[…]}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct QuorumSet {
-    pub threshold: usize,
-    pub validators: Vec<String>,
-    pub inner: Vec<QuorumSet>,
+pub(crate) struct QuorumSet {
+    pub(crate) threshold: usize,
+    pub(crate) validators: Vec<String>,
+    pub(crate) inner: Vec<QuorumSet>,
 }
 
 impl QuorumSet {
@@ -21,13 +21,13 @@ impl QuorumSet {
     }
 
     /// `FAILURE_SAFETY=-1` as core resolves it: top-level entities minus threshold.
-    pub fn failure_safety(&self) -> usize {
+    pub(crate) fn failure_safety(&self) -> usize {
         self.size().saturating_sub(self.threshold)
     }
 
     /// True when `nodes` intersects every slice: more than `size - threshold` members are (or
     /// v-block) it.
-    pub fn is_v_blocking(&self, nodes: &BTreeSet<&str>) -> bool {
+    pub(crate) fn is_v_blocking(&self, nodes: &BTreeSet<&str>) -> bool {
         if self.threshold == 0 {
             return false;
         }
@@ -143,7 +143,7 @@ fn normalize(set: &mut QuorumSet) {
 /// The set every active validator derives. Each one adds itself ("self") with its home domain's
 /// quality and lists the others, so all of them derive the same set; it is printed with the
 /// validators' names, self included.
-pub fn derive(inv: &StellarInventory) -> QuorumSet {
+pub(crate) fn derive(inv: &StellarInventory) -> QuorumSet {
     let mut entries: Vec<Entry<'_>> = inv
         .active()
         .map(|v| {
@@ -167,7 +167,7 @@ pub fn derive(inv: &StellarInventory) -> QuorumSet {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum QuorumError {
+pub(crate) enum QuorumError {
     #[error(
         "no validator is active (all are suspended or none is listed); there is nothing to configure"
     )]
@@ -213,15 +213,15 @@ pub enum QuorumError {
 #[error(
     "validator {validator}: the history archives it sees ({archives}) do not intersect every slice of {set}"
 )]
-pub struct ArchivesNotVBlocking {
-    pub validator: String,
-    pub archives: String,
-    pub set: String,
+pub(crate) struct ArchivesNotVBlocking {
+    pub(crate) validator: String,
+    pub(crate) archives: String,
+    pub(crate) set: String,
 }
 
 /// What core accepts but warns about at startup; `check` prints these and `render` logs them.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum QuorumWarning {
+pub(crate) enum QuorumWarning {
     #[error(
         "{0}; stellar-core starts only because UNSAFE_QUORUM=true and warns \"Quorum can be reached without validators with an archive\"; add `history` to more validators"
     )]
@@ -232,17 +232,17 @@ pub enum QuorumWarning {
 /// own `error:` line, as the binary prints the first.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\nerror: "))]
-pub struct QuorumErrors(pub Vec<QuorumError>);
+pub(crate) struct QuorumErrors(pub(crate) Vec<QuorumError>);
 
 /// The derived set and what was checked, for `peergen check`.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Analysis {
-    pub set: QuorumSet,
-    pub failure_safety: usize,
-    pub warnings: Vec<QuorumWarning>,
+pub(crate) struct Analysis {
+    pub(crate) set: QuorumSet,
+    pub(crate) failure_safety: usize,
+    pub(crate) warnings: Vec<QuorumWarning>,
 }
 
-pub fn analyse(inv: &StellarInventory) -> Result<Analysis, QuorumErrors> {
+pub(crate) fn analyse(inv: &StellarInventory) -> Result<Analysis, QuorumErrors> {
     let active: Vec<&Validator> = inv.active().collect();
     if active.is_empty() {
         return Err(QuorumErrors(vec![QuorumError::NoValidators]));

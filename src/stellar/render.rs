@@ -11,12 +11,12 @@ use sha2::{Digest, Sha256};
 
 use super::inventory::{StellarInventory, Validator, history_command};
 use super::quorum::Analysis;
-use crate::escape;
-use crate::template::{TemplateError, Templates};
-use crate::tree::{OutputTree, TreeError};
+use crate::output::escape;
+use crate::output::template::{TemplateError, Templates};
+use crate::output::tree::{OutputTree, TreeError};
 
 #[derive(Debug, thiserror::Error)]
-pub enum StellarRenderError {
+pub(crate) enum StellarRenderError {
     #[error(transparent)]
     Template(#[from] TemplateError),
     #[error(transparent)]
@@ -144,7 +144,7 @@ fn context(inv: &StellarInventory, analysis: &Analysis, view: &View<'_>) -> Json
 
 /// Renders every active validator (or only `only`). Suspended validators get no directory and
 /// appear in no other validator's files.
-pub fn render(
+pub(crate) fn render(
     inv: &StellarInventory,
     analysis: &Analysis,
     templates: &Templates,

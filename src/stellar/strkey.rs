@@ -12,7 +12,7 @@ const DECODED_LEN: usize = 35;
 const ENCODED_LEN: usize = 56;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum StrKeyError {
+pub(crate) enum StrKeyError {
     // The seed variant carries no text: the whole point is that it is never printed.
     #[error(
         "holds a secret seed (S…), which must never be in an inventory; put the public key (G…) here and rotate the seed, it has been exposed"
@@ -31,7 +31,7 @@ pub enum StrKeyError {
 }
 
 /// CRC16-XModem: polynomial 0x1021, initial value 0, no reflection, no final xor.
-pub fn crc16_xmodem(bytes: &[u8]) -> u16 {
+pub(crate) fn crc16_xmodem(bytes: &[u8]) -> u16 {
     let mut crc: u16 = 0;
     for &b in bytes {
         crc ^= u16::from(b) << 8;
@@ -47,7 +47,8 @@ pub fn crc16_xmodem(bytes: &[u8]) -> u16 {
 }
 
 /// Encodes a 32-byte payload under `version` as StrKey (checksum little-endian, as SEP-23 says).
-pub fn encode(version: u8, payload: &[u8; 32]) -> String {
+#[cfg(test)]
+fn encode(version: u8, payload: &[u8; 32]) -> String {
     let mut raw = Vec::with_capacity(DECODED_LEN);
     raw.push(version);
     raw.extend_from_slice(payload);
@@ -79,12 +80,12 @@ fn decode(text: &str) -> Result<(u8, [u8; 32]), StrKeyError> {
 
 /// A validated Ed25519 node ID in StrKey form (`G…`, 56 characters).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PublicKey(String);
+pub(crate) struct PublicKey(String);
 
 impl PublicKey {
     /// Anything starting with `S` (the first character of every seed) is refused as a seed before
     /// decoding, so that no later message (length, alphabet) can print part of it.
-    pub fn parse(text: &str) -> Result<PublicKey, StrKeyError> {
+    pub(crate) fn parse(text: &str) -> Result<PublicKey, StrKeyError> {
         if text.starts_with('S') {
             return Err(StrKeyError::SecretSeed);
         }
@@ -95,7 +96,7 @@ impl PublicKey {
         Ok(PublicKey(text.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -107,7 +108,7 @@ impl std::fmt::Display for PublicKey {
 }
 
 /// True when `text` is a well-formed secret seed.
-pub fn is_seed(text: &str) -> bool {
+pub(crate) fn is_seed(text: &str) -> bool {
     matches!(decode(text), Ok((VERSION_SEED, _)))
 }
 
@@ -118,7 +119,7 @@ pub fn is_seed(text: &str) -> bool {
 /// to other base32 text ("2S…", "KEYS…") is found. A run goes on across a line break (and the
 /// indentation after it, and a trailing `\`): a seed folded over lines (YAML `>-`, a quoted
 /// string's escaped line break) is still a seed to whoever reads the file.
-pub fn find_seed(text: &str) -> Option<(usize, usize)> {
+pub(crate) fn find_seed(text: &str) -> Option<(usize, usize)> {
     let is_b32 = |c: char| c.is_ascii_uppercase() || ('2'..='7').contains(&c);
     // The current run of base32 characters, each with its line and column.
     let mut run: Vec<(char, usize, usize)> = Vec::new();
@@ -152,6 +153,62 @@ fn seed_in(run: &[(char, usize, usize)]) -> Option<(usize, usize)> {
 
 #[cfg(test)]
 mod tests {
+
+    const OTHER: &str = "GA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJVSGZ";
+    const ALPHA_1: &str = "GDND35375HGLMEN4LXQW4HU7VIQRZTVT5LZ3JILD5K7256AGP36L5QJU";
+    const ALPHA_2: &str = "GBSDYQHENRAHHFBQFWD6MJ7OS7NZDRQMQZYF4YJSIZO6JQGYC7IIJF5W";
+    const BETA_1: &str = "GBSWZKLZDNRACMJ6WM67GUGCPJTH2SJ73YEWG5XNLNR35CGMF364Q3D6";
+
+    #[test]
+    fn sep23_vectors() {
+        for valid in [OTHER, ALPHA_1, ALPHA_2, BETA_1] {
+            assert_eq!(PublicKey::parse(valid).unwrap().as_str(), valid);
+        }
+        let invalid = [
+            ("GAAAAAAAACGC6", StrKeyError::Length(13)),
+            (
+                "GA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJVSGZA",
+                StrKeyError::Length(57),
+            ),
+            (
+                "GA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJUACUSI",
+                StrKeyError::Length(58),
+            ),
+            (
+                "G47QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJVP2I",
+                StrKeyError::Version(0x37),
+            ),
+            ("", StrKeyError::Length(0)),
+            (
+                "ga7qynf7sowq3glr2bgmzehxavirza4kvwltjjfc7mgxua74p7ujvsgz",
+                StrKeyError::Alphabet,
+            ),
+            (
+                "GA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJVSGY",
+                StrKeyError::Checksum,
+            ),
+        ];
+        for (text, want) in invalid {
+            assert_eq!(PublicKey::parse(text), Err(want), "{text:?}");
+        }
+        assert_eq!(crc16_xmodem(b"123456789"), 0x31C3);
+    }
+
+    /// The keys the integration tests use verbatim.
+    #[test]
+    fn test_keys_are_what_their_names_say() {
+        assert!(is_seed(
+            "SAVCUKRKFIVCUKRKFIVCUKRKFIVCUKRKFIVCUKRKFIVCUKRKFIVCVLG5"
+        ));
+        assert_eq!(
+            decode("SAVCUKRKFIVCUKRKFIVCUKRKFIVCUKRKFIVCUKRKFIVCUKRKFIVCVLG5"),
+            Ok((18 << 3, [42; 32]))
+        );
+        assert_eq!(
+            decode("GAAQCAIBAEAQCAIBAEAQCAIBAEAQCAIBAEAQCAIBAEAQCAIBAEAQDZ7H"),
+            Ok((6 << 3, [1; 32]))
+        );
+    }
     use super::*;
     use proptest::prelude::*;
 

@@ -1,0 +1,58 @@
+//! `peergen apply`: write the rendered output into a GitOps repository, commit it (one commit, or
+//! none when nothing changed) and optionally push it.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::Error;
+use super::cli::{ApplyArgs, PlanFormat};
+use super::source::Source;
+use crate::gitops::changes::Changes;
+use crate::gitops::{self, ApplyOptions, GitopsError};
+use crate::output::template::Templates;
+
+pub(super) fn run(args: ApplyArgs, color: bool, out: &mut dyn Write) -> Result<ExitCode, Error> {
+    let source = Source::load(&args.target.inputs)?;
+    let templates = Templates::new(args.target.templates.as_deref())?;
+    let target = gitops::Target::new(&args.target.repo, &args.target.path)?;
+    let message_template = args
+        .message_template
+        .as_ref()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .map_err(|e| GitopsError::Message(format!("{}: {e}", p.display())))
+        })
+        .transpose()?;
+    let opts = ApplyOptions {
+        only: args.target.only.clone(),
+        branch: args.branch,
+        push: args.push,
+        plan_checksum: args.plan_checksum,
+        force: args.force,
+        max_removal_percent: args.max_peer_removal_percent,
+        message_template,
+        author_name: args.author_name,
+        author_email: args.author_email,
+        max_push_attempts: args.max_push_attempts,
+    };
+    let (format, prefix) = (args.target.format, target.prefix());
+    let only = args.target.only.as_deref();
+    let mut render = |previous: &Path| source.render(&templates, only, Some(previous));
+    let mut show = |c: &Changes| super::plan::show(&mut *out, format, color, c, &prefix);
+    let outcome = gitops::apply(&target, &opts, &mut render, &mut show)?;
+    let done = match outcome.commit {
+        Some(oid) => format!("committed {oid} on {}", outcome.branch),
+        None => format!("no commit: {} already holds this output", outcome.branch),
+    };
+    let pushed = match (&opts.push, outcome.pushed) {
+        (Some(remote), true) => format!("; pushed to {remote} (attempt {})", outcome.attempts),
+        _ => String::new(),
+    };
+    if format == PlanFormat::Text {
+        writeln!(out, "{done}{pushed}")?;
+    } else {
+        tracing::info!("{done}{pushed}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,88 @@
+//! `peergen check`: validate the inputs and print every consumer's peer set (or the Stellar
+//! quorum set and peers).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use super::Error;
+use super::cli::CheckArgs;
+use super::source::{Loaded, load, plan_cosmos};
+use crate::cosmos::peers::Plan;
+use crate::input::network;
+use crate::stellar;
+
+pub(super) fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<ExitCode, Error> {
+    if network::is_stellar(&args.inputs.inventory) {
+        let inventory = stellar::load(&args.inputs.inventory, args.inputs.state.as_deref())?;
+        out.write_all(stellar::check_report(&inventory)?.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let loaded = load(&args.inputs)?;
+    let plan = plan_cosmos(&loaded)?;
+    write_report(out, &loaded, &plan)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_report(out: &mut dyn Write, loaded: &Loaded, plan: &Plan) -> Result<(), Error> {
+    let state = &loaded.state;
+    writeln!(
+        out,
+        "provider {} at height {}: {} bonded validators, {} consumers ({} active); inventory: {} validators",
+        state.provider.chain_id,
+        state.provider.height,
+        state.bonded_validators.len(),
+        state.consumers.len(),
+        plan.consumers.len(),
+        loaded.inventory.validators.len()
+    )?;
+    for cp in &plan.consumers {
+        writeln!(
+            out,
+            "consumer {} {} ({}, selection {}): {} in inventory, {} missing, {} excluded -> {}/",
+            cp.consumer_id,
+            cp.chain_id,
+            cp.phase.as_str(),
+            cp.settings.selection,
+            cp.members.len(),
+            cp.missing.len(),
+            cp.excluded.len(),
+            cp.slug
+        )?;
+        let width = cp
+            .members
+            .iter()
+            .map(|m| m.validator.len())
+            .max()
+            .unwrap_or(0);
+        for m in &cp.members {
+            writeln!(out, "  {:width$}  {}", m.validator, m.peer_string())?;
+        }
+        for m in &cp.missing {
+            writeln!(
+                out,
+                "  missing from inventory: {} ({:?})",
+                m.operator_address, m.moniker
+            )?;
+        }
+        for e in &cp.excluded {
+            writeln!(out, "  excluded: {e}")?;
+        }
+        for u in &cp.unresolved {
+            writeln!(
+                out,
+                "  opted in, but neither bonded nor in the consumer's set: {u}"
+            )?;
+        }
+    }
+    for c in &plan.inactive {
+        writeln!(
+            out,
+            "consumer {} {} ({}): no peers",
+            c.consumer_id,
+            c.chain_id,
+            c.phase.as_str()
+        )?;
+    }
+    writeln!(out, "ok: {} warnings", plan.warnings.len())?;
+    Ok(())
+}

@@ -1,0 +1,318 @@
+//! Command-line arguments (clap derive). Parsing only; the command files give them meaning, and
+//! no clap type leaves `app`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "peergen",
+    version,
+    about = "Build-time, declarative peer configuration for Cosmos ICS consumer chains",
+    long_about = "peergen turns a validator inventory (YAML) and a locked provider-state snapshot (JSON) into a \
+deterministic tree of per-consumer peer ConfigMaps, CometBFT [p2p] fragments and kustomizations."
+)]
+pub struct Cli {
+    /// More log output on stderr (repeat for more)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+    /// Only errors on stderr
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+    /// Colour: auto (only on a terminal, honouring NO_COLOR), always or never
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub(crate) color: ColorChoice,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+impl Cli {
+    /// The log filter `-q`/`-v` ask for (`PEERGEN_LOG` overrides it).
+    pub fn log_level(&self) -> &'static str {
+        match (self.quiet, self.verbose) {
+            (true, _) => "error",
+            (false, 0) => "warn",
+            (false, 1) => "info",
+            (false, 2) => "debug",
+            _ => "trace",
+        }
+    }
+
+    /// Whether log lines on stderr are coloured: as asked, else only on a terminal without `NO_COLOR`.
+    pub fn stderr_color(&self) -> bool {
+        match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Inputs {
+    /// Inventory YAML file; repeat to merge several (for example public endpoints plus node IDs)
+    #[arg(short = 'i', long = "inventory", required = true, value_name = "FILE")]
+    pub(crate) inventory: Vec<PathBuf>,
+    /// Provider-state snapshot (JSON) [default: the inventory's `state:`]
+    #[arg(long, value_name = "FILE")]
+    pub(crate) state: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Validate the inventory and snapshot and print every consumer's peer set
+    #[command(
+        after_help = "Example:\n  peergen check -i inventories/example.yaml --state inventories/example-state.json\n\n\
+Exits 1 and names file, line and field on any error: bad YAML, unknown field, bad node ID, port collision."
+    )]
+    Check(CheckArgs),
+    /// Render peer ConfigMaps, [p2p] fragments and kustomizations into a directory
+    #[command(
+        after_help = "Example:\n  peergen render -i inventories/example.yaml --out rendered/\n  peergen render -i inventories/example.yaml --self alice --out rendered/\n\n\
+Everything is rendered and verified in memory first; nothing is written on error."
+    )]
+    Render(RenderArgs),
+    /// Print the ICS Monitor hash port (26656 + 100 + (BE_u32(sha256(id)[0..4]) % 1000) * 10) of consumer ids
+    #[command(after_help = "Example:\n  peergen port 0 19 29")]
+    Port(PortArgs),
+    /// Resolve the SRV records of validators with `endpoint_source: dns` into the snapshot
+    #[command(
+        after_help = "Example:\n  peergen resolve -i inventories/example.yaml --state state.json --nameserver 127.0.0.1:5353\n\n\
+Looks up _service._proto.<validator>-<chain_id>.<zone> for every DNS-sourced validator and consumer it is selected for \
+and locks target:port into the snapshot's resolved_endpoints. Any unresolvable name fails the run; the snapshot is then unchanged."
+    )]
+    Resolve(ResolveArgs),
+    /// Print the node ID derived from a CometBFT node_key.json
+    #[command(
+        name = "node-id",
+        after_help = "Example:\n  peergen node-id ~/.gaia/config/node_key.json"
+    )]
+    NodeId(NodeIdArgs),
+    /// Show what apply would change in a GitOps repository: a diff, a pull-request comment or JSON
+    #[command(
+        after_help = "Example:\n  peergen plan -i inventory.yaml --state state.json --repo ../gitops --path peers --format markdown\n\n\
+Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error or (--check) drift, 2 changes with --detailed-exitcode."
+    )]
+    Plan(PlanArgs),
+    /// Fail when the committed output is not what the inputs produce (same as `plan --check`)
+    #[command(
+        after_help = "Example:\n  peergen verify -i inventory.yaml --state state.json --repo . --path peers\n\n\
+Exits 1 when the output committed at HEAD differs from what the inputs produce (a hand edit, or inputs changed\n\
+without re-rendering), 0 when they match."
+    )]
+    Verify(TargetArgs),
+    /// Write the rendered output into a GitOps repository, commit it, and optionally push it
+    #[command(
+        after_help = "Example:\n  peergen apply -i inventory.yaml --state state.json --repo ../gitops --path peers --push\n\n\
+The plan is printed first. Removing more than --max-peer-removal-percent of a peer list of 4 or more, emptying a\n\
+peer list or deleting a consumer needs --force. No commit is made when nothing changed."
+    )]
+    Apply(ApplyArgs),
+    /// Query the provider's REST API and lock its state into the snapshot
+    #[command(
+        after_help = "Examples:\n  peergen fetch -i inventories/example.yaml\n  \
+peergen fetch -i inventory.yaml --provider https://rest.provider.example.org --phase registered --phase launched\n\n\
+The snapshot is written atomically, only when every query succeeded, and only when the provider state changed.\n\
+See docs/fetch.md."
+    )]
+    Fetch(FetchArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PlanFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+/// Inputs plus the repository directory plan, verify and apply compare against.
+#[derive(Debug, Args)]
+pub(crate) struct TargetArgs {
+    #[command(flatten)]
+    pub(crate) inputs: Inputs,
+    /// The GitOps repository (a git working tree for apply; any directory for plan)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) repo: PathBuf,
+    /// Output directory inside the repository
+    #[arg(long, value_name = "SUBDIR", default_value = "peers")]
+    pub(crate) path: PathBuf,
+    /// Only this validator's subtree
+    #[arg(long = "self", value_name = "VALIDATOR")]
+    pub(crate) only: Option<String>,
+    /// Directory of template overrides (same names as the built-in templates, with `.j2`)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) templates: Option<PathBuf>,
+    /// How to show the plan
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub(crate) format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PlanArgs {
+    #[command(flatten)]
+    pub(crate) target: TargetArgs,
+    /// Exit 2 when there are changes, 0 when there are none (1 stays an error)
+    #[arg(long)]
+    pub(crate) detailed_exitcode: bool,
+    /// Exit 1 when there are changes: the committed output is not what the inputs produce
+    #[arg(long)]
+    pub(crate) check: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ApplyArgs {
+    #[command(flatten)]
+    pub(crate) target: TargetArgs,
+    /// Commit on this branch; a missing one starts from REMOTE's branch of that name (with --push), else from HEAD; `{checksum}` becomes the rendered tree checksum's first 12 hex digits
+    #[arg(long, value_name = "BRANCH")]
+    pub(crate) branch: Option<String>,
+    /// Push the branch to REMOTE; a rejected push is retried after fetching and re-rendering
+    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
+    pub(crate) push: Option<String>,
+    /// Refuse unless the plan (rendered tree and the repository's current files) has this checksum (from `plan --format json` or the PR comment)
+    #[arg(long, value_name = "SHA256")]
+    pub(crate) plan_checksum: Option<String>,
+    /// Accept changes above the safety thresholds
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Largest share of a consumer's peers (when it has at least 4) one run may remove without --force
+    #[arg(long, value_name = "PERCENT", default_value_t = 30, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub(crate) max_peer_removal_percent: u8,
+    /// minijinja template for the commit message (context in docs/gitops.md)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) message_template: Option<PathBuf>,
+    /// Commit author name
+    #[arg(long, env = "GIT_AUTHOR_NAME", default_value = "peergen")]
+    pub(crate) author_name: String,
+    /// Commit author email
+    #[arg(long, env = "GIT_AUTHOR_EMAIL", default_value = "peergen@localhost")]
+    pub(crate) author_email: String,
+    /// How many times to push before giving up on a remote that keeps moving
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub(crate) max_push_attempts: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FetchPhase {
+    Registered,
+    Initialized,
+    Launched,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FetchArgs {
+    /// Inventory YAML file; repeat to merge several
+    #[arg(short = 'i', long = "inventory", required = true, value_name = "FILE")]
+    pub(crate) inventory: Vec<PathBuf>,
+    /// Provider REST (gRPC-gateway) base URL [default: the inventory's provider.rest]
+    #[arg(long, value_name = "URL")]
+    pub(crate) provider: Option<String>,
+    /// Fetch only this consumer (consumer id or chain id; repeatable); others keep their recorded state
+    #[arg(long = "consumer", value_name = "ID")]
+    pub(crate) consumers: Vec<String>,
+    /// Snapshot file to write [default: the inventory's `state:`]
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Active phase to record (repeatable) [default: launched]; stopped consumers are always recorded
+    #[arg(long = "phase", value_enum, value_name = "PHASE")]
+    pub(crate) phases: Vec<FetchPhase>,
+    /// Write even if the bonded set is empty or a consumer loses too many validators
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Limit for one whole request, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = positive_seconds)]
+    pub(crate) timeout: f64,
+    /// Limit for establishing a connection, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = positive_seconds)]
+    pub(crate) connect_timeout: f64,
+    /// Retries after a connect error, timeout, HTTP 429 or 5xx
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub(crate) retries: u32,
+    /// First retry delay in milliseconds; doubles per retry (with jitter), capped at 32 times this
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub(crate) retry_backoff_ms: u64,
+    /// Parallel per-consumer queries
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub(crate) concurrency: u16,
+    /// Refuse when a consumer would lose more than this share of its validators [default: provider.max_drop_percent, else 50]
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub(crate) max_drop_percent: Option<u8>,
+    /// Record the fetch time in the snapshot (the file then changes on every fetch)
+    #[arg(long)]
+    pub(crate) with_timestamp: bool,
+    /// DNS server for validators with `endpoint_source: dns`, IP:PORT [default: /etc/resolv.conf]
+    #[arg(long, value_name = "IP:PORT")]
+    pub(crate) nameserver: Option<std::net::SocketAddr>,
+    /// Seconds to wait for each SRV answer (each query is tried twice)
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub(crate) dns_timeout: u64,
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds between 0 and 86400"
+        )),
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    #[command(flatten)]
+    pub(crate) inputs: Inputs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RenderArgs {
+    #[command(flatten)]
+    pub(crate) inputs: Inputs,
+    /// Output directory (created if missing; must be empty or written by peergen before)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: PathBuf,
+    /// Render only this validator's subtree
+    #[arg(long = "self", value_name = "VALIDATOR")]
+    pub(crate) only: Option<String>,
+    /// Directory of template overrides (same names as the built-in templates, with `.j2`)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) templates: Option<PathBuf>,
+    /// Accept the removal of many previously generated files
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ResolveArgs {
+    #[command(flatten)]
+    pub(crate) inputs: Inputs,
+    /// DNS server to ask, IP:PORT [default: the first nameserver in /etc/resolv.conf, port 53]
+    #[arg(long, value_name = "IP:PORT")]
+    pub(crate) nameserver: Option<std::net::SocketAddr>,
+    /// Seconds to wait for each answer (each query is tried twice)
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub(crate) timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PortArgs {
+    /// Consumer ids
+    #[arg(required = true, value_name = "CONSUMER_ID")]
+    pub(crate) consumer_ids: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NodeIdArgs {
+    /// Path to node_key.json
+    pub(crate) file: PathBuf,
+}

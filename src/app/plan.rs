@@ -1,0 +1,66 @@
+//! `peergen plan`: what `apply` would change in a GitOps repository, as a diff, a pull-request
+//! comment or JSON, with Terraform-style exit codes.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use super::Error;
+use super::cli::{PlanArgs, PlanFormat, TargetArgs};
+use super::source::Source;
+use crate::gitops::changes::{self, Changes};
+use crate::gitops::{self, GitopsError, report};
+use crate::output::template::Templates;
+
+pub(super) fn run(args: &PlanArgs, color: bool, out: &mut dyn Write) -> Result<ExitCode, Error> {
+    compare(&args.target, args.check, args.detailed_exitcode, color, out)
+}
+
+/// Renders, compares with the repository's HEAD (or a plain directory), shows the plan; with
+/// `check`, any difference is an error (`verify`).
+pub(super) fn compare(
+    args: &TargetArgs,
+    check: bool,
+    detailed: bool,
+    color: bool,
+    out: &mut dyn Write,
+) -> Result<ExitCode, Error> {
+    let source = Source::load(&args.inputs)?;
+    let templates = Templates::new(args.templates.as_deref())?;
+    let target = gitops::Target::new(&args.repo, &args.path)?;
+    let out_dir = target.out_dir();
+    let committed = gitops::plan_baseline(&target)?;
+    let base = committed.as_ref().map_or(out_dir.as_path(), |c| c.path());
+    let (plan, tree) = source.render(&templates, args.only.as_deref(), Some(base))?;
+    let mut changes = changes::compare(&tree, base, args.only.as_deref(), plan.as_ref())?;
+    changes.needs_force = changes.threshold_violations(changes::DEFAULT_MAX_REMOVAL_PERCENT);
+    show(out, args.format, color, &changes, &target.prefix())?;
+    if check && !changes.is_empty() {
+        return Err(GitopsError::Drift {
+            path: out_dir.display().to_string(),
+            files: changes.files.len(),
+        }
+        .into());
+    }
+    Ok(if detailed && !changes.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Writes the plan in the chosen format.
+pub(super) fn show(
+    out: &mut dyn Write,
+    format: PlanFormat,
+    color: bool,
+    changes: &Changes,
+    prefix: &str,
+) -> Result<(), Error> {
+    let text = match format {
+        PlanFormat::Text => report::text::text(changes, prefix, color),
+        PlanFormat::Markdown => report::markdown::markdown(changes, prefix),
+        PlanFormat::Json => report::json::json(changes, prefix),
+    };
+    out.write_all(text.as_bytes())?;
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! `peergen render`: render and verify everything in memory, then write it into `--out`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use super::Error;
+use super::cli::RenderArgs;
+use super::source::Source;
+use crate::output::template::Templates;
+
+pub(super) fn run(args: &RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Error> {
+    let source = Source::load(&args.inputs)?;
+    let templates = Templates::new(args.templates.as_deref())?;
+    let (_, tree) = source.render(&templates, args.only.as_deref(), Some(&args.out))?;
+    let scope: Vec<String> = args.only.iter().cloned().collect();
+    let report = tree.write(&args.out, &scope, args.force)?;
+    for removed in &report.removed {
+        tracing::info!("removed {removed} (no longer generated)");
+    }
+    writeln!(
+        out,
+        "rendered {} files into {}: {} written, {} unchanged, {} removed",
+        tree.len(),
+        args.out.display(),
+        report.written.len(),
+        report.unchanged,
+        report.removed.len()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,40 @@
+//! `peergen resolve`: re-resolve the SRV records of DNS-sourced validators into the snapshot.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::Error;
+use super::cli::ResolveArgs;
+use super::source::load;
+use crate::cosmos::dns::srv;
+
+pub(super) fn run(args: &ResolveArgs, out: &mut dyn Write) -> Result<ExitCode, Error> {
+    let loaded = load(&args.inputs)?;
+    let config = resolver(args.nameserver, Duration::from_secs(args.timeout))?;
+    let resolved = srv::resolve_endpoints(&loaded.inventory, &loaded.state, &config)?;
+    let count = resolved.len();
+    let mut state = loaded.state;
+    state.resolved_endpoints = resolved;
+    srv::write_snapshot(&loaded.state_path, &state)?;
+    writeln!(
+        out,
+        "resolved {count} SRV records into {}",
+        loaded.state_path.display()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The nameserver given on the command line, else the system's.
+pub(super) fn resolver(
+    nameserver: Option<std::net::SocketAddr>,
+    timeout: Duration,
+) -> Result<srv::ResolverConfig, srv::SrvError> {
+    match nameserver {
+        Some(nameserver) => Ok(srv::ResolverConfig {
+            nameserver,
+            timeout,
+        }),
+        None => srv::ResolverConfig::system(timeout),
+    }
+}

@@ -1,0 +1,126 @@
+//! Loading the `-i` inputs of either network and rendering them into memory: what `check`,
+//! `render`, `plan`, `verify` and `apply` share.
+
+use std::path::{Path, PathBuf};
+
+use super::Error;
+use super::cli::Inputs;
+use crate::cosmos::dns::{srv, zone};
+use crate::cosmos::inventory::{self, Inventory};
+use crate::cosmos::peers::{self, Plan};
+use crate::cosmos::render;
+use crate::cosmos::state::ProviderState;
+use crate::input::network;
+use crate::output::template::Templates;
+use crate::output::tree::{OutputTree, PreviousDir};
+use crate::stellar::{self, StellarInventory};
+
+/// Loaded, validated Cosmos inputs.
+pub(super) struct Loaded {
+    pub(super) inventory: Inventory,
+    pub(super) state: ProviderState,
+    pub(super) state_path: PathBuf,
+}
+
+pub(super) fn load(inputs: &Inputs) -> Result<Loaded, Error> {
+    let inventory = inventory::load(&inputs.inventory)?;
+    let state_path = inputs
+        .state
+        .clone()
+        .or_else(|| inventory.state.clone())
+        .ok_or_else(|| {
+            Error::usage(
+                "no provider-state snapshot: pass --state FILE or set `state:` in the inventory",
+            )
+        })?;
+    let state = ProviderState::load(&state_path)?;
+    Ok(Loaded {
+        inventory,
+        state,
+        state_path,
+    })
+}
+
+/// Renders everything the Cosmos inputs produce into memory. `previous` is the directory holding
+/// the last output (for state that carries over between runs, such as zone serials); `only`
+/// limits output to one validator.
+fn render_cosmos(
+    loaded: &Loaded,
+    templates: &Templates,
+    only: Option<&str>,
+    previous: Option<&Path>,
+) -> Result<(Plan, OutputTree), Error> {
+    let plan = plan_cosmos(loaded)?;
+    let mut tree = render::render(&plan, &loaded.inventory, templates, only)?;
+    // Zones hold every validator's records, so a `--self` render leaves them alone.
+    if only.is_none() && loaded.inventory.dns.is_some() {
+        let baseline = previous.map(PreviousDir::new);
+        let zones = zone::build(
+            &plan,
+            &loaded.inventory,
+            baseline.as_ref().map(|b| b as _),
+            zone::today()?,
+        )?;
+        warn_all(&zones.warnings);
+        for (path, text) in zones.files {
+            tree.insert(path, text.into_bytes())?;
+        }
+    }
+    Ok((plan, tree))
+}
+
+/// Validated inputs of either network: `network: stellar` inventories (or StellarNode manifests)
+/// need no provider snapshot; Cosmos inventories come with one.
+pub(super) enum Source {
+    Cosmos(Box<Loaded>),
+    Stellar(StellarInventory),
+}
+
+impl Source {
+    pub(super) fn load(inputs: &Inputs) -> Result<Source, Error> {
+        if network::is_stellar(&inputs.inventory) {
+            Ok(Source::Stellar(stellar::load(
+                &inputs.inventory,
+                inputs.state.as_deref(),
+            )?))
+        } else {
+            Ok(Source::Cosmos(Box::new(load(inputs)?)))
+        }
+    }
+
+    /// The rendered tree: what `render` writes and what `plan`/`apply` compare. The Cosmos plan
+    /// comes along so reports can name peers; Stellar output is compared file by file.
+    pub(super) fn render(
+        &self,
+        templates: &Templates,
+        only: Option<&str>,
+        previous: Option<&Path>,
+    ) -> Result<(Option<Plan>, OutputTree), Error> {
+        match self {
+            Source::Cosmos(loaded) => {
+                let (plan, tree) = render_cosmos(loaded, templates, only, previous)?;
+                Ok((Some(plan), tree))
+            }
+            Source::Stellar(inventory) => {
+                Ok((None, stellar::render_tree(inventory, templates, only)?))
+            }
+        }
+    }
+}
+
+/// The plan with its warnings logged, snapshot entries it leaves unused among them; SRV names
+/// shared by two validator × consumer pairs fail it, zones or not.
+pub(super) fn plan_cosmos(loaded: &Loaded) -> Result<Plan, Error> {
+    let mut plan = peers::plan(&loaded.inventory, &loaded.state)?;
+    zone::check_srv_names(&plan, &loaded.inventory).map_err(zone::ZoneError::from)?;
+    let unused = srv::unused_resolved(&plan, &loaded.state);
+    plan.warnings.extend(unused);
+    warn_all(&plan.warnings);
+    Ok(plan)
+}
+
+fn warn_all(warnings: &[String]) {
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+}

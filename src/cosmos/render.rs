@@ -1,0 +1,288 @@
+//! Cosmos rendering: every plan view through the templates into an in-memory [`OutputTree`], each
+//! file parsed back and checked against the plan before anything may be written.
+
+use std::collections::BTreeMap;
+
+use minijinja::Value;
+use minijinja::value::Serde;
+use serde::Deserialize;
+use serde::Serialize;
+use serde_json::{Value as Json, json};
+
+use crate::cosmos::inventory::Inventory;
+use crate::cosmos::peers::{Member, Plan, View};
+use crate::output::template::{TemplateError, Templates};
+use crate::output::tree::{OutputTree, TreeError};
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RenderError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    #[error("rendered {path} fails verification: {message}")]
+    Verify { path: String, message: String },
+    #[error("--self {0}: no validator of that name in the inventory (known: {1})")]
+    UnknownValidator(String, String),
+}
+
+fn opt_list<T: ToString>(l: Option<&crate::input::yaml::Located<Vec<T>>>) -> Json {
+    l.map_or(Json::Null, |l| {
+        Json::String(
+            l.value
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+    })
+}
+
+/// A peer as templates see it: `{validator, moniker, operator_address, node_id, host, port, address}`.
+fn peer_value(m: &Member) -> Value {
+    Value::from(Serde(json!({
+        "validator": m.validator,
+        "moniker": m.moniker,
+        "operator_address": m.operator_address,
+        "node_id": m.node_id.as_str(),
+        "host": m.endpoint.host.to_string(),
+        "port": m.endpoint.port,
+        "address": m.peer_string(),
+    })))
+}
+
+#[derive(Serialize)]
+struct Context<'a> {
+    validator: Json,
+    consumer: Json,
+    peers: Vec<Value>,
+    persistent_peers: &'a str,
+    peer_lines: String,
+    peers_sha256: &'a str,
+    configmap: Json,
+    workload: Json,
+    p2p: Json,
+}
+
+/// The template context of one view (documented in docs/output.md; templates rely on its shape).
+/// `peer_values` holds each member's [`peer_value`], built once per consumer: every member's view
+/// lists almost every other member, so building them per view would be quadratic work.
+fn context(view: &View<'_>, peer_values: &BTreeMap<&str, Value>) -> Value {
+    let cp = view.consumer;
+    let p2p = &cp.settings.p2p;
+    let seeds = p2p.seeds.as_ref().map_or(Json::Null, |s| {
+        Json::String(
+            s.value
+                .iter()
+                .map(|(id, ep)| format!("{id}@{ep}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+    });
+    let ctx = Context {
+        validator: json!({
+            "name": view.member.validator,
+            "moniker": view.member.moniker,
+            "operator_address": view.member.operator_address,
+            "node_id": view.member.node_id.as_str(),
+            "endpoint": view.member.endpoint.to_string(),
+        }),
+        consumer: json!({
+            "consumer_id": cp.consumer_id,
+            "chain_id": cp.chain_id,
+            "slug": cp.slug,
+            "phase": cp.phase.as_str(),
+            "selection": cp.settings.selection.name(),
+        }),
+        peers: view
+            .peers
+            .iter()
+            .map(|m| peer_values[m.validator.as_str()].clone())
+            .collect(),
+        persistent_peers: &view.persistent_peers,
+        peer_lines: view
+            .peers
+            .iter()
+            .map(|m| format!("{}\n", m.peer_string()))
+            .collect(),
+        peers_sha256: &view.peers_sha256,
+        configmap: json!({ "name": view.configmap, "namespace": view.namespace }),
+        workload: cp
+            .settings
+            .workload
+            .as_ref()
+            .zip(view.workload.as_ref())
+            .map_or(
+                Json::Null,
+                |(w, name)| json!({ "kind": w.kind.as_str(), "name": name }),
+            ),
+        p2p: json!({
+            "addr_book_strict": p2p.addr_book_strict.as_ref().map(|b| b.value),
+            "pex": p2p.pex.as_ref().map(|b| b.value),
+            "seeds": seeds,
+            "unconditional_peer_ids": opt_list(p2p.unconditional_peer_ids.as_ref()),
+            "private_peer_ids": opt_list(p2p.private_peer_ids.as_ref()),
+        }),
+    };
+    Value::from(Serde(&ctx))
+}
+
+#[derive(Serialize)]
+struct ValidatorIndex<'a> {
+    validator: BTreeMap<&'a str, &'a str>,
+    consumers: Vec<&'a str>,
+}
+
+pub(crate) fn render(
+    plan: &Plan,
+    inventory: &Inventory,
+    templates: &Templates,
+    only: Option<&str>,
+) -> Result<OutputTree, RenderError> {
+    if let Some(name) = only
+        && !inventory.validators.contains_key(name)
+    {
+        let known: Vec<&str> = inventory.validators.keys().map(String::as_str).collect();
+        return Err(RenderError::UnknownValidator(
+            name.to_owned(),
+            known.join(", "),
+        ));
+    }
+    let mut tree = OutputTree::default();
+    let mut per_validator: BTreeMap<&str, Vec<&str>> = inventory
+        .validators
+        .keys()
+        .filter(|v| only.is_none_or(|o| o == v.as_str()))
+        .map(|v| (v.as_str(), Vec::new()))
+        .collect();
+    let mut peer_values: (Option<&str>, BTreeMap<&str, Value>) = (None, BTreeMap::new());
+    for view in plan.views(only) {
+        let cp = view.consumer;
+        if peer_values.0 != Some(cp.consumer_id.as_str()) {
+            peer_values = (
+                Some(&cp.consumer_id),
+                cp.members
+                    .iter()
+                    .map(|m| (m.validator.as_str(), peer_value(m)))
+                    .collect(),
+            );
+        }
+        let dir = format!("{}/{}", view.member.validator, cp.slug);
+        let ctx = context(&view, &peer_values.1);
+        let peers = templates.render("cosmos/peers.yaml", &ctx)?;
+        verify_configmap(&format!("{dir}/peers.yaml"), &peers, &view)?;
+        let p2p = templates.render("cosmos/p2p.toml", &ctx)?;
+        verify_p2p(&format!("{dir}/p2p.toml"), &p2p, &view)?;
+        let kustomization = templates.render("cosmos/kustomization.yaml", &ctx)?;
+        verify_yaml(&format!("{dir}/kustomization.yaml"), &kustomization)?;
+        tree.insert(format!("{dir}/peers.yaml"), peers.into_bytes())?;
+        tree.insert(format!("{dir}/p2p.toml"), p2p.into_bytes())?;
+        tree.insert(
+            format!("{dir}/kustomization.yaml"),
+            kustomization.into_bytes(),
+        )?;
+        if view.workload.is_some() {
+            let rollout = templates.render("cosmos/rollout.yaml", &ctx)?;
+            verify_yaml(&format!("{dir}/rollout/kustomization.yaml"), &rollout)?;
+            tree.insert(
+                format!("{dir}/rollout/kustomization.yaml"),
+                rollout.into_bytes(),
+            )?;
+        }
+        if let Some(list) = per_validator.get_mut(view.member.validator.as_str()) {
+            list.push(&view.consumer.slug);
+        }
+    }
+    for (validator, mut consumers) in per_validator {
+        consumers.sort_unstable();
+        let index = ValidatorIndex {
+            validator: BTreeMap::from([("name", validator)]),
+            consumers,
+        };
+        let text = templates.render("cosmos/validator-kustomization.yaml", &index)?;
+        let path = format!("{validator}/kustomization.yaml");
+        verify_yaml(&path, &text)?;
+        tree.insert(path, text.into_bytes())?;
+    }
+    Ok(tree)
+}
+
+fn verify_yaml(path: &str, text: &str) -> Result<Json, RenderError> {
+    serde_saphyr::from_str::<Json>(text).map_err(|e| RenderError::Verify {
+        path: path.to_owned(),
+        message: format!("not valid YAML: {}", e.without_snippet()),
+    })
+}
+
+/// The parts of a ConfigMap verification reads; typed, so a non-string data value fails to parse.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConfigMapDoc {
+    api_version: String,
+    kind: String,
+    metadata: ConfigMapMeta,
+    #[serde(default)]
+    data: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct ConfigMapMeta {
+    name: String,
+    namespace: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+fn verify_configmap(path: &str, text: &str, view: &View<'_>) -> Result<(), RenderError> {
+    let fail = |message: String| RenderError::Verify {
+        path: path.to_owned(),
+        message,
+    };
+    let doc: ConfigMapDoc = serde_saphyr::from_str(text).map_err(|e| {
+        fail(format!(
+            "not a ConfigMap with string data values: {}",
+            e.without_snippet()
+        ))
+    })?;
+    if doc.api_version != "v1" || doc.kind != "ConfigMap" {
+        return Err(fail("not a v1 ConfigMap".into()));
+    }
+    if doc.metadata.name != view.configmap {
+        return Err(fail(format!("metadata.name is not {:?}", view.configmap)));
+    }
+    if doc.metadata.namespace != view.namespace {
+        return Err(fail(format!(
+            "metadata.namespace is not {:?}",
+            view.namespace
+        )));
+    }
+    for (k, v) in &doc.metadata.labels {
+        crate::input::name::check_label_value(v).map_err(|r| fail(format!("label {k}: {r}")))?;
+    }
+    if doc.data.get("persistent_peers") != Some(&view.persistent_peers) {
+        return Err(fail(
+            "data.persistent_peers differs from the planned peer list".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn verify_p2p(path: &str, text: &str, view: &View<'_>) -> Result<(), RenderError> {
+    let fail = |message: String| RenderError::Verify {
+        path: path.to_owned(),
+        message,
+    };
+    let doc: toml::Table =
+        toml::from_str(text).map_err(|e| fail(format!("not valid TOML: {e}")))?;
+    let peers = doc
+        .get("p2p")
+        .and_then(|p| p.get("persistent_peers"))
+        .and_then(toml::Value::as_str)
+        .ok_or_else(|| fail("has no [p2p] persistent_peers string".into()))?;
+    if peers != view.persistent_peers {
+        return Err(fail(
+            "p2p.persistent_peers differs from the planned peer list".into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! The provider-state snapshot: the locked, reviewable JSON that `fetch` writes and `render` reads.
+
+pub(crate) mod diff;
+pub(crate) mod valcons;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::input::address::Endpoint;
+
+pub(crate) const FORMAT: &str = "peergen/provider-state/v1";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProviderState {
+    pub(crate) format: String,
+    pub(crate) provider: Provider,
+    pub(crate) bonded_validators: Vec<BondedValidator>,
+    pub(crate) consumers: Vec<Consumer>,
+    /// Consumer endpoints resolved at fetch time (DNS SRV discovery), so `render` stays offline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) resolved_endpoints: Vec<ResolvedEndpoint>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Provider {
+    pub(crate) chain_id: String,
+    pub(crate) height: u64,
+    /// ICS API generation the snapshot was read from: `v6` (consumer-id keyed) or `legacy` (chain-id keyed).
+    #[serde(default = "default_api")]
+    pub(crate) ics_api: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) fetched_at: Option<String>,
+}
+
+fn default_api() -> String {
+    "v6".to_owned()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BondedValidator {
+    pub(crate) operator_address: String,
+    pub(crate) moniker: String,
+    /// Bonded tokens, an arbitrary-precision decimal integer.
+    pub(crate) tokens: String,
+    /// base64 ed25519 consensus public key.
+    pub(crate) consensus_pubkey: String,
+    pub(crate) valcons: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Phase {
+    Registered,
+    Initialized,
+    Launched,
+    Stopped,
+    Deleted,
+}
+
+impl Phase {
+    pub(crate) fn is_active(self) -> bool {
+        matches!(
+            self,
+            Phase::Registered | Phase::Initialized | Phase::Launched
+        )
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Phase::Registered => "registered",
+            Phase::Initialized => "initialized",
+            Phase::Launched => "launched",
+            Phase::Stopped => "stopped",
+            Phase::Deleted => "deleted",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Consumer {
+    pub(crate) consumer_id: String,
+    pub(crate) chain_id: String,
+    pub(crate) phase: Phase,
+    pub(crate) top_n: u32,
+    /// The set the provider gives the consumer (`consumer_validators`), sorted by operator address.
+    pub(crate) validators: Vec<ConsumerValidator>,
+    /// Provider valcons addresses of opted-in validators (`opted_in_validators`), sorted.
+    pub(crate) opted_in: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConsumerValidator {
+    pub(crate) operator_address: String,
+    pub(crate) valcons: String,
+    pub(crate) moniker: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResolvedEndpoint {
+    pub(crate) validator: String,
+    pub(crate) consumer_id: String,
+    /// The DNS name that was queried.
+    pub(crate) query: String,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StateError {
+    #[error("{path}: cannot read provider-state snapshot: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {field}: {message}")]
+    Invalid {
+        path: PathBuf,
+        field: String,
+        message: String,
+    },
+}
+
+/// Orders consumer ids numerically when both are numbers ("2" < "10"), else as text.
+pub(crate) fn consumer_id_order(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+        (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+        (Err(_), Err(_)) => a.cmp(b),
+    }
+}
+
+/// Chain ids become path components and Kubernetes names, so the character set is closed.
+pub(crate) fn validate_chain_id(chain_id: &str) -> Result<(), String> {
+    let ok = !chain_id.is_empty()
+        && chain_id.len() <= 50
+        && chain_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && chain_id.as_bytes()[0].is_ascii_alphanumeric();
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{chain_id:?} is not a supported chain id: 1-50 characters of letters, digits, '-', '_', '.', starting with a letter or digit"
+        ))
+    }
+}
+
+fn is_decimal(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'))
+}
+
+impl ProviderState {
+    pub(crate) fn load(path: &Path) -> Result<ProviderState, StateError> {
+        let text = std::fs::read_to_string(path).map_err(|source| StateError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_json(path, &text)
+    }
+
+    pub(crate) fn from_json(path: &Path, text: &str) -> Result<ProviderState, StateError> {
+        let state: ProviderState = serde_json::from_str(text).map_err(|e| StateError::Parse {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            message: e
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        })?;
+        state.validate(path)?;
+        Ok(state)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), StateError> {
+        let invalid = |field: String, message: String| StateError::Invalid {
+            path: path.to_path_buf(),
+            field,
+            message,
+        };
+        if self.format != FORMAT {
+            return Err(invalid(
+                "format".into(),
+                format!("is {:?}; this peergen reads {FORMAT:?}", self.format),
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for (i, v) in self.bonded_validators.iter().enumerate() {
+            let field = format!("bonded_validators[{i}]");
+            if !seen.insert(&v.operator_address) {
+                return Err(invalid(
+                    format!("{field}.operator_address"),
+                    format!("{:?} appears twice", v.operator_address),
+                ));
+            }
+            crate::input::name::check_operator_address(&v.operator_address)
+                .map_err(|m| invalid(format!("{field}.operator_address"), m))?;
+            if !is_decimal(&v.tokens) {
+                return Err(invalid(
+                    format!("{field}.tokens"),
+                    format!("{:?} is not a decimal integer", v.tokens),
+                ));
+            }
+        }
+        let mut ids = BTreeSet::new();
+        for (i, c) in self.consumers.iter().enumerate() {
+            let field = format!("consumers[{i}]");
+            if c.consumer_id.is_empty()
+                || !c
+                    .consumer_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            {
+                return Err(invalid(
+                    format!("{field}.consumer_id"),
+                    format!("{:?} is not a consumer id", c.consumer_id),
+                ));
+            }
+            if !ids.insert(&c.consumer_id) {
+                return Err(invalid(
+                    format!("{field}.consumer_id"),
+                    format!(
+                        "consumer {:?} appears twice; consumers are keyed by consumer id",
+                        c.consumer_id
+                    ),
+                ));
+            }
+            validate_chain_id(&c.chain_id).map_err(|m| invalid(format!("{field}.chain_id"), m))?;
+            let mut members = BTreeSet::new();
+            for (j, v) in c.validators.iter().enumerate() {
+                crate::input::name::check_operator_address(&v.operator_address)
+                    .map_err(|m| invalid(format!("{field}.validators[{j}].operator_address"), m))?;
+                if !members.insert(&v.operator_address) {
+                    return Err(invalid(
+                        format!("{field}.validators[{j}].operator_address"),
+                        format!("{:?} appears twice", v.operator_address),
+                    ));
+                }
+            }
+        }
+        for (i, r) in self.resolved_endpoints.iter().enumerate() {
+            Endpoint::parse(&format!("{}:{}", r.host, r.port))
+                .map_err(|e| invalid(format!("resolved_endpoints[{i}]"), e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Canonical form: every list sorted, so the same provider state always serialises to the same bytes.
+    pub(crate) fn normalise(&mut self) {
+        self.bonded_validators
+            .sort_by(|a, b| a.operator_address.cmp(&b.operator_address));
+        self.consumers
+            .sort_by(|a, b| consumer_id_order(&a.consumer_id, &b.consumer_id));
+        for c in &mut self.consumers {
+            c.validators
+                .sort_by(|a, b| a.operator_address.cmp(&b.operator_address));
+            c.opted_in.sort();
+            c.opted_in.dedup();
+        }
+        self.resolved_endpoints
+            .sort_by(|a, b| (&a.validator, &a.consumer_id).cmp(&(&b.validator, &b.consumer_id)));
+    }
+
+    pub(crate) fn to_json(&self) -> String {
+        let mut canonical = self.clone();
+        canonical.normalise();
+        let mut text =
+            serde_json::to_string_pretty(&canonical).expect("snapshot types always serialise");
+        text.push('\n');
+        text
+    }
+
+    pub(crate) fn consumer(&self, consumer_id: &str) -> Option<&Consumer> {
+        self.consumers.iter().find(|c| c.consumer_id == consumer_id)
+    }
+}

@@ -1,0 +1,494 @@
+//! What applying a rendered tree would change in an output directory: files added, changed and
+//! removed (only files peergen owns), and what those changes mean: peers gained or lost per
+//! consumer and validator, moved addresses, zone records and serials, consumers that disappear.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+use crate::cosmos::peers::Plan;
+use crate::output::tree::{MANIFEST, OutputTree, TreeError, io, owned_files};
+
+/// `--max-peer-removal-percent`'s default; `plan` reports threshold violations against it.
+pub(crate) const DEFAULT_MAX_REMOVAL_PERCENT: u8 = 30;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Action {
+    Add,
+    Change,
+    Remove,
+}
+
+impl Action {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Action::Add => "add",
+            Action::Change => "change",
+            Action::Remove => "remove",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct FileChange {
+    /// Relative to the output directory.
+    pub(crate) path: String,
+    pub(crate) action: Action,
+    pub(crate) old: Option<Vec<u8>>,
+    pub(crate) new: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Peer {
+    pub(crate) node_id: String,
+    /// `host:port`.
+    pub(crate) address: String,
+    pub(crate) moniker: Option<String>,
+}
+
+/// A peer whose node ID stayed but whose address did not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Moved {
+    pub(crate) node_id: String,
+    pub(crate) moniker: Option<String>,
+    pub(crate) from: String,
+    pub(crate) to: String,
+}
+
+impl Moved {
+    /// True when only the port differs, the usual cause (a port strategy or override changed).
+    pub(crate) fn port_only(&self) -> bool {
+        self.from.rsplit_once(':').map(|f| f.0) == self.to.rsplit_once(':').map(|t| t.0)
+    }
+}
+
+/// One validator's peer list for one consumer, before and after.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PeerChange {
+    pub(crate) validator: String,
+    /// The consumer's directory name.
+    pub(crate) slug: String,
+    pub(crate) consumer_id: String,
+    pub(crate) chain_id: String,
+    /// Peers before; `None` when the validator had no file for this consumer.
+    pub(crate) before: Option<usize>,
+    /// Peers after; `None` when the file is removed.
+    pub(crate) after: Option<usize>,
+    pub(crate) added: Vec<Peer>,
+    pub(crate) removed: Vec<Peer>,
+    pub(crate) moved: Vec<Moved>,
+}
+
+/// A changed zone file: its SOA serial and the records added and removed (serial aside).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ZoneChange {
+    pub(crate) path: String,
+    pub(crate) from: Option<u32>,
+    pub(crate) to: Option<u32>,
+    pub(crate) added: Vec<String>,
+    pub(crate) removed: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Changes {
+    /// Sorted by path; includes the ownership manifest when it changes.
+    pub(crate) files: Vec<FileChange>,
+    pub(crate) unchanged: usize,
+    /// Sorted by (consumer directory, validator).
+    pub(crate) peers: Vec<PeerChange>,
+    pub(crate) zones: Vec<ZoneChange>,
+    /// Consumer directories no validator will have any more.
+    pub(crate) removed_consumers: Vec<String>,
+    /// The plan checksum: sha256 over the rendered tree's checksum and, for every path in scope,
+    /// the sha256 of the bytes it holds now (or its absence). It changes when the inputs change and
+    /// when the repository changes, so `--plan-checksum` binds an apply to the reviewed change set.
+    pub(crate) checksum: String,
+    /// Threshold violations ([`Changes::threshold_violations`]) the reports list, so a reviewer
+    /// sees before apply what would need `--force`. Set by the caller, which knows the threshold.
+    pub(crate) needs_force: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) added: usize,
+    pub(crate) changed: usize,
+    pub(crate) removed: usize,
+}
+
+impl Changes {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    pub(crate) fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for f in &self.files {
+            match f.action {
+                Action::Add => c.added += 1,
+                Action::Change => c.changed += 1,
+                Action::Remove => c.removed += 1,
+            }
+        }
+        c
+    }
+
+    /// Changes big enough that a typo in the inventory or a bad snapshot could have caused them;
+    /// each needs `--force`. `max_removal_percent` applies to peer lists of at least 4.
+    pub(crate) fn threshold_violations(&self, max_removal_percent: u8) -> Vec<String> {
+        let mut out = Vec::new();
+        for p in &self.peers {
+            let (Some(before), Some(after)) = (p.before, p.after) else {
+                continue;
+            };
+            if after == 0 && before > 0 {
+                out.push(format!(
+                    "{} on {}: the peer list would become empty (had {before})",
+                    p.validator, p.slug
+                ));
+            } else if before >= 4
+                && p.removed.len() * 100 > before * usize::from(max_removal_percent)
+            {
+                out.push(format!(
+                    "{} on {}: {} of {before} peers would be removed (more than {max_removal_percent}%)",
+                    p.validator,
+                    p.slug,
+                    p.removed.len()
+                ));
+            }
+        }
+        for slug in &self.removed_consumers {
+            out.push(format!(
+                "consumer directory {slug} would be deleted for every validator"
+            ));
+        }
+        out
+    }
+}
+
+/// Compares `tree` with the files under `dir`. `only` limits the comparison to one validator's
+/// subtree, as `--self` limits rendering.
+///
+/// Never follows a symbolic link: an owned path (or a directory on the way to it) that is a symlink
+/// is an error, so a link planted in the output cannot make peergen read and print another file.
+pub(crate) fn compare(
+    tree: &OutputTree,
+    dir: &Path,
+    only: Option<&str>,
+    plan: Option<&Plan>,
+) -> Result<Changes, TreeError> {
+    // The manifest is read by path (tree::read_manifest): check it is a regular file first.
+    read_optional(dir, MANIFEST)?;
+    let previous = owned_files(dir)?;
+    let in_scope = |p: &str| only.is_none_or(|o| p.split('/').next() == Some(o));
+
+    let mut changes = Changes::default();
+    let mut paths: BTreeSet<&str> = tree.files().keys().map(String::as_str).collect();
+    paths.extend(previous.iter().map(String::as_str).filter(|p| in_scope(p)));
+    paths.insert(MANIFEST);
+    let mut current = Sha256::new();
+    current.update(tree.checksum().as_bytes());
+    for &path in &paths {
+        let old = read_optional(dir, path)?;
+        current.update((path.len() as u64).to_be_bytes());
+        current.update(path.as_bytes());
+        match &old {
+            Some(bytes) => current.update(Sha256::digest(bytes)),
+            None => current.update(b"absent"),
+        }
+        if path == MANIFEST {
+            continue;
+        }
+        let new = tree.files().get(path).cloned();
+        let action = match (&old, &new) {
+            (None, None) => continue,
+            (None, Some(_)) => Action::Add,
+            (Some(_), None) => Action::Remove,
+            (Some(o), Some(n)) if o == n => {
+                changes.unchanged += 1;
+                continue;
+            }
+            (Some(_), Some(_)) => Action::Change,
+        };
+        changes.files.push(FileChange {
+            path: path.to_owned(),
+            action,
+            old,
+            new,
+        });
+    }
+    let mut owned: BTreeSet<String> = previous.iter().filter(|p| !in_scope(p)).cloned().collect();
+    owned.extend(tree.files().keys().cloned());
+    let manifest = OutputTree::manifest_text(&owned).into_bytes();
+    let old_manifest = read_optional(dir, MANIFEST)?;
+    if old_manifest.as_deref() != Some(manifest.as_slice()) {
+        let action = if old_manifest.is_some() {
+            Action::Change
+        } else {
+            Action::Add
+        };
+        let at = changes
+            .files
+            .partition_point(|f| f.path.as_str() < MANIFEST);
+        changes.files.insert(
+            at,
+            FileChange {
+                path: MANIFEST.to_owned(),
+                action,
+                old: old_manifest,
+                new: Some(manifest),
+            },
+        );
+    }
+
+    if let Some(plan) = plan {
+        changes.peers = peer_changes(&changes.files, plan);
+    }
+    changes.zones = zone_changes(&changes.files);
+    let consumers_of = |paths: &mut dyn Iterator<Item = &String>| -> BTreeSet<String> {
+        paths
+            .filter_map(|p| consumer_dir(p).map(|(_, slug)| slug.to_owned()))
+            .collect()
+    };
+    let before = consumers_of(&mut previous.iter().filter(|p| in_scope(p)));
+    let after = consumers_of(&mut tree.files().keys());
+    changes.removed_consumers = before.difference(&after).cloned().collect();
+    changes.checksum = hex::encode(current.finalize());
+    Ok(changes)
+}
+
+/// The bytes of `dir/rel`, `None` when it is absent. Every component below `dir` is checked with
+/// `symlink_metadata` first, so no symbolic link is ever followed; one is an error naming it.
+pub(crate) fn read_optional(dir: &Path, rel: &str) -> Result<Option<Vec<u8>>, TreeError> {
+    let mut path = dir.to_path_buf();
+    for part in rel.split('/') {
+        path.push(part);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(io(&path)(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "a symbolic link in peergen's output; peergen never follows one (replace it with a regular file or directory)",
+                )));
+            }
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(io(&path)(e)),
+        }
+    }
+    match std::fs::read(&path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) => Err(io(&path)(e)),
+    }
+}
+
+/// `<validator>/<consumer>/peers.yaml` → (validator, consumer).
+fn consumer_dir(path: &str) -> Option<(&str, &str)> {
+    let mut parts = path.split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(v), Some(c), Some("peers.yaml"), None) => Some((v, c)),
+        _ => None,
+    }
+}
+
+struct PeersFile {
+    consumer_id: String,
+    chain_id: String,
+    peers: BTreeMap<String, String>,
+}
+
+/// Reads a peers ConfigMap; a file that does not parse (edited by hand) yields no peer detail, while
+/// its diff still shows.
+fn parse_peers(path: &str, bytes: &[u8]) -> Option<PeersFile> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let doc: Json = match crate::input::yaml::parse(Path::new(path), text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            tracing::warn!("{e}: no peer summary for this file");
+            return None;
+        }
+    };
+    let label = |k: &str| {
+        doc.pointer("/metadata/labels")
+            .and_then(|l| l.get(k))
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let list = doc
+        .pointer("/data/persistent_peers")
+        .and_then(Json::as_str)?;
+    let peers = list
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| p.split_once('@'))
+        .map(|(id, addr)| (id.to_ascii_lowercase(), addr.to_owned()))
+        .collect();
+    Some(PeersFile {
+        consumer_id: label("peergen.io/consumer-id"),
+        chain_id: label("peergen.io/chain-id"),
+        peers,
+    })
+}
+
+fn peer_changes(files: &[FileChange], plan: &Plan) -> Vec<PeerChange> {
+    let mut monikers: BTreeMap<(&str, String), &str> = BTreeMap::new();
+    let mut any_moniker: BTreeMap<String, &str> = BTreeMap::new();
+    for cp in &plan.consumers {
+        for m in &cp.members {
+            let id = m.node_id.as_str().to_ascii_lowercase();
+            monikers.insert((cp.consumer_id.as_str(), id.clone()), m.moniker.as_str());
+            any_moniker.entry(id).or_insert(m.moniker.as_str());
+        }
+    }
+    let moniker = |consumer_id: &str, id: &str| {
+        monikers
+            .get(&(consumer_id, id.to_owned()))
+            .or_else(|| any_moniker.get(id))
+            .map(|m| (*m).to_owned())
+    };
+
+    let mut out = Vec::new();
+    for f in files {
+        let Some((validator, slug)) = consumer_dir(&f.path) else {
+            continue;
+        };
+        let old = f.old.as_deref().and_then(|b| parse_peers(&f.path, b));
+        let new = f.new.as_deref().and_then(|b| parse_peers(&f.path, b));
+        let Some(meta) = new.as_ref().or(old.as_ref()) else {
+            continue;
+        };
+        let empty = BTreeMap::new();
+        let old_peers = old.as_ref().map_or(&empty, |p| &p.peers);
+        let new_peers = new.as_ref().map_or(&empty, |p| &p.peers);
+        let peer = |id: &String, address: &String| Peer {
+            node_id: id.clone(),
+            address: address.clone(),
+            moniker: moniker(&meta.consumer_id, id),
+        };
+        let mut change = PeerChange {
+            validator: validator.to_owned(),
+            slug: slug.to_owned(),
+            consumer_id: meta.consumer_id.clone(),
+            chain_id: meta.chain_id.clone(),
+            before: old.as_ref().map(|p| p.peers.len()),
+            after: new.as_ref().map(|p| p.peers.len()),
+            added: Vec::new(),
+            removed: Vec::new(),
+            moved: Vec::new(),
+        };
+        for (id, addr) in new_peers {
+            match old_peers.get(id) {
+                None => change.added.push(peer(id, addr)),
+                Some(from) if from != addr => change.moved.push(Moved {
+                    node_id: id.clone(),
+                    moniker: moniker(&meta.consumer_id, id),
+                    from: from.clone(),
+                    to: addr.clone(),
+                }),
+                Some(_) => {}
+            }
+        }
+        for (id, addr) in old_peers {
+            if !new_peers.contains_key(id) {
+                change.removed.push(peer(id, addr));
+            }
+        }
+        out.push(change);
+    }
+    out.sort_by(|a, b| (&a.slug, &a.validator).cmp(&(&b.slug, &b.validator)));
+    out
+}
+
+/// Zone files peergen itself wrote and verified; one that no longer parses (edited by hand) is
+/// reported by its diff alone.
+fn zone_changes(files: &[FileChange]) -> Vec<ZoneChange> {
+    let text = |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
+    files
+        .iter()
+        .filter(|f| f.path.ends_with(".zone"))
+        .filter_map(|f| {
+            let d =
+                crate::cosmos::dns::zone::diff(&text(f.old.as_deref()), &text(f.new.as_deref()))
+                    .ok()?;
+            Some(ZoneChange {
+                path: f.path.clone(),
+                from: d.serial_old,
+                to: d.serial_new,
+                added: d.added,
+                removed: d.removed,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(before: usize, removed: usize) -> PeerChange {
+        let peer = |i: usize| Peer {
+            node_id: format!("{i:040x}"),
+            address: format!("h{i}:26656"),
+            moniker: None,
+        };
+        PeerChange {
+            validator: "alice".into(),
+            slug: "pion-1".into(),
+            consumer_id: "0".into(),
+            chain_id: "pion-1".into(),
+            before: Some(before),
+            after: Some(before - removed),
+            added: Vec::new(),
+            removed: (0..removed).map(peer).collect(),
+            moved: Vec::new(),
+        }
+    }
+
+    fn violations(before: usize, removed: usize, pct: u8) -> usize {
+        Changes {
+            peers: vec![change(before, removed)],
+            ..Changes::default()
+        }
+        .threshold_violations(pct)
+        .len()
+    }
+
+    #[test]
+    fn removal_share_counts_only_from_four_peers() {
+        assert_eq!(violations(10, 3, 30), 0, "exactly 30% is allowed");
+        assert_eq!(violations(10, 4, 30), 1);
+        assert_eq!(violations(4, 2, 30), 1);
+        assert_eq!(violations(4, 2, 50), 0);
+        assert_eq!(
+            violations(3, 2, 30),
+            0,
+            "small lists are exempt from the share rule"
+        );
+    }
+
+    #[test]
+    fn emptying_a_list_always_counts() {
+        assert_eq!(violations(1, 1, 100), 1);
+        assert_eq!(violations(3, 3, 100), 1);
+    }
+
+    #[test]
+    fn moved_port_only() {
+        let m = |from: &str, to: &str| Moved {
+            node_id: String::new(),
+            moniker: None,
+            from: from.into(),
+            to: to.into(),
+        };
+        assert!(m("a.example:1", "a.example:2").port_only());
+        assert!(!m("a.example:1", "b.example:1").port_only());
+    }
+}

@@ -1,0 +1,76 @@
+//! The plan as a unified diff of every file (coloured only when asked), then the summary.
+
+use std::fmt::Write as _;
+
+use anstyle::{AnsiColor, Style};
+
+use super::{file_diff, summary_line};
+use crate::gitops::changes::Changes;
+
+/// Resets before the newline, so a pager or a later line never inherits the colour.
+fn paint(out: &mut String, style: Style, line: &str, color: bool) {
+    let (body, newline) = line.strip_suffix('\n').map_or((line, ""), |b| (b, "\n"));
+    if color && style != Style::new() {
+        let _ = write!(
+            out,
+            "{}{body}{}{newline}",
+            style.render(),
+            style.render_reset()
+        );
+    } else {
+        out.push_str(line);
+    }
+}
+
+/// The unified diff of every file, then the summary. `prefix` is the output directory relative to
+/// the repository root (empty or ending in `/`).
+pub(crate) fn text(changes: &Changes, prefix: &str, color: bool) -> String {
+    let header = Style::new().bold();
+    let hunk = Style::new().fg_color(Some(AnsiColor::Cyan.into()));
+    let added = Style::new().fg_color(Some(AnsiColor::Green.into()));
+    let removed = Style::new().fg_color(Some(AnsiColor::Red.into()));
+    let mut out = String::new();
+    for f in &changes.files {
+        let diff = file_diff(f, prefix);
+        for (i, line) in diff.split_inclusive('\n').enumerate() {
+            let style = match line.as_bytes().first() {
+                _ if i < 2 => header,
+                Some(b'@') => hunk,
+                Some(b'+') => added,
+                Some(b'-') => removed,
+                _ => Style::new(),
+            };
+            paint(&mut out, style, line, color);
+        }
+    }
+    let _ = writeln!(out, "{}", summary_line(changes));
+    if !changes.needs_force.is_empty() {
+        let _ = writeln!(out, "Would need --force:");
+        for v in &changes.needs_force {
+            let _ = writeln!(out, "  - {v}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gitops::report::added_file;
+
+    #[test]
+    fn colour_only_when_asked() {
+        let changes = Changes {
+            files: vec![added_file("a.yaml", 4)],
+            ..Changes::default()
+        };
+        let plain = text(&changes, "peers/", false);
+        assert!(!plain.contains('\x1b'));
+        assert!(
+            plain.starts_with("--- /dev/null\n+++ b/peers/a.yaml\n@@ -0,0 +1,2 @@\n+x\n+x\n"),
+            "{plain}"
+        );
+        let coloured = text(&changes, "peers/", true);
+        assert!(coloured.contains("\x1b[32m+x\x1b[0m\n"), "{coloured:?}");
+    }
+}
