@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::Error;
 use super::cli::Inputs;
-use crate::cosmos::dns::{srv, zone};
+use crate::cosmos::dns::{serial, srv, zone};
 use crate::cosmos::inventory::{self, Inventory};
 use crate::cosmos::peers::{self, Plan};
 use crate::cosmos::render;
@@ -59,7 +59,7 @@ fn render_cosmos(
             &plan,
             &loaded.inventory,
             baseline.as_ref().map(|b| b as _),
-            zone::today()?,
+            serial::today().map_err(zone::ZoneError::from)?,
         )?;
         warn_all(&zones.warnings);
         for (path, text) in zones.files {

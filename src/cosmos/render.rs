@@ -92,7 +92,7 @@ fn context(view: &View<'_>, peer_values: &BTreeMap<&str, Value>) -> Value {
             "chain_id": cp.chain_id,
             "slug": cp.slug,
             "phase": cp.phase.as_str(),
-            "selection": cp.settings.selection.name(),
+            "selection": cp.settings.selection.as_str(),
         }),
         peers: view
             .peers

@@ -416,7 +416,7 @@ fn zone_changes(files: &[FileChange]) -> Vec<ZoneChange> {
         .filter(|f| f.path.ends_with(".zone"))
         .filter_map(|f| {
             let d =
-                crate::cosmos::dns::zone::diff(&text(f.old.as_deref()), &text(f.new.as_deref()))
+                crate::cosmos::dns::text::diff(&text(f.old.as_deref()), &text(f.new.as_deref()))
                     .ok()?;
             Some(ZoneChange {
                 path: f.path.clone(),

@@ -8,8 +8,8 @@ use std::time::Duration;
 use hickory_proto::op::{Message, MessageType, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 
+use crate::cosmos::dns::owners::{OwnerCollisions, SrvInstance, check_owner_collisions};
 use crate::cosmos::inventory::Inventory;
-use crate::cosmos::inventory::dns::{OwnerCollisions, SrvInstance, check_owner_collisions};
 use crate::cosmos::peers::{self, DnsLookup, Plan, PlanErrors, PortSource};
 use crate::cosmos::state::{ProviderState, ResolvedEndpoint};
 use crate::input::address::Host;

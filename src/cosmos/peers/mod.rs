@@ -9,10 +9,11 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use self::port::PortStrategy;
-use self::selection::{Selected, Selection, SelectionError};
+use self::selection::{Selected, SelectionError};
 use crate::cosmos::inventory::endpoint::{TemplatePort, Vars};
-use crate::cosmos::inventory::{EndpointSource, Inventory, Settings, Validator, ValidatorPorts};
+use crate::cosmos::inventory::settings::PortStrategy;
+use crate::cosmos::inventory::settings::{NamePattern, Settings};
+use crate::cosmos::inventory::{EndpointSource, Inventory, Validator, ValidatorPorts};
 use crate::cosmos::node_id::NodeId;
 use crate::cosmos::state::{Phase, ProviderState, ResolvedEndpoint};
 use crate::input::address::{AddressError, Endpoint, Host};
@@ -639,7 +640,7 @@ fn member(
                 ),
             },
             (TemplatePort::Consumer, None) => (
-                settings.port.value.port(cid),
+                port::consumer_port(settings.port.value, cid),
                 PortSource::Consumer {
                     strategy: settings.port.value,
                     at: settings.port.at.clone(),
@@ -809,9 +810,7 @@ struct Names {
 
 impl Names {
     fn of(cp: &ConsumerPlan, member: &Member) -> Names {
-        let expand = |p: &crate::cosmos::inventory::NamePattern| {
-            p.expand(&member.validator, &cp.slug, &cp.consumer_id)
-        };
+        let expand = |p: &NamePattern| p.expand(&member.validator, &cp.slug, &cp.consumer_id);
         Names {
             namespace: expand(&cp.settings.namespace),
             configmap: expand(&cp.settings.configmap),
@@ -906,17 +905,5 @@ impl Plan {
                 .filter(move |m| only.is_none_or(|o| o == m.validator))
                 .map(move |m| self.view(cp, m))
         })
-    }
-}
-
-impl Selection {
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            Selection::ConsumerValidators => "consumer-validators",
-            Selection::OptedIn => "opted-in",
-            Selection::AllBonded => "all-bonded",
-            Selection::Subset { .. } => "subset",
-            Selection::IcsMonitorV1 { .. } => "ics-monitor-v1",
-        }
     }
 }

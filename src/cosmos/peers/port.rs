@@ -3,34 +3,13 @@
 use sha2::{Digest, Sha256};
 
 use crate::cosmos::inventory::endpoint::PortRange;
+use crate::cosmos::inventory::settings::PortStrategy;
 
-/// How a consumer's port is chosen when the validator's endpoint does not fix it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum PortStrategy {
-    /// `26656 + 100 + (BE_u32(sha256(consumer_id)[0..4]) % 1000) * 10`, as the ICS Monitor advertised.
-    Hash,
-    Fixed(u16),
-}
-
-impl PortStrategy {
-    pub(crate) fn parse(text: &str) -> Result<PortStrategy, String> {
-        match text.trim() {
-            "hash" => Ok(PortStrategy::Hash),
-            other => crate::input::address::parse_port(other)
-                .map(PortStrategy::Fixed)
-                .map_err(|_| {
-                    format!(
-                        "{other:?} is not a port strategy: expected `hash` or a port number 1-65535"
-                    )
-                }),
-        }
-    }
-
-    pub(crate) fn port(self, consumer_id: &str) -> u16 {
-        match self {
-            PortStrategy::Hash => hash_port(consumer_id),
-            PortStrategy::Fixed(p) => p,
-        }
+/// The port `strategy` gives consumer `consumer_id`.
+pub(crate) fn consumer_port(strategy: PortStrategy, consumer_id: &str) -> u16 {
+    match strategy {
+        PortStrategy::Hash => hash_port(consumer_id),
+        PortStrategy::Fixed(p) => p,
     }
 }
 

@@ -3,38 +3,11 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
-use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use crate::cosmos::inventory::settings::Selection;
 use crate::cosmos::state::{BondedValidator, Consumer, ProviderState};
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Selection {
-    ConsumerValidators,
-    OptedIn,
-    AllBonded,
-    /// Rank by sha256(consumer_id ‖ 0x00 ‖ operator_address), take ceil(n·percent/100).
-    Subset {
-        percent: u8,
-    },
-    /// `SelectValidatorSubset(consumerID, ratio)` of ICS Monitor commit 65c1f29, bit for bit.
-    IcsMonitorV1 {
-        ratio: f64,
-    },
-}
-
-impl fmt::Display for Selection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Selection::ConsumerValidators => f.write_str("consumer-validators"),
-            Selection::OptedIn => f.write_str("opted-in"),
-            Selection::AllBonded => f.write_str("all-bonded"),
-            Selection::Subset { percent } => write!(f, "subset ({percent}%)"),
-            Selection::IcsMonitorV1 { ratio } => write!(f, "ics-monitor-v1 (ratio {ratio})"),
-        }
-    }
-}
 
 /// A provider validator chosen for a consumer.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -1,0 +1,325 @@
+//! Merging several inventory files (per validator and per setting; a setting made twice is an
+//! error naming both places) and completing the merged result into an [`Inventory`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::dns::{DnsName, DnsSettings};
+use super::endpoint::{EndpointTemplate, TemplatePort};
+use super::settings::SettingsLayer;
+use super::{
+    EndpointSource, Field, Inventory, InventoryError, ProviderAuth, ProviderSettings, Validator,
+    ValidatorPorts, invalid,
+};
+use crate::cosmos::node_id::NodeId;
+use crate::input::address::Endpoint;
+use crate::input::yaml::{Located, Origin};
+
+// ---------------------------------------------------------------- loading
+
+/// A validator as one file describes it; files are merged before the validator is complete.
+pub(super) struct PartialValidator {
+    pub(super) at: Origin,
+    pub(super) operator_address: Field<String>,
+    pub(super) moniker: Field<String>,
+    pub(super) provider_endpoint: Field<Endpoint>,
+    pub(super) consumer_template: Field<EndpointTemplate>,
+    pub(super) node_id: Field<NodeId>,
+    pub(super) node_ids: BTreeMap<String, Located<NodeId>>,
+    pub(super) node_key_file: Field<NodeId>,
+    pub(super) ports: Field<ValidatorPorts>,
+    pub(super) port_overrides: BTreeMap<String, Located<u16>>,
+    pub(super) endpoint_source_dns: Field<bool>,
+    pub(super) dns_zone: Field<DnsName>,
+}
+
+pub(super) struct Partial {
+    pub(super) version: Field<u32>,
+    pub(super) provider_chain_id: Field<String>,
+    pub(super) provider_rest: Field<String>,
+    pub(super) bech32_prefix: Field<String>,
+    pub(super) provider_auth: Field<ProviderAuth>,
+    pub(super) max_drop_percent: Field<u8>,
+    pub(super) state: Field<PathBuf>,
+    pub(super) defaults: Option<Located<SettingsLayer>>,
+    pub(super) consumers: BTreeMap<String, Located<SettingsLayer>>,
+    pub(super) validators: BTreeMap<String, PartialValidator>,
+    pub(super) dns: Option<Located<DnsSettings>>,
+}
+
+fn take<T>(field: &str, a: Field<T>, b: Field<T>) -> Result<Field<T>, InventoryError> {
+    match (a, b) {
+        (Some(first), Some(second)) => Err(InventoryError::Conflict {
+            at: second.at,
+            first: first.at,
+            field: field.to_owned(),
+        }),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
+fn take_map<T>(
+    field: &str,
+    mut a: BTreeMap<String, Located<T>>,
+    b: BTreeMap<String, Located<T>>,
+) -> Result<BTreeMap<String, Located<T>>, InventoryError> {
+    for (k, v) in b {
+        if let Some(first) = a.get(&k) {
+            return Err(InventoryError::Conflict {
+                at: v.at,
+                first: first.at.clone(),
+                field: format!("{field}.{k}"),
+            });
+        }
+        a.insert(k, v);
+    }
+    Ok(a)
+}
+
+pub(super) fn merge(mut a: Partial, b: Partial) -> Result<Partial, InventoryError> {
+    a.version = take("version", a.version, b.version)?;
+    a.provider_chain_id = take(
+        "provider.chain_id",
+        a.provider_chain_id,
+        b.provider_chain_id,
+    )?;
+    a.provider_rest = take("provider.rest", a.provider_rest, b.provider_rest)?;
+    a.bech32_prefix = take("provider.bech32_prefix", a.bech32_prefix, b.bech32_prefix)?;
+    a.provider_auth = take("provider.auth", a.provider_auth, b.provider_auth)?;
+    a.max_drop_percent = take(
+        "provider.max_drop_percent",
+        a.max_drop_percent,
+        b.max_drop_percent,
+    )?;
+    a.state = take("state", a.state, b.state)?;
+    a.defaults = take("defaults", a.defaults, b.defaults)?;
+    a.consumers = take_map("consumers", a.consumers, b.consumers)?;
+    a.dns = take("dns", a.dns, b.dns)?;
+    for (name, vb) in b.validators {
+        let va = match a.validators.remove(&name) {
+            None => vb,
+            Some(va) => {
+                let f = |field: &str| format!("validators.{name}.{field}");
+                PartialValidator {
+                    at: va.at,
+                    operator_address: take(
+                        &f("operator_address"),
+                        va.operator_address,
+                        vb.operator_address,
+                    )?,
+                    moniker: take(&f("moniker"), va.moniker, vb.moniker)?,
+                    provider_endpoint: take(
+                        &f("provider_endpoint"),
+                        va.provider_endpoint,
+                        vb.provider_endpoint,
+                    )?,
+                    consumer_template: take(
+                        &f("consumer_template"),
+                        va.consumer_template,
+                        vb.consumer_template,
+                    )?,
+                    node_id: take(&f("node_id"), va.node_id, vb.node_id)?,
+                    node_ids: take_map(&f("node_ids"), va.node_ids, vb.node_ids)?,
+                    node_key_file: take(&f("node_key_file"), va.node_key_file, vb.node_key_file)?,
+                    ports: take(&f("ports"), va.ports, vb.ports)?,
+                    port_overrides: take_map(
+                        &f("port_overrides"),
+                        va.port_overrides,
+                        vb.port_overrides,
+                    )?,
+                    endpoint_source_dns: take(
+                        &f("endpoint_source"),
+                        va.endpoint_source_dns,
+                        vb.endpoint_source_dns,
+                    )?,
+                    dns_zone: take(&f("dns_zone"), va.dns_zone, vb.dns_zone)?,
+                }
+            }
+        };
+        a.validators.insert(name, va);
+    }
+    Ok(a)
+}
+
+pub(super) fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, InventoryError> {
+    let mut warnings = Vec::new();
+    let mut validators = BTreeMap::new();
+    for (name, v) in p.validators {
+        let f = |field: &str| format!("validators.{name}.{field}");
+        let endpoint = endpoint_source(&name, &v, p.dns.as_ref())?;
+        let node_id = match (v.node_id, v.node_key_file) {
+            (Some(id), Some(key)) if id.value != key.value => {
+                return Err(invalid(
+                    &key.at,
+                    f("node_key_file"),
+                    format!(
+                        "derives node ID {} but node_id (at {}) says {}; remove one of them",
+                        key.value, id.at, id.value
+                    ),
+                ));
+            }
+            (id, key) => id.or(key),
+        };
+        if node_id.is_none() && v.node_ids.is_empty() {
+            return Err(invalid(
+                &v.at,
+                format!("validators.{name}"),
+                "has no node ID: set node_id, node_ids (per consumer) or node_key_file",
+            ));
+        }
+        if let (Some(ports), EndpointSource::Template(template)) = (&v.ports, &endpoint)
+            && let TemplatePort::Range(_) | TemplatePort::Fixed(_) = template.value.port
+        {
+            return Err(invalid(
+                &ports.at,
+                f("ports"),
+                format!(
+                    "conflicts with the port written in consumer_template {:?}; keep one of them",
+                    template.value.as_str()
+                ),
+            ));
+        }
+        if v.operator_address.is_none() {
+            warnings.push(format!(
+                "{}: validators.{name} has no operator_address; it is matched to provider state by moniker {:?}, which any validator can claim",
+                v.at,
+                v.moniker.as_ref().map_or(name.as_str(), |m| m.value.as_str())
+            ));
+        }
+        validators.insert(
+            name.clone(),
+            Validator {
+                moniker: v.moniker.map_or_else(|| name.clone(), |m| m.value),
+                name,
+                at: v.at,
+                operator_address: v.operator_address.map(|o| o.value),
+                provider_endpoint: v.provider_endpoint.map(|e| e.value),
+                endpoint,
+                dns_zone: v.dns_zone,
+                node_id,
+                node_ids: v.node_ids,
+                ports: v.ports,
+                port_overrides: v.port_overrides,
+            },
+        );
+    }
+    // A moniker is all that links a validator without operator_address to provider state, so two
+    // such validators with one moniker would silently become one.
+    let mut by_moniker: BTreeMap<&str, &Validator> = BTreeMap::new();
+    for v in validators.values().filter(|v| v.operator_address.is_none()) {
+        if let Some(other) = by_moniker.insert(v.moniker.as_str(), v) {
+            return Err(invalid(
+                &v.at,
+                format!("validators.{}.moniker", v.name),
+                format!(
+                    "{:?} is also the moniker of validators.{} (at {}), and neither has an operator_address to tell them apart; set operator_address",
+                    v.moniker, other.name, other.at
+                ),
+            ));
+        }
+    }
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for v in validators.values() {
+        if let Some(op) = &v.operator_address
+            && let Some(other) = seen.insert(op.as_str(), v.name.as_str())
+        {
+            return Err(invalid(
+                &v.at,
+                format!("validators.{}.operator_address", v.name),
+                format!(
+                    "{op} is also the operator address of validator {other}; each provider validator may appear once"
+                ),
+            ));
+        }
+    }
+    Ok(Inventory {
+        files,
+        provider: ProviderSettings {
+            chain_id: p.provider_chain_id.map(|c| c.value),
+            auth: p.provider_auth.map(|a| a.value),
+            max_drop_percent: p.max_drop_percent.map(|m| m.value),
+            rest: p.provider_rest.map(|r| r.value),
+            bech32_prefix: p
+                .bech32_prefix
+                .map_or_else(|| "cosmos".to_owned(), |b| b.value),
+        },
+        state: p.state.map(|s| s.value),
+        defaults: p.defaults.map(|d| d.value).unwrap_or_default(),
+        consumers: p.consumers.into_iter().collect(),
+        validators,
+        dns: p.dns,
+        warnings,
+    })
+}
+
+/// `consumer_template` or `endpoint_source: dns`, never both; DNS-sourced endpoints take their port
+/// from the SRV record, so port settings and a missing zone are errors here rather than surprises later.
+fn endpoint_source(
+    name: &str,
+    v: &PartialValidator,
+    dns: Option<&Located<DnsSettings>>,
+) -> Result<EndpointSource, InventoryError> {
+    let f = |field: &str| format!("validators.{name}.{field}");
+    if let Some(zone) = &v.dns_zone {
+        let Some(dns) = dns else {
+            return Err(invalid(
+                &zone.at,
+                f("dns_zone"),
+                "there is no `dns:` section declaring zones",
+            ));
+        };
+        if !dns.value.zones.contains_key(&zone.value) {
+            return Err(invalid(
+                &zone.at,
+                f("dns_zone"),
+                format!("{} is not one of dns.zones", zone.value),
+            ));
+        }
+    }
+    match (&v.endpoint_source_dns, &v.consumer_template) {
+        (Some(src), Some(t)) if src.value => Err(invalid(
+            &t.at,
+            f("consumer_template"),
+            format!(
+                "conflicts with `endpoint_source: dns` at {}; keep one of them",
+                src.at
+            ),
+        )),
+        (Some(src), None) if src.value => {
+            let has_zone =
+                v.dns_zone.is_some() || dns.is_some_and(|d| d.value.default_zone.is_some());
+            if !has_zone {
+                return Err(invalid(
+                    &src.at,
+                    f("endpoint_source"),
+                    format!(
+                        "`dns` needs a zone to look in: set {} or dns.default_zone",
+                        f("dns_zone")
+                    ),
+                ));
+            }
+            if let Some(p) = &v.ports {
+                return Err(invalid(
+                    &p.at,
+                    f("ports"),
+                    "does not apply with `endpoint_source: dns`: the port comes from the SRV record",
+                ));
+            }
+            if let Some(p) = v.port_overrides.values().next() {
+                return Err(invalid(
+                    &p.at,
+                    f("port_overrides"),
+                    "does not apply with `endpoint_source: dns`: the port comes from the SRV record",
+                ));
+            }
+            Ok(EndpointSource::Dns(src.at.clone()))
+        }
+        (_, Some(t)) => Ok(EndpointSource::Template(t.clone())),
+        (_, None) => Err(invalid(
+            &v.at,
+            f("consumer_template"),
+            "missing: every validator needs the endpoint of its consumer nodes, e.g. `alice-{{chain-id}}.example.com:{{port}}`, or `endpoint_source: dns`",
+        )),
+    }
+}

@@ -1,0 +1,250 @@
+//! Per-consumer settings as the inventory writes them (`defaults:` and `consumers:` layers) and
+//! as they are in force for one consumer: selection mode, port strategy, Kubernetes names,
+//! workload and `[p2p]` extras. Each name table lives beside its type.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::cosmos::node_id::NodeId;
+use crate::input::address::Endpoint;
+use crate::input::yaml::Located;
+
+use super::Field;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Selection {
+    ConsumerValidators,
+    OptedIn,
+    AllBonded,
+    /// Rank by sha256(consumer_id ‖ 0x00 ‖ operator_address), take ceil(n·percent/100).
+    Subset {
+        percent: u8,
+    },
+    /// `SelectValidatorSubset(consumerID, ratio)` of ICS Monitor commit 65c1f29, bit for bit.
+    IcsMonitorV1 {
+        ratio: f64,
+    },
+}
+
+impl fmt::Display for Selection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Selection::ConsumerValidators => f.write_str("consumer-validators"),
+            Selection::OptedIn => f.write_str("opted-in"),
+            Selection::AllBonded => f.write_str("all-bonded"),
+            Selection::Subset { percent } => write!(f, "subset ({percent}%)"),
+            Selection::IcsMonitorV1 { ratio } => write!(f, "ics-monitor-v1 (ratio {ratio})"),
+        }
+    }
+}
+
+impl Selection {
+    /// Every mode's name, in the order messages list them.
+    pub(crate) const NAMES: [&'static str; 5] = [
+        "consumer-validators",
+        "opted-in",
+        "all-bonded",
+        "subset",
+        "ics-monitor-v1",
+    ];
+
+    pub(crate) fn as_str(&self) -> &'static str {
+        match self {
+            Selection::ConsumerValidators => "consumer-validators",
+            Selection::OptedIn => "opted-in",
+            Selection::AllBonded => "all-bonded",
+            Selection::Subset { .. } => "subset",
+            Selection::IcsMonitorV1 { .. } => "ics-monitor-v1",
+        }
+    }
+}
+
+/// A mode by name, with the default percent (67) or ratio (0.67) where the mode takes one.
+impl FromStr for Selection {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Selection, String> {
+        Ok(match name {
+            "consumer-validators" => Selection::ConsumerValidators,
+            "opted-in" => Selection::OptedIn,
+            "all-bonded" => Selection::AllBonded,
+            "subset" => Selection::Subset { percent: 67 },
+            "ics-monitor-v1" => Selection::IcsMonitorV1 { ratio: 0.67 },
+            other => {
+                return Err(format!(
+                    "{other:?} is not a selection mode; expected one of {}",
+                    Selection::NAMES.join(", ")
+                ));
+            }
+        })
+    }
+}
+
+/// How a consumer's port is chosen when the validator's endpoint does not fix it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PortStrategy {
+    /// `26656 + 100 + (BE_u32(sha256(consumer_id)[0..4]) % 1000) * 10`, as the ICS Monitor advertised.
+    Hash,
+    Fixed(u16),
+}
+
+impl PortStrategy {
+    pub(crate) fn parse(text: &str) -> Result<PortStrategy, String> {
+        match text.trim() {
+            "hash" => Ok(PortStrategy::Hash),
+            other => crate::input::address::parse_port(other)
+                .map(PortStrategy::Fixed)
+                .map_err(|_| {
+                    format!(
+                        "{other:?} is not a port strategy: expected `hash` or a port number 1-65535"
+                    )
+                }),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum WorkloadKind {
+    StatefulSet,
+    Deployment,
+    DaemonSet,
+}
+
+impl FromStr for WorkloadKind {
+    type Err = String;
+
+    fn from_str(kind: &str) -> Result<WorkloadKind, String> {
+        match kind {
+            "StatefulSet" => Ok(WorkloadKind::StatefulSet),
+            "Deployment" => Ok(WorkloadKind::Deployment),
+            "DaemonSet" => Ok(WorkloadKind::DaemonSet),
+            other => Err(format!(
+                "{other:?} is not StatefulSet, Deployment or DaemonSet"
+            )),
+        }
+    }
+}
+
+impl WorkloadKind {
+    pub(crate) fn as_str(&self) -> &'static str {
+        match self {
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::DaemonSet => "DaemonSet",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Workload {
+    pub(crate) kind: WorkloadKind,
+    pub(crate) name: NamePattern,
+}
+
+/// A Kubernetes name pattern with `{{validator}}`, `{{chain_id}}` (or `{{chain-id}}`) and `{{consumer_id}}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct NamePattern(String);
+
+impl NamePattern {
+    /// A pattern peergen supplies itself, known to be well-formed.
+    pub(super) fn builtin(text: &str) -> NamePattern {
+        NamePattern(text.to_owned())
+    }
+
+    pub(super) fn parse(text: &str) -> Result<NamePattern, String> {
+        let mut rest = text;
+        while let Some(i) = rest.find("{{") {
+            let after = &rest[i + 2..];
+            let end = after
+                .find("}}")
+                .ok_or_else(|| format!("unclosed `{{{{` in {text:?}"))?;
+            match after[..end].trim() {
+                "validator" | "chain_id" | "chain-id" | "consumer_id" | "consumer-id" => {}
+                other => {
+                    return Err(format!(
+                        "unknown variable `{{{{{other}}}}}` in {text:?}; known: {{{{validator}}}}, {{{{chain_id}}}}, {{{{consumer_id}}}}"
+                    ));
+                }
+            }
+            rest = &after[end + 2..];
+        }
+        Ok(NamePattern(text.to_owned()))
+    }
+
+    pub(crate) fn expand(&self, validator: &str, chain_id: &str, consumer_id: &str) -> String {
+        let mut out = String::new();
+        let mut rest = self.0.as_str();
+        while let Some(i) = rest.find("{{") {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 2..];
+            let end = after.find("}}").expect("checked at parse");
+            out.push_str(match after[..end].trim() {
+                "validator" => validator,
+                "consumer_id" | "consumer-id" => consumer_id,
+                _ => chain_id,
+            });
+            rest = &after[end + 2..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// `[p2p]` extras, each `None` when not configured (then the fragment leaves CometBFT's default).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct P2pSettings {
+    pub(crate) addr_book_strict: Field<bool>,
+    pub(crate) pex: Field<bool>,
+    pub(crate) unconditional_peer_ids: Field<Vec<NodeId>>,
+    pub(crate) private_peer_ids: Field<Vec<NodeId>>,
+    pub(crate) seeds: Field<Vec<(NodeId, Endpoint)>>,
+}
+
+/// Per-consumer settings as written in one place (`defaults:` or one `consumers:` entry).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct SettingsLayer {
+    pub(crate) selection: Field<Selection>,
+    pub(crate) port: Field<PortStrategy>,
+    pub(crate) namespace: Field<NamePattern>,
+    pub(crate) configmap: Field<NamePattern>,
+    pub(crate) workload: Field<Workload>,
+    pub(crate) p2p: P2pSettings,
+    pub(crate) exclude: Vec<Located<String>>,
+}
+
+/// Settings in force for one consumer, after defaults and overrides are applied.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Settings {
+    pub(crate) selection: Selection,
+    pub(crate) port: Located<PortStrategy>,
+    pub(crate) namespace: NamePattern,
+    pub(crate) configmap: NamePattern,
+    pub(crate) workload: Option<Workload>,
+    pub(crate) p2p: P2pSettings,
+    pub(crate) exclude: Vec<Located<String>>,
+}
+
+impl SettingsLayer {
+    /// Applies `over` on top of `self`: set fields replace, `exclude` lists add up.
+    pub(super) fn overlay(&mut self, over: &SettingsLayer) {
+        fn set<T: Clone>(slot: &mut Field<T>, over: &Field<T>) {
+            if over.is_some() {
+                slot.clone_from(over);
+            }
+        }
+        set(&mut self.selection, &over.selection);
+        set(&mut self.port, &over.port);
+        set(&mut self.namespace, &over.namespace);
+        set(&mut self.configmap, &over.configmap);
+        set(&mut self.workload, &over.workload);
+        set(&mut self.p2p.addr_book_strict, &over.p2p.addr_book_strict);
+        set(&mut self.p2p.pex, &over.p2p.pex);
+        set(
+            &mut self.p2p.unconditional_peer_ids,
+            &over.p2p.unconditional_peer_ids,
+        );
+        set(&mut self.p2p.private_peer_ids, &over.p2p.private_peer_ids);
+        set(&mut self.p2p.seeds, &over.p2p.seeds);
+        self.exclude.extend(over.exclude.iter().cloned());
+    }
+}
