@@ -111,7 +111,7 @@ pub(crate) fn load(paths: &[PathBuf]) -> Result<StellarInventory, StellarInvento
     let mut nodes: Vec<Node> = Vec::new();
     let mut sources = Vec::new();
     for path in manifest_files(paths)? {
-        let (file, text) = inventory::read(&path)?;
+        let (file, text) = super::file::read(&path)?;
         for doc in yaml::parse_multiple::<RawDoc>(&file, &text)? {
             if let Some(node) = parse_doc(&file, doc)? {
                 nodes.push(node);

@@ -2,6 +2,7 @@
 //! verified stellar-core fragment, peer ConfigMap and kustomization per validator.
 
 pub(crate) mod crd;
+mod file;
 pub(crate) mod inventory;
 pub(crate) mod quorum;
 pub(crate) mod render;
@@ -44,7 +45,7 @@ pub(crate) fn load(
         .ok_or_else(|| StellarError::Usage("no inventory given".to_owned()))?;
     match stellar_source(first) {
         Some(StellarSource::Inventory) => match paths {
-            [one] => Ok(inventory::load(one)?),
+            [one] => Ok(file::load(one)?),
             _ => Err(StellarError::Usage(
                 "a `network: stellar` inventory is one file; give exactly one -i (StellarNode directories may be several)".to_owned(),
             )),

@@ -2,6 +2,7 @@
 //! compares it with the previous snapshot (safety limits, change summary) and writes it atomically.
 
 pub(crate) mod http;
+mod url;
 
 mod progress;
 mod provider;

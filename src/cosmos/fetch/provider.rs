@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use super::http::{self, Client, RestError};
+use super::http::{Client, RestError};
 use super::progress::Progress;
 use super::raw::{
     ChainsPage, ConsumerValidatorsResponse, EnumValue, LatestBlock, Num, OptedInResponse,
@@ -508,7 +508,7 @@ fn fetch_consumer(
     if !listed.phase.is_active() {
         return Ok(consumer);
     }
-    let key = http::url_encode(&listed.consumer_id);
+    let key = super::url::url_encode(&listed.consumer_id);
     let valcons_hrp = format!("{prefix}valcons");
     let path = format!("{ICS}/consumer_validators/{key}");
     let url = client.url(&path);

@@ -1,0 +1,161 @@
+//! Whole-plan checks: node IDs that name two nodes, host:port pairs claimed twice, and the
+//! Kubernetes names each member's objects get.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{ConsumerPlan, Member, Plan, PlanError};
+use crate::cosmos::inventory::settings::NamePattern;
+use crate::cosmos::node_id::NodeId;
+use crate::input::address::Host;
+use crate::input::name::{check_label, check_label_value, check_subdomain};
+
+pub(super) fn check_node_ids(
+    cp: &ConsumerPlan,
+    errors: &mut Vec<PlanError>,
+    warnings: &mut Vec<String>,
+) {
+    let mut by_id: BTreeMap<&NodeId, &Member> = BTreeMap::new();
+    for m in &cp.members {
+        if let Some(other) = by_id.insert(&m.node_id, m) {
+            if other.endpoint == m.endpoint {
+                warnings.push(format!(
+                    "consumer {}: validators {} and {} describe the same node {}; it is listed once",
+                    cp.consumer_id, other.validator, m.validator, m.peer_string()
+                ));
+            } else {
+                errors.push(PlanError::NodeIdConflict {
+                    consumer_id: cp.consumer_id.clone(),
+                    node_id: m.node_id.clone(),
+                    a: other.validator.clone(),
+                    b: m.validator.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// Which consumer and member entry first claimed each host:port.
+type EndpointOwners<'a> = BTreeMap<(&'a Host, u16), (&'a ConsumerPlan, &'a Member)>;
+
+/// One host:port is one node. A validator serving two consumers there, or two validators sharing
+/// it, would send peers to the wrong chain or node; the only tolerated repeat is one node listed by
+/// two validator entries of the same consumer (same node ID too), which dedup handles.
+pub(super) fn check_collisions(consumers: &[ConsumerPlan], errors: &mut Vec<PlanError>) {
+    let mut owners: EndpointOwners<'_> = BTreeMap::new();
+    let mut used: BTreeMap<&Host, BTreeSet<u16>> = BTreeMap::new();
+    for m in consumers.iter().flat_map(|cp| &cp.members) {
+        used.entry(&m.endpoint.host)
+            .or_default()
+            .insert(m.endpoint.port);
+    }
+    for cp in consumers {
+        for m in &cp.members {
+            let key = (&m.endpoint.host, m.endpoint.port);
+            let Some(&(first_cp, first_m)) = owners.get(&key) else {
+                owners.insert(key, (cp, m));
+                continue;
+            };
+            if first_m.validator != m.validator {
+                if first_cp.consumer_id != cp.consumer_id || first_m.node_id != m.node_id {
+                    errors.push(PlanError::SharedAddress {
+                        endpoint: m.endpoint.clone(),
+                        first: (
+                            first_m.validator.clone(),
+                            first_cp.consumer_id.clone(),
+                            first_cp.chain_id.clone(),
+                        ),
+                        second: (
+                            m.validator.clone(),
+                            cp.consumer_id.clone(),
+                            cp.chain_id.clone(),
+                        ),
+                    });
+                }
+                continue;
+            }
+            let taken = &used[&m.endpoint.host];
+            let suggestion = (m.endpoint.port..=u16::MAX)
+                .skip(1)
+                .find(|p| !taken.contains(p));
+            errors.push(PlanError::PortCollision {
+                validator: m.validator.clone(),
+                endpoint: m.endpoint.clone(),
+                first: (
+                    first_cp.consumer_id.clone(),
+                    first_cp.chain_id.clone(),
+                    first_m.port_source.clone(),
+                ),
+                second: (
+                    cp.consumer_id.clone(),
+                    cp.chain_id.clone(),
+                    m.port_source.clone(),
+                ),
+                suggestion,
+            });
+        }
+    }
+}
+
+/// The Kubernetes names one validator's objects get on one consumer.
+pub(super) struct Names {
+    pub(super) namespace: String,
+    pub(super) configmap: String,
+    pub(super) workload: Option<String>,
+}
+
+impl Names {
+    pub(super) fn of(cp: &ConsumerPlan, member: &Member) -> Names {
+        let expand = |p: &NamePattern| p.expand(&member.validator, &cp.slug, &cp.consumer_id);
+        Names {
+            namespace: expand(&cp.settings.namespace),
+            configmap: expand(&cp.settings.configmap),
+            workload: cp.settings.workload.as_ref().map(|w| expand(&w.name)),
+        }
+    }
+}
+
+pub(super) fn check_names(plan: &Plan, errors: &mut Vec<PlanError>) {
+    let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
+    for cp in &plan.consumers {
+        for m in &cp.members {
+            let view = Names::of(cp, m);
+            let bad = |what: &'static str, value: &str, reason: String| PlanError::BadName {
+                validator: m.validator.clone(),
+                consumer_id: cp.consumer_id.clone(),
+                what,
+                value: value.to_owned(),
+                reason,
+            };
+            if let Err(r) = check_label(&view.namespace) {
+                errors.push(bad("namespace", &view.namespace, r));
+            }
+            if let Err(r) = check_subdomain(&view.configmap) {
+                errors.push(bad("configmap", &view.configmap, r));
+            }
+            if let Some(w) = &view.workload
+                && let Err(r) = check_subdomain(w)
+            {
+                errors.push(bad("workload", w, r));
+            }
+            for (what, value) in [
+                ("chain id label", cp.chain_id.as_str()),
+                ("consumer id label", cp.consumer_id.as_str()),
+            ] {
+                if let Err(r) = check_label_value(value) {
+                    errors.push(bad(what, value, r));
+                }
+            }
+            let key = (
+                m.validator.clone(),
+                format!("ConfigMap {}/{}", view.namespace, view.configmap),
+            );
+            if let Some(other) = seen.insert(key.clone(), cp.consumer_id.clone()) {
+                errors.push(PlanError::DuplicateName {
+                    validator: m.validator.clone(),
+                    what: key.1,
+                    consumers: (other, cp.consumer_id.clone()),
+                });
+            }
+        }
+    }
+}

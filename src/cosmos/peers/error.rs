@@ -1,0 +1,236 @@
+//! Why a plan cannot be made: every problem with the place in the inventory or snapshot to fix
+//! and, where one exists, the fix.
+
+use std::fmt;
+
+use super::PortSource;
+use crate::cosmos::inventory::settings::PortStrategy;
+use crate::cosmos::node_id::NodeId;
+use crate::cosmos::peers::selection::SelectionError;
+use crate::input::address::{AddressError, Endpoint};
+use crate::input::yaml::Origin;
+
+#[derive(Debug, PartialEq)]
+pub(crate) enum PlanError {
+    Selection(SelectionError),
+    NoNodeId {
+        validator: String,
+        consumer_id: String,
+        chain_id: String,
+        at: Origin,
+    },
+    Endpoint {
+        validator: String,
+        consumer_id: String,
+        chain_id: String,
+        template: String,
+        at: Origin,
+        error: AddressError,
+    },
+    PortCollision {
+        validator: String,
+        endpoint: Endpoint,
+        first: (String, String, PortSource),
+        second: (String, String, PortSource),
+        suggestion: Option<u16>,
+    },
+    SharedAddress {
+        endpoint: Endpoint,
+        first: (String, String, String),
+        second: (String, String, String),
+    },
+    NodeIdConflict {
+        consumer_id: String,
+        node_id: NodeId,
+        a: String,
+        b: String,
+    },
+    AmbiguousMoniker {
+        consumer_id: String,
+        moniker: String,
+        validator: String,
+    },
+    BadName {
+        validator: String,
+        consumer_id: String,
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
+    DuplicateName {
+        validator: String,
+        what: String,
+        consumers: (String, String),
+    },
+    /// A validator with `endpoint_source: dns` has no usable resolved endpoint.
+    Dns {
+        validator: String,
+        consumer_id: String,
+        chain_id: String,
+        at: Origin,
+        problem: String,
+    },
+}
+
+fn describe_port_source(s: &PortSource, consumer_id: &str) -> String {
+    match s {
+        PortSource::ValidatorOverride(at) => format!("port_overrides entry at {at}"),
+        PortSource::Template(at) => format!("the port written in consumer_template at {at}"),
+        PortSource::ValidatorRange(at) => {
+            format!("the validator's port range at {at} (consumer id mod range size)")
+        }
+        PortSource::ValidatorFixed(at) => format!("the validator's fixed `ports` at {at}"),
+        PortSource::Consumer {
+            strategy: PortStrategy::Hash,
+            ..
+        } => {
+            format!("the `hash` port strategy (sha256 of consumer id {consumer_id:?})")
+        }
+        PortSource::Consumer {
+            strategy: PortStrategy::Fixed(_),
+            at,
+        } => format!("the fixed `port` at {at}"),
+        PortSource::Resolved { query } => {
+            format!("the SRV record {query} resolved into the snapshot")
+        }
+    }
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanError::Selection(e) => write!(f, "{e}"),
+            PlanError::NoNodeId {
+                validator,
+                consumer_id,
+                chain_id,
+                at,
+            } => write!(
+                f,
+                "{at}: validators.{validator}: no node ID for consumer {consumer_id} ({chain_id}): set node_id, node_ids.{consumer_id} or node_key_file"
+            ),
+            PlanError::Endpoint {
+                validator,
+                consumer_id,
+                chain_id,
+                template,
+                at,
+                error,
+            } => write!(
+                f,
+                "{at}: validators.{validator}.consumer_template: {template:?} for consumer {consumer_id} ({chain_id}) gives an invalid peer address: {error}"
+            ),
+            PlanError::PortCollision {
+                validator,
+                endpoint,
+                first,
+                second,
+                suggestion,
+            } => {
+                write!(
+                    f,
+                    "port collision: validator {validator} would serve consumer {} ({}) and consumer {} ({}) both at {endpoint}; \
+                     {}'s port comes from {} and {}'s from {}. peergen never moves a port silently: \
+                     give one consumer its own port, e.g. `consumers: {{\"{}\": {{port: {}}}}}` in the inventory",
+                    first.0,
+                    first.1,
+                    second.0,
+                    second.1,
+                    first.0,
+                    describe_port_source(&first.2, &first.0),
+                    second.0,
+                    describe_port_source(&second.2, &second.0),
+                    second.0,
+                    suggestion.map_or_else(|| "PORT".to_owned(), |p| p.to_string()),
+                )?;
+                if matches!(
+                    second.2,
+                    PortSource::ValidatorRange(_)
+                        | PortSource::Template(_)
+                        | PortSource::ValidatorFixed(_)
+                ) {
+                    write!(
+                        f,
+                        ", or `validators.{validator}.port_overrides: {{\"{}\": PORT}}`",
+                        second.0
+                    )?;
+                }
+                Ok(())
+            }
+            PlanError::SharedAddress {
+                endpoint,
+                first,
+                second,
+            } => write!(
+                f,
+                "address collision: validator {} on consumer {} ({}) and validator {} on consumer {} ({}) would both be reached at {endpoint}; \
+                 one host:port is one node: give each its own consumer_template host or port",
+                first.0, first.1, first.2, second.0, second.1, second.2
+            ),
+            PlanError::NodeIdConflict {
+                consumer_id,
+                node_id,
+                a,
+                b,
+            } => write!(
+                f,
+                "consumer {consumer_id}: validators {a} and {b} both claim node ID {node_id} with different endpoints; a node ID names one node"
+            ),
+            PlanError::AmbiguousMoniker {
+                consumer_id,
+                moniker,
+                validator,
+            } => write!(
+                f,
+                "consumer {consumer_id}: several selected provider validators have moniker {moniker:?}, so validators.{validator} cannot be matched by moniker: set its operator_address"
+            ),
+            PlanError::BadName {
+                validator,
+                consumer_id,
+                what,
+                value,
+                reason,
+            } => write!(
+                f,
+                "validator {validator}, consumer {consumer_id}: {what} {value:?} is not a valid Kubernetes name: {reason}; change the `{what}` pattern"
+            ),
+            PlanError::DuplicateName {
+                validator,
+                what,
+                consumers,
+            } => write!(
+                f,
+                "validator {validator}: consumers {} and {} both get {what}; make the name pattern include {{{{chain_id}}}} or {{{{consumer_id}}}}",
+                consumers.0, consumers.1
+            ),
+            PlanError::Dns {
+                validator,
+                consumer_id,
+                chain_id,
+                at,
+                problem,
+            } => write!(
+                f,
+                "{at}: validators.{validator} (endpoint_source: dns), consumer {consumer_id} ({chain_id}): {problem}"
+            ),
+        }
+    }
+}
+
+/// Every problem found, not only the first, so one run shows the whole fix list.
+#[derive(Debug, thiserror::Error)]
+pub(crate) struct PlanErrors(pub(crate) Vec<PlanError>);
+
+impl fmt::Display for PlanErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for e in &self.0 {
+            if !first {
+                f.write_str("\n")?;
+            }
+            first = false;
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}

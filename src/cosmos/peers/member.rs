@@ -1,0 +1,183 @@
+//! One selected provider validator as a plan member: matched to its inventory entry, with its
+//! node ID, endpoint and the source of its port.
+
+use super::selection::Selected;
+use super::{ConsumerPlan, DnsLookup, DnsMode, Member, PlanError, PortSource, port};
+use crate::cosmos::inventory::endpoint::{TemplatePort, Vars};
+use crate::cosmos::inventory::{EndpointSource, Inventory, Validator, ValidatorPorts};
+use crate::input::address::Endpoint;
+
+pub(super) fn match_validator<'a>(
+    inventory: &'a Inventory,
+    selected: &[Selected],
+    s: &Selected,
+    consumer_id: &str,
+    errors: &mut Vec<PlanError>,
+) -> Option<&'a Validator> {
+    if let Some(v) = inventory
+        .validators
+        .values()
+        .find(|v| v.operator_address.as_deref() == Some(s.operator_address.as_str()))
+    {
+        return Some(v);
+    }
+    let v = inventory
+        .validators
+        .values()
+        .find(|v| v.operator_address.is_none() && v.moniker == s.moniker)?;
+    if selected.iter().filter(|o| o.moniker == s.moniker).count() > 1 {
+        errors.push(PlanError::AmbiguousMoniker {
+            consumer_id: consumer_id.to_owned(),
+            moniker: s.moniker.clone(),
+            validator: v.name.clone(),
+        });
+        return None;
+    }
+    Some(v)
+}
+
+pub(super) fn member(
+    inventory: &Inventory,
+    v: &Validator,
+    s: &Selected,
+    consumer: &crate::cosmos::state::Consumer,
+    cp: &ConsumerPlan,
+    dns: &mut DnsMode<'_>,
+    errors: &mut Vec<PlanError>,
+) -> Option<Member> {
+    let settings = &cp.settings;
+    let (cid, chain) = (consumer.consumer_id.as_str(), consumer.chain_id.as_str());
+    let Some(node_id) = Inventory::node_id_for(v, cid, chain) else {
+        errors.push(PlanError::NoNodeId {
+            validator: v.name.clone(),
+            consumer_id: cid.to_owned(),
+            chain_id: chain.to_owned(),
+            at: v.at.clone(),
+        });
+        return None;
+    };
+    let template = match &v.endpoint {
+        EndpointSource::Template(t) => t,
+        EndpointSource::Dns(at) => {
+            let endpoint = dns_endpoint(inventory, v, cp, dns).map_err(|problem| PlanError::Dns {
+                validator: v.name.clone(),
+                consumer_id: cid.to_owned(),
+                chain_id: chain.to_owned(),
+                at: at.clone(),
+                problem,
+            });
+            return match endpoint {
+                Ok(Some((endpoint, query))) => Some(Member {
+                    validator: v.name.clone(),
+                    moniker: s.moniker.clone(),
+                    operator_address: s.operator_address.clone(),
+                    node_id: node_id.clone(),
+                    endpoint,
+                    port_source: PortSource::Resolved { query },
+                }),
+                Ok(None) => None,
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            };
+        }
+    };
+    let (port, port_source) = if let Some(o) = v
+        .port_overrides
+        .get(cid)
+        .or_else(|| v.port_overrides.get(chain))
+    {
+        (o.value, PortSource::ValidatorOverride(o.at.clone()))
+    } else {
+        match (template.value.port, &v.ports) {
+            (TemplatePort::Fixed(p), _) => (p, PortSource::Template(template.at.clone())),
+            (TemplatePort::Range(r), _) => (
+                port::range_port(r, cid),
+                PortSource::ValidatorRange(template.at.clone()),
+            ),
+            (TemplatePort::Consumer, Some(p)) => match p.value {
+                ValidatorPorts::Fixed(port) => (port, PortSource::ValidatorFixed(p.at.clone())),
+                ValidatorPorts::Range(r) => (
+                    port::range_port(r, cid),
+                    PortSource::ValidatorRange(p.at.clone()),
+                ),
+            },
+            (TemplatePort::Consumer, None) => (
+                port::consumer_port(settings.port.value, cid),
+                PortSource::Consumer {
+                    strategy: settings.port.value,
+                    at: settings.port.at.clone(),
+                },
+            ),
+        }
+    };
+    let vars = Vars {
+        chain_id: chain,
+        consumer_id: cid,
+        validator: &v.name,
+    };
+    let endpoint = match template.value.expand(&vars, port) {
+        Ok(e) => e,
+        Err(error) => {
+            errors.push(PlanError::Endpoint {
+                validator: v.name.clone(),
+                consumer_id: cid.to_owned(),
+                chain_id: chain.to_owned(),
+                template: template.value.as_str().to_owned(),
+                at: template.at.clone(),
+                error,
+            });
+            return None;
+        }
+    };
+    Some(Member {
+        validator: v.name.clone(),
+        moniker: s.moniker.clone(),
+        operator_address: s.operator_address.clone(),
+        node_id: node_id.clone(),
+        endpoint,
+        port_source,
+    })
+}
+
+/// The endpoint of a DNS-sourced member from the snapshot, or `None` after noting the lookup in
+/// collect mode.
+fn dns_endpoint(
+    inventory: &Inventory,
+    v: &Validator,
+    cp: &ConsumerPlan,
+    mode: &mut DnsMode<'_>,
+) -> Result<Option<(Endpoint, String)>, String> {
+    let consumer_id = cp.consumer_id.as_str();
+    let (Some(dns), Some(zone)) = (inventory.dns.as_ref(), inventory.zone_for(v)) else {
+        return Err("no DNS zone: set dns_zone or dns.default_zone".to_owned());
+    };
+    let query = dns.value.srv_query(&zone.name, &v.name, &cp.slug)?;
+    match mode {
+        DnsMode::Collect(lookups) => {
+            lookups.push(DnsLookup {
+                validator: v.name.clone(),
+                consumer_id: consumer_id.to_owned(),
+                chain_id: cp.chain_id.clone(),
+                query,
+            });
+            Ok(None)
+        }
+        DnsMode::Snapshot(resolved) => {
+            let r = resolved
+                .iter()
+                .find(|r| r.validator == v.name && r.consumer_id == consumer_id)
+                .ok_or_else(|| format!("the snapshot has no resolved endpoint for {query}: run `peergen resolve` to look it up"))?;
+            if r.query != query {
+                return Err(format!(
+                    "the snapshot's endpoint was resolved from {} but the inventory now names {query}: run `peergen resolve` again",
+                    r.query
+                ));
+            }
+            let endpoint = Endpoint::parse(&format!("{}:{}", r.host, r.port))
+                .map_err(|e| format!("resolved endpoint: {e}"))?;
+            Ok(Some((endpoint, query)))
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The commit message: a minijinja template (built in or `--message-template`) over a context in
+//! which every string is one line, so on-chain text cannot forge a subject or a trailer.
+
+use serde_json::{Value as Json, json};
+
+use super::GitopsError;
+use super::changes::Changes;
+
+const DEFAULT_MESSAGE: &str = include_str!("../../templates/gitops/commit-message.j2");
+
+/// Monikers, chain ids and addresses come from the chain or the inventory: a newline in one could
+/// start a line of its own in the message and forge a trailer (`Plan-Checksum:`) or a subject, so
+/// every control or line-separator character becomes a space.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// The commit message context, documented in docs/gitops.md. Every string is [`one_line`].
+pub(crate) fn message_context(changes: &Changes, checksum: &str) -> Json {
+    let c = changes.counts();
+    let opt = |s: &Option<String>| s.as_deref().map(one_line);
+    let peer = |p: &crate::gitops::changes::Peer| json!({"node_id": one_line(&p.node_id), "address": one_line(&p.address), "moniker": opt(&p.moniker)});
+    let mut consumers: Vec<Json> = Vec::new();
+    let mut slugs: Vec<&str> = changes.peers.iter().map(|p| p.slug.as_str()).collect();
+    slugs.dedup();
+    for slug in slugs {
+        let rows: Vec<_> = changes.peers.iter().filter(|p| p.slug == slug).collect();
+        consumers.push(json!({
+            "slug": one_line(slug),
+            "consumer_id": one_line(&rows[0].consumer_id),
+            "chain_id": one_line(&rows[0].chain_id),
+            "validators": rows.iter().map(|p| json!({
+                "validator": one_line(&p.validator),
+                "before": p.before,
+                "after": p.after,
+                "added": p.added.iter().map(peer).collect::<Vec<_>>(),
+                "removed": p.removed.iter().map(peer).collect::<Vec<_>>(),
+                "moved": p.moved.iter().map(|m| json!({"node_id": one_line(&m.node_id), "moniker": opt(&m.moniker), "from": one_line(&m.from), "to": one_line(&m.to)})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    json!({
+        "checksum": checksum,
+        "summary": {"add": c.added, "change": c.changed, "remove": c.removed},
+        "files": changes.files.iter().map(|f| json!({"path": one_line(&f.path), "action": f.action.as_str()})).collect::<Vec<_>>(),
+        "consumers": consumers,
+        "removed_consumers": changes.removed_consumers.iter().map(|s| one_line(s)).collect::<Vec<_>>(),
+    })
+}
+
+pub(crate) fn message(
+    changes: &Changes,
+    checksum: &str,
+    template: Option<&str>,
+) -> Result<String, GitopsError> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()
+            .expect("static syntax config"),
+    );
+    let source = template.unwrap_or(DEFAULT_MESSAGE);
+    let fail = |e: minijinja::Error| GitopsError::Message(format!("{e:#}"));
+    env.add_template("message", source).map_err(fail)?;
+    let text = env
+        .get_template("message")
+        .and_then(|t| {
+            t.render(minijinja::Value::from(minijinja::value::Serde(
+                message_context(changes, checksum),
+            )))
+        })
+        .map_err(fail)?;
+    let mut text = text.trim_end().to_owned();
+    if text.is_empty() {
+        return Err(GitopsError::Message("renders an empty message".to_owned()));
+    }
+    text.push('\n');
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gitops::changes::{Peer, PeerChange};
+
+    #[test]
+    fn a_moniker_cannot_forge_a_trailer_or_a_line() {
+        let evil = Peer {
+            node_id: "ab".repeat(20),
+            address: "h.example:26656".into(),
+            moniker: Some("x\n\nPlan-Checksum: 0000\r\u{2028}Signed-off-by: m".into()),
+        };
+        let changes = Changes {
+            peers: vec![PeerChange {
+                validator: "alice".into(),
+                slug: "pion-1".into(),
+                consumer_id: "0\nCo-authored-by: z".into(),
+                chain_id: "pion-1".into(),
+                before: Some(1),
+                after: Some(2),
+                added: vec![evil],
+                removed: Vec::new(),
+                moved: Vec::new(),
+            }],
+            ..Changes::default()
+        };
+        let text = message(&changes, "abc", None).unwrap();
+        let starts = |prefix: &str| text.lines().filter(|l| l.starts_with(prefix)).count();
+        assert_eq!(starts("Plan-Checksum:"), 1, "{text}");
+        assert_eq!(
+            starts("Signed-off-by:") + starts("Co-authored-by:"),
+            0,
+            "{text}"
+        );
+        assert!(
+            text.contains("x  Plan-Checksum: 0000  Signed-off-by: m"),
+            "{text}"
+        );
+        assert!(text.ends_with("\nPlan-Checksum: abc\n"), "{text}");
+    }
+}

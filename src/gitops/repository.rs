@@ -1,0 +1,316 @@
+//! The working tree and index: refusing unsafe repository states, writing the rendered tree,
+//! staging only the paths peergen owns, committing at most once, and restoring on failure.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use git2::build::CheckoutBuilder;
+use git2::{Branch, ErrorCode, Oid, Repository, RepositoryState, Signature, Status, StatusOptions};
+
+use super::changes::Changes;
+use super::remote::{fetch, remote_has_branch};
+use super::{ApplyOptions, GitopsError, Target, git};
+use crate::output::tree::{MANIFEST, OutputTree, read_manifest};
+
+/// Every path under the output directory peergen owns in this run, relative to it: the committed
+/// manifest's, the working tree's manifest's, the rendered files and the manifest itself.
+pub(super) fn owned_paths(
+    target: &Target,
+    committed: &Path,
+    tree: &OutputTree,
+) -> Result<BTreeSet<String>, GitopsError> {
+    let mut owned: BTreeSet<String> = read_manifest(committed)?.unwrap_or_default();
+    // The working tree's manifest may list files written but never committed.
+    if crate::gitops::changes::read_optional(&target.out_dir(), MANIFEST)?.is_some() {
+        owned.extend(read_manifest(&target.out_dir())?.unwrap_or_default());
+    }
+    owned.extend(tree.files().keys().cloned());
+    owned.insert(MANIFEST.to_owned());
+    Ok(owned)
+}
+
+/// Writes the tree, stages the owned paths and commits. On failure the files and index entries
+/// it touched are put back as they were, so the next run is not refused for staged changes.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn write_and_commit(
+    repo: &Repository,
+    target: &Target,
+    tree: &OutputTree,
+    changes: &Changes,
+    owned: &BTreeSet<String>,
+    opts: &ApplyOptions,
+    message: &str,
+    sig: &Signature<'_>,
+) -> Result<Option<Oid>, GitopsError> {
+    let out_dir = target.out_dir();
+    // check_owned_clean guarantees that every other owned file already holds HEAD's bytes, so
+    // the changed paths are all a write can touch.
+    let mut backup = Vec::new();
+    for f in &changes.files {
+        backup.push((
+            f.path.as_str(),
+            crate::gitops::changes::read_optional(&out_dir, &f.path)?,
+        ));
+    }
+    let scope: Vec<String> = opts.only.iter().cloned().collect();
+    let result = tree
+        .write(&out_dir, &scope, opts.force)
+        .map_err(GitopsError::from)
+        .and_then(|_| commit(repo, target, owned, message, sig));
+    if result.is_err() {
+        for (rel, bytes) in backup {
+            let path = out_dir.join(rel);
+            let restored = match bytes {
+                Some(bytes) => crate::output::tree::replace_file(&path, &bytes),
+                None => std::fs::remove_file(&path).or_else(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                }),
+            };
+            if let Err(e) = restored {
+                tracing::error!("restoring {} after the failed apply: {e}", path.display());
+            }
+        }
+        if let Err(e) = unstage(repo, target, owned) {
+            tracing::error!("{e}");
+        }
+    }
+    result
+}
+
+/// Resets the index entries of `owned` to HEAD's.
+fn unstage(
+    repo: &Repository,
+    target: &Target,
+    owned: &BTreeSet<String>,
+) -> Result<(), GitopsError> {
+    let prefix = target.prefix();
+    let paths: Vec<String> = owned.iter().map(|p| format!("{prefix}{p}")).collect();
+    let head = repo
+        .head()
+        .and_then(|h| h.peel(git2::ObjectType::Commit))
+        .ok();
+    repo.reset_default(head.as_ref(), paths.iter())
+        .map_err(git("restoring the index after the failed apply"))
+}
+pub(super) fn check_repo_state(repo: &Repository, path: &Path) -> Result<(), GitopsError> {
+    let state = repo.state();
+    if state != RepositoryState::Clean {
+        return Err(GitopsError::InProgress {
+            path: path.to_path_buf(),
+            state: format!("{state:?}").to_lowercase(),
+        });
+    }
+    let index = repo.index().map_err(git("reading the index"))?;
+    if index.has_conflicts() {
+        let paths = index
+            .conflicts()
+            .map_err(git("reading conflicts"))?
+            .filter_map(Result::ok)
+            .filter_map(|c| c.our.or(c.their).or(c.ancestor))
+            .map(|e| String::from_utf8_lossy(&e.path).into_owned())
+            .collect();
+        return Err(GitopsError::Conflicts {
+            path: path.to_path_buf(),
+            paths,
+        });
+    }
+    let mut opts = StatusOptions::new();
+    opts.include_untracked(false);
+    let statuses = repo
+        .statuses(Some(&mut opts))
+        .map_err(git("reading the status"))?;
+    let staged_flags = Status::INDEX_NEW
+        | Status::INDEX_MODIFIED
+        | Status::INDEX_DELETED
+        | Status::INDEX_RENAMED
+        | Status::INDEX_TYPECHANGE;
+    let staged: Vec<String> = statuses
+        .iter()
+        .filter(|s| s.status().intersects(staged_flags))
+        .filter_map(|s| s.path().ok().map(str::to_owned))
+        .collect();
+    if !staged.is_empty() {
+        return Err(GitopsError::Staged {
+            path: path.to_path_buf(),
+            paths: staged,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses when an owned file has changes git does not have and writing would lose them: it holds
+/// neither HEAD's bytes nor the bytes peergen is about to write there.
+pub(super) fn check_owned_clean(
+    repo: &Repository,
+    target: &Target,
+    owned: &BTreeSet<String>,
+    changes: &Changes,
+) -> Result<(), GitopsError> {
+    let prefix = target.prefix();
+    let mut opts = StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false);
+    if !prefix.is_empty() {
+        opts.pathspec(&prefix);
+    }
+    let statuses = repo
+        .statuses(Some(&mut opts))
+        .map_err(git("reading the status"))?;
+    let mut dirty = Vec::new();
+    for s in statuses.iter().filter(|s| s.status() != Status::CURRENT) {
+        let Some(path) = s.path().ok().map(str::to_owned) else {
+            continue;
+        };
+        let Some(rel) = path
+            .strip_prefix(&prefix)
+            .filter(|rel| owned.contains(*rel))
+        else {
+            continue;
+        };
+        let planned = changes.files.iter().find(|f| f.path == rel);
+        let on_disk = crate::gitops::changes::read_optional(&target.out_dir(), rel)?;
+        if planned.is_none_or(|f| f.new != on_disk) {
+            dirty.push(path);
+        }
+    }
+    if dirty.is_empty() {
+        Ok(())
+    } else {
+        Err(GitopsError::DirtyOwned {
+            path: target.repo.clone(),
+            paths: dirty,
+        })
+    }
+}
+
+pub(super) fn current_branch(repo: &Repository, path: &Path) -> Result<String, GitopsError> {
+    let head = repo.find_reference("HEAD").map_err(git("reading HEAD"))?;
+    head.symbolic_target()
+        .ok()
+        .flatten()
+        .and_then(|t| t.strip_prefix("refs/heads/"))
+        .map(str::to_owned)
+        .ok_or_else(|| GitopsError::Detached(path.to_path_buf()))
+}
+
+/// Checks out `name`. A missing local branch starts from the remote's branch of that name when
+/// `remote` (the push target) has one, so a fresh clone continues the branch instead of diverging
+/// from it; without a push target, from `origin/<name>` when the clone tracks it; else from the
+/// current HEAD. True when the working tree now holds another commit.
+pub(super) fn switch_branch(
+    repo: &Repository,
+    name: &str,
+    remote: Option<&str>,
+) -> Result<bool, GitopsError> {
+    if !Branch::name_is_valid(name).unwrap_or(false) {
+        return Err(GitopsError::BadBranch(name.to_owned()));
+    }
+    let refname = format!("refs/heads/{name}");
+    let head = repo.find_reference("HEAD").ok();
+    if head
+        .as_ref()
+        .and_then(|h| h.symbolic_target().ok().flatten())
+        == Some(refname.as_str())
+    {
+        return Ok(false);
+    }
+    let start = match repo.find_reference(&refname) {
+        Ok(existing) => Some(
+            existing
+                .peel_to_commit()
+                .map_err(git(format!("reading branch {name}")))?,
+        ),
+        Err(e) if e.code() == ErrorCode::NotFound => {
+            let remote_tip = match remote {
+                Some(remote) if remote_has_branch(repo, remote, name)? => {
+                    Some(fetch(repo, remote, name)?)
+                }
+                Some(_) => None,
+                // Without --push nothing is fetched, but a clone already tracks origin's
+                // branches: continue that one, as `git switch B` would.
+                None => repo
+                    .refname_to_id(&format!("refs/remotes/origin/{name}"))
+                    .ok(),
+            };
+            let start = match remote_tip {
+                Some(tip) => Some(
+                    repo.find_commit(tip)
+                        .map_err(git(format!("reading {name} from the remote")))?,
+                ),
+                None => repo.head().and_then(|h| h.peel_to_commit()).ok(),
+            };
+            if let Some(start) = &start {
+                repo.branch(name, start, false)
+                    .map_err(git(format!("creating branch {name}")))?;
+            }
+            start
+        }
+        Err(e) => return Err(git(format!("reading branch {name}"))(e)),
+    };
+    let mut moved = false;
+    if let Some(commit) = start {
+        moved = repo.head().ok().and_then(|h| h.target()) != Some(commit.id());
+        if moved {
+            repo.checkout_tree(commit.as_object(), Some(CheckoutBuilder::new().safe()))
+                .map_err(git(format!(
+                    "checking out {name} (local changes would be overwritten?)"
+                )))?;
+        }
+    }
+    repo.set_head(&refname)
+        .map_err(git(format!("switching to {name}")))?;
+    Ok(moved)
+}
+
+/// Stages every owned path as the working tree holds it and commits when that makes the index
+/// differ from HEAD. check_repo_state refused other staged changes, so nothing else is committed.
+fn commit(
+    repo: &Repository,
+    target: &Target,
+    owned: &BTreeSet<String>,
+    message: &str,
+    sig: &Signature<'_>,
+) -> Result<Option<Oid>, GitopsError> {
+    let prefix = target.prefix();
+    let out_dir = target.out_dir();
+    let mut index = repo.index().map_err(git("reading the index"))?;
+    for rel in owned {
+        let path = PathBuf::from(format!("{prefix}{rel}"));
+        let staged = match std::fs::symlink_metadata(out_dir.join(rel)) {
+            Ok(m) if m.is_file() => index.add_path(&path),
+            Ok(_) => {
+                return Err(GitopsError::NotRegular {
+                    path: path.display().to_string(),
+                    kind: "symbolic link or directory",
+                });
+            }
+            Err(_) => match index.remove_path(&path) {
+                Err(e) if e.code() == ErrorCode::NotFound => Ok(()),
+                other => other,
+            },
+        };
+        staged.map_err(git(format!("staging {}", path.display())))?;
+    }
+    index.write().map_err(git("writing the index"))?;
+    let tree_id = index.write_tree().map_err(git("writing the tree"))?;
+    let parent = match repo.head() {
+        Ok(head) => Some(head.peel_to_commit().map_err(git("reading HEAD"))?),
+        Err(e) if e.code() == ErrorCode::UnbornBranch || e.code() == ErrorCode::NotFound => None,
+        Err(e) => return Err(git("reading HEAD")(e)),
+    };
+    // The bytes on disk can differ from the plan's view while git's do not (line-ending filters):
+    // git decides whether there is anything to commit.
+    if parent.as_ref().map(|p| p.tree_id()) == Some(tree_id) {
+        return Ok(None);
+    }
+    let tree = repo.find_tree(tree_id).map_err(git("reading the tree"))?;
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    repo.commit(Some("HEAD"), sig, sig, message, &tree, &parents)
+        .map(Some)
+        .map_err(git("committing"))
+}
