@@ -187,7 +187,7 @@ pub(crate) struct ApplyArgs {
     #[arg(long)]
     pub(crate) force: bool,
     /// Largest share of a consumer's peers (when it has at least 4) one run may remove without --force
-    #[arg(long, value_name = "PERCENT", default_value_t = 30, value_parser = clap::value_parser!(u8).range(0..=100))]
+    #[arg(long, value_name = "PERCENT", default_value_t = crate::output::removal::DEFAULT_MAX_PERCENT, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub(crate) max_peer_removal_percent: u8,
     /// minijinja template for the commit message (context in docs/gitops.md)
     #[arg(long, value_name = "FILE")]

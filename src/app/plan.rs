@@ -9,6 +9,7 @@ use super::cli::{PlanArgs, PlanFormat, TargetArgs};
 use super::source::Source;
 use crate::gitops::changes::{self, Changes};
 use crate::gitops::{self, GitopsError, report};
+use crate::output::removal;
 use crate::output::template::Templates;
 
 pub(super) fn run(args: &PlanArgs, color: bool, out: &mut dyn Write) -> Result<ExitCode, Error> {
@@ -32,7 +33,7 @@ pub(super) fn compare(
     let base = committed.as_ref().map_or(out_dir.as_path(), |c| c.path());
     let (plan, tree) = source.render(&templates, args.only.as_deref(), Some(base))?;
     let mut changes = changes::compare(&tree, base, args.only.as_deref(), plan.as_ref())?;
-    changes.needs_force = changes.threshold_violations(changes::DEFAULT_MAX_REMOVAL_PERCENT);
+    changes.needs_force = changes.threshold_violations(removal::DEFAULT_MAX_PERCENT);
     show(out, args.format, color, &changes, &target.prefix())?;
     if check && !changes.is_empty() {
         return Err(GitopsError::Drift {

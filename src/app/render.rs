@@ -12,8 +12,7 @@ pub(super) fn run(args: &RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Er
     let source = Source::load(&args.inputs)?;
     let templates = Templates::new(args.templates.as_deref())?;
     let (_, tree) = source.render(&templates, args.only.as_deref(), Some(&args.out))?;
-    let scope: Vec<String> = args.only.iter().cloned().collect();
-    let report = tree.write(&args.out, &scope, args.force)?;
+    let report = tree.write(&args.out, args.only.as_deref(), args.force)?;
     for removed in &report.removed {
         tracing::info!("removed {removed} (no longer generated)");
     }

@@ -11,7 +11,7 @@ use crate::cosmos::dns::srv;
 
 pub(super) fn run(args: &ResolveArgs, out: &mut dyn Write) -> Result<ExitCode, Error> {
     let loaded = load(&args.inputs)?;
-    let config = resolver(args.nameserver, Duration::from_secs(args.timeout))?;
+    let config = srv::ResolverConfig::new(args.nameserver, Duration::from_secs(args.timeout))?;
     let resolved = srv::resolve_endpoints(&loaded.inventory, &loaded.state, &config)?;
     let count = resolved.len();
     let mut state = loaded.state;
@@ -23,18 +23,4 @@ pub(super) fn run(args: &ResolveArgs, out: &mut dyn Write) -> Result<ExitCode, E
         loaded.state_path.display()
     )?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The nameserver given on the command line, else the system's.
-pub(super) fn resolver(
-    nameserver: Option<std::net::SocketAddr>,
-    timeout: Duration,
-) -> Result<srv::ResolverConfig, srv::SrvError> {
-    match nameserver {
-        Some(nameserver) => Ok(srv::ResolverConfig {
-            nameserver,
-            timeout,
-        }),
-        None => srv::ResolverConfig::system(timeout),
-    }
 }

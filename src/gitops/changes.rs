@@ -5,42 +5,34 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use serde::Serialize;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
 use crate::cosmos::peers::Plan;
-use crate::output::tree::{MANIFEST, OutputTree, TreeError, io, owned_files};
+use crate::output::removal;
+use crate::output::tree::{MANIFEST, OutputTree, TreeError, in_scope, io, owned_files};
 
-/// `--max-peer-removal-percent`'s default; `plan` reports threshold violations against it.
-pub(crate) const DEFAULT_MAX_REMOVAL_PERCENT: u8 = 30;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub(crate) enum Action {
     Add,
     Change,
     Remove,
 }
 
-impl Action {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Action::Add => "add",
-            Action::Change => "change",
-            Action::Remove => "remove",
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub(crate) struct FileChange {
     /// Relative to the output directory.
     pub(crate) path: String,
     pub(crate) action: Action,
+    #[serde(skip)]
     pub(crate) old: Option<Vec<u8>>,
+    #[serde(skip)]
     pub(crate) new: Option<Vec<u8>>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub(crate) struct Peer {
     pub(crate) node_id: String,
     /// `host:port`.
@@ -49,7 +41,7 @@ pub(crate) struct Peer {
 }
 
 /// A peer whose node ID stayed but whose address did not.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub(crate) struct Moved {
     pub(crate) node_id: String,
     pub(crate) moniker: Option<String>,
@@ -65,10 +57,11 @@ impl Moved {
 }
 
 /// One validator's peer list for one consumer, before and after.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub(crate) struct PeerChange {
     pub(crate) validator: String,
     /// The consumer's directory name.
+    #[serde(rename = "consumer")]
     pub(crate) slug: String,
     pub(crate) consumer_id: String,
     pub(crate) chain_id: String,
@@ -82,12 +75,16 @@ pub(crate) struct PeerChange {
 }
 
 /// A changed zone file: its SOA serial and the records added and removed (serial aside).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub(crate) struct ZoneChange {
     pub(crate) path: String,
+    #[serde(rename = "serial_from")]
     pub(crate) from: Option<u32>,
+    #[serde(rename = "serial_to")]
     pub(crate) to: Option<u32>,
+    #[serde(rename = "records_added")]
     pub(crate) added: Vec<String>,
+    #[serde(rename = "records_removed")]
     pub(crate) removed: Vec<String>,
 }
 
@@ -110,10 +107,13 @@ pub(crate) struct Changes {
     pub(crate) needs_force: Vec<String>,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub(crate) struct Counts {
+    #[serde(rename = "add")]
     pub(crate) added: usize,
+    #[serde(rename = "change")]
     pub(crate) changed: usize,
+    #[serde(rename = "remove")]
     pub(crate) removed: usize,
 }
 
@@ -147,9 +147,7 @@ impl Changes {
                     "{} on {}: the peer list would become empty (had {before})",
                     p.validator, p.slug
                 ));
-            } else if before >= 4
-                && p.removed.len() * 100 > before * usize::from(max_removal_percent)
-            {
+            } else if removal::exceeds(p.removed.len(), before, max_removal_percent) {
                 out.push(format!(
                     "{} on {}: {} of {before} peers would be removed (more than {max_removal_percent}%)",
                     p.validator,
@@ -181,7 +179,7 @@ pub(crate) fn compare(
     // The manifest is read by path (tree::read_manifest): check it is a regular file first.
     read_optional(dir, MANIFEST)?;
     let previous = owned_files(dir)?;
-    let in_scope = |p: &str| only.is_none_or(|o| p.split('/').next() == Some(o));
+    let in_scope = |p: &str| in_scope(p, only);
 
     let mut changes = Changes::default();
     let mut paths: BTreeSet<&str> = tree.files().keys().map(String::as_str).collect();
@@ -218,9 +216,7 @@ pub(crate) fn compare(
             new,
         });
     }
-    let mut owned: BTreeSet<String> = previous.iter().filter(|p| !in_scope(p)).cloned().collect();
-    owned.extend(tree.files().keys().cloned());
-    let manifest = OutputTree::manifest_text(&owned).into_bytes();
+    let manifest = OutputTree::manifest_text(&tree.owned_after(&previous, only)).into_bytes();
     let old_manifest = read_optional(dir, MANIFEST)?;
     if old_manifest.as_deref() != Some(manifest.as_slice()) {
         let action = if old_manifest.is_some() {

@@ -1,10 +1,10 @@
 //! The commit message: a minijinja template (built in or `--message-template`) over a context in
 //! which every string is one line, so on-chain text cannot forge a subject or a trailer.
 
-use serde_json::{Value as Json, json};
+use serde::Serialize;
 
 use super::GitopsError;
-use super::changes::Changes;
+use super::changes::{Changes, Counts, FileChange, Moved, Peer, PeerChange};
 
 const DEFAULT_MESSAGE: &str = include_str!("../../templates/gitops/commit-message.j2");
 
@@ -23,37 +23,85 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
-/// The commit message context, documented in docs/gitops.md. Every string is [`one_line`].
-pub(crate) fn message_context(changes: &Changes, checksum: &str) -> Json {
-    let c = changes.counts();
-    let opt = |s: &Option<String>| s.as_deref().map(one_line);
-    let peer = |p: &crate::gitops::changes::Peer| json!({"node_id": one_line(&p.node_id), "address": one_line(&p.address), "moniker": opt(&p.moniker)});
-    let mut consumers: Vec<Json> = Vec::new();
-    let mut slugs: Vec<&str> = changes.peers.iter().map(|p| p.slug.as_str()).collect();
-    slugs.dedup();
-    for slug in slugs {
-        let rows: Vec<_> = changes.peers.iter().filter(|p| p.slug == slug).collect();
-        consumers.push(json!({
-            "slug": one_line(slug),
-            "consumer_id": one_line(&rows[0].consumer_id),
-            "chain_id": one_line(&rows[0].chain_id),
-            "validators": rows.iter().map(|p| json!({
-                "validator": one_line(&p.validator),
-                "before": p.before,
-                "after": p.after,
-                "added": p.added.iter().map(peer).collect::<Vec<_>>(),
-                "removed": p.removed.iter().map(peer).collect::<Vec<_>>(),
-                "moved": p.moved.iter().map(|m| json!({"node_id": one_line(&m.node_id), "moniker": opt(&m.moniker), "from": one_line(&m.from), "to": one_line(&m.to)})).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-        }));
+/// The commit message context, documented in docs/gitops.md: the plan with every string made
+/// [`one_line`], its peer changes grouped by consumer.
+#[derive(Serialize)]
+struct Context<'a> {
+    checksum: &'a str,
+    summary: Counts,
+    files: Vec<FileChange>,
+    consumers: Vec<ConsumerChanges>,
+    removed_consumers: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ConsumerChanges {
+    slug: String,
+    consumer_id: String,
+    chain_id: String,
+    validators: Vec<PeerChange>,
+}
+
+fn peer_one_line(p: &Peer) -> Peer {
+    Peer {
+        node_id: one_line(&p.node_id),
+        address: one_line(&p.address),
+        moniker: p.moniker.as_deref().map(one_line),
     }
-    json!({
-        "checksum": checksum,
-        "summary": {"add": c.added, "change": c.changed, "remove": c.removed},
-        "files": changes.files.iter().map(|f| json!({"path": one_line(&f.path), "action": f.action.as_str()})).collect::<Vec<_>>(),
-        "consumers": consumers,
-        "removed_consumers": changes.removed_consumers.iter().map(|s| one_line(s)).collect::<Vec<_>>(),
-    })
+}
+
+fn context<'a>(changes: &Changes, checksum: &'a str) -> Context<'a> {
+    let mut consumers: Vec<ConsumerChanges> = Vec::new();
+    for p in &changes.peers {
+        let change = PeerChange {
+            validator: one_line(&p.validator),
+            slug: one_line(&p.slug),
+            consumer_id: one_line(&p.consumer_id),
+            chain_id: one_line(&p.chain_id),
+            added: p.added.iter().map(peer_one_line).collect(),
+            removed: p.removed.iter().map(peer_one_line).collect(),
+            moved: p
+                .moved
+                .iter()
+                .map(|m| Moved {
+                    node_id: one_line(&m.node_id),
+                    moniker: m.moniker.as_deref().map(one_line),
+                    from: one_line(&m.from),
+                    to: one_line(&m.to),
+                })
+                .collect(),
+            ..p.clone()
+        };
+        match consumers.last_mut() {
+            Some(c) if c.slug == change.slug => c.validators.push(change),
+            _ => consumers.push(ConsumerChanges {
+                slug: change.slug.clone(),
+                consumer_id: change.consumer_id.clone(),
+                chain_id: change.chain_id.clone(),
+                validators: vec![change],
+            }),
+        }
+    }
+    Context {
+        checksum,
+        summary: changes.counts(),
+        files: changes
+            .files
+            .iter()
+            .map(|f| FileChange {
+                path: one_line(&f.path),
+                action: f.action,
+                old: None,
+                new: None,
+            })
+            .collect(),
+        consumers,
+        removed_consumers: changes
+            .removed_consumers
+            .iter()
+            .map(|s| one_line(s))
+            .collect(),
+    }
 }
 
 pub(crate) fn message(
@@ -76,9 +124,9 @@ pub(crate) fn message(
     let text = env
         .get_template("message")
         .and_then(|t| {
-            t.render(minijinja::Value::from(minijinja::value::Serde(
-                message_context(changes, checksum),
-            )))
+            t.render(minijinja::Value::from(minijinja::value::Serde(context(
+                changes, checksum,
+            ))))
         })
         .map_err(fail)?;
     let mut text = text.trim_end().to_owned();

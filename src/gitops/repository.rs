@@ -52,9 +52,8 @@ pub(super) fn write_and_commit(
             crate::gitops::changes::read_optional(&out_dir, &f.path)?,
         ));
     }
-    let scope: Vec<String> = opts.only.iter().cloned().collect();
     let result = tree
-        .write(&out_dir, &scope, opts.force)
+        .write(&out_dir, opts.only.as_deref(), opts.force)
         .map_err(GitopsError::from)
         .and_then(|_| commit(repo, target, owned, message, sig));
     if result.is_err() {

@@ -2,5 +2,6 @@
 //! escaping, and the rendered tree (path → bytes) with its crash-safe, owned writes.
 
 pub(crate) mod escape;
+pub(crate) mod removal;
 pub(crate) mod template;
 pub(crate) mod tree;

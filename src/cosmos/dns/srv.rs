@@ -51,8 +51,17 @@ pub(crate) struct ResolverConfig {
 }
 
 impl ResolverConfig {
-    /// The first `nameserver` of `/etc/resolv.conf`, port 53.
-    pub(crate) fn system(timeout: Duration) -> Result<ResolverConfig, SrvError> {
+    /// `nameserver` when given, else the first `nameserver` of `/etc/resolv.conf`, port 53.
+    pub(crate) fn new(
+        nameserver: Option<SocketAddr>,
+        timeout: Duration,
+    ) -> Result<ResolverConfig, SrvError> {
+        if let Some(nameserver) = nameserver {
+            return Ok(ResolverConfig {
+                nameserver,
+                timeout,
+            });
+        }
         let path = "/etc/resolv.conf";
         let text = std::fs::read_to_string(path).map_err(|source| SrvError::ResolvConf {
             path: path.to_owned(),

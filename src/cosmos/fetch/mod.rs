@@ -256,13 +256,7 @@ pub(crate) fn fetch(request: &FetchRequest, inventory: &Inventory) -> Result<Fet
         .values()
         .any(|v| matches!(v.endpoint, EndpointSource::Dns(_)))
     {
-        let config = match request.nameserver {
-            Some(nameserver) => srv::ResolverConfig {
-                nameserver,
-                timeout: request.dns_timeout,
-            },
-            None => srv::ResolverConfig::system(request.dns_timeout)?,
-        };
+        let config = srv::ResolverConfig::new(request.nameserver, request.dns_timeout)?;
         new.resolved_endpoints = srv::resolve_endpoints(inventory, &new, &config)?;
     }
     new.normalise();
