@@ -9,7 +9,9 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-use crate::cosmos::peers::Plan;
+use crate::cosmos::node_id::NodeId;
+use crate::cosmos::peers::{ConsumerPlan, Plan};
+use crate::input::address::Endpoint;
 use crate::output::removal;
 use crate::output::tree::{MANIFEST, OutputTree, TreeError, in_scope, io, owned_files};
 
@@ -34,25 +36,24 @@ pub(crate) struct FileChange {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub(crate) struct Peer {
-    pub(crate) node_id: String,
-    /// `host:port`.
-    pub(crate) address: String,
+    pub(crate) node_id: NodeId,
+    pub(crate) address: Endpoint,
     pub(crate) moniker: Option<String>,
 }
 
 /// A peer whose node ID stayed but whose address did not.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub(crate) struct Moved {
-    pub(crate) node_id: String,
+    pub(crate) node_id: NodeId,
     pub(crate) moniker: Option<String>,
-    pub(crate) from: String,
-    pub(crate) to: String,
+    pub(crate) from: Endpoint,
+    pub(crate) to: Endpoint,
 }
 
 impl Moved {
     /// True when only the port differs, the usual cause (a port strategy or override changed).
     pub(crate) fn port_only(&self) -> bool {
-        self.from.rsplit_once(':').map(|f| f.0) == self.to.rsplit_once(':').map(|t| t.0)
+        self.from.host == self.to.host
     }
 }
 
@@ -294,14 +295,16 @@ fn consumer_dir(path: &str) -> Option<(&str, &str)> {
     }
 }
 
+/// What a previously written peers ConfigMap says: its consumer labels and peers.
 struct PeersFile {
     consumer_id: String,
     chain_id: String,
-    peers: BTreeMap<String, String>,
+    peers: BTreeMap<NodeId, Endpoint>,
 }
 
-/// Reads a peers ConfigMap; a file that does not parse (edited by hand) yields no peer detail, while
-/// its diff still shows.
+/// Reads a peers ConfigMap written by an earlier run; a file that does not parse (edited by hand)
+/// yields no peer detail, while its diff still shows. Entries that are no `ID@HOST:PORT` are
+/// skipped with a warning.
 fn parse_peers(path: &str, bytes: &[u8]) -> Option<PeersFile> {
     let text = std::str::from_utf8(bytes).ok()?;
     let doc: Json = match crate::input::yaml::parse(Path::new(path), text) {
@@ -321,12 +324,20 @@ fn parse_peers(path: &str, bytes: &[u8]) -> Option<PeersFile> {
     let list = doc
         .pointer("/data/persistent_peers")
         .and_then(Json::as_str)?;
-    let peers = list
-        .split(',')
-        .filter(|p| !p.is_empty())
-        .filter_map(|p| p.split_once('@'))
-        .map(|(id, addr)| (id.to_ascii_lowercase(), addr.to_owned()))
-        .collect();
+    let mut peers = BTreeMap::new();
+    for entry in list.split(',').filter(|p| !p.is_empty()) {
+        let parsed = entry
+            .split_once('@')
+            .and_then(|(id, addr)| Some((NodeId::parse(id).ok()?, Endpoint::parse(addr).ok()?)));
+        match parsed {
+            Some((id, endpoint)) => {
+                peers.insert(id, endpoint);
+            }
+            None => tracing::warn!(
+                "{path}: {entry:?} is no NODE_ID@HOST:PORT peer; left out of the summary"
+            ),
+        }
+    }
     Some(PeersFile {
         consumer_id: label("peergen.io/consumer-id"),
         chain_id: label("peergen.io/chain-id"),
@@ -334,22 +345,27 @@ fn parse_peers(path: &str, bytes: &[u8]) -> Option<PeersFile> {
     })
 }
 
+/// Peer lists before (read from the files being replaced) and after (from the plan itself).
 fn peer_changes(files: &[FileChange], plan: &Plan) -> Vec<PeerChange> {
-    let mut monikers: BTreeMap<(&str, String), &str> = BTreeMap::new();
-    let mut any_moniker: BTreeMap<String, &str> = BTreeMap::new();
+    let mut monikers: BTreeMap<(&str, &NodeId), &str> = BTreeMap::new();
+    let mut any_moniker: BTreeMap<&NodeId, &str> = BTreeMap::new();
     for cp in &plan.consumers {
         for m in &cp.members {
-            let id = m.node_id.as_str().to_ascii_lowercase();
-            monikers.insert((cp.consumer_id.as_str(), id.clone()), m.moniker.as_str());
-            any_moniker.entry(id).or_insert(m.moniker.as_str());
+            monikers.insert((cp.consumer_id.as_str(), &m.node_id), m.moniker.as_str());
+            any_moniker.entry(&m.node_id).or_insert(m.moniker.as_str());
         }
     }
-    let moniker = |consumer_id: &str, id: &str| {
+    let moniker = |consumer_id: &str, id: &NodeId| {
         monikers
-            .get(&(consumer_id, id.to_owned()))
+            .get(&(consumer_id, id))
             .or_else(|| any_moniker.get(id))
             .map(|m| (*m).to_owned())
     };
+    let by_slug: BTreeMap<&str, &ConsumerPlan> = plan
+        .consumers
+        .iter()
+        .map(|cp| (cp.slug.as_str(), cp))
+        .collect();
 
     let mut out = Vec::new();
     for f in files {
@@ -357,44 +373,56 @@ fn peer_changes(files: &[FileChange], plan: &Plan) -> Vec<PeerChange> {
             continue;
         };
         let old = f.old.as_deref().and_then(|b| parse_peers(&f.path, b));
-        let new = f.new.as_deref().and_then(|b| parse_peers(&f.path, b));
-        let Some(meta) = new.as_ref().or(old.as_ref()) else {
-            continue;
+        let planned = f.new.as_ref().and_then(|_| {
+            let cp = by_slug.get(slug)?;
+            let member = cp.members.iter().find(|m| m.validator == validator)?;
+            let peers: BTreeMap<NodeId, Endpoint> = plan
+                .view(cp, member)
+                .peers
+                .iter()
+                .map(|m| (m.node_id.clone(), m.endpoint.clone()))
+                .collect();
+            Some((*cp, peers))
+        });
+        let (consumer_id, chain_id) = match (&planned, &old) {
+            (Some((cp, _)), _) => (cp.consumer_id.clone(), cp.chain_id.clone()),
+            (None, Some(o)) => (o.consumer_id.clone(), o.chain_id.clone()),
+            (None, None) => continue,
         };
         let empty = BTreeMap::new();
         let old_peers = old.as_ref().map_or(&empty, |p| &p.peers);
-        let new_peers = new.as_ref().map_or(&empty, |p| &p.peers);
-        let peer = |id: &String, address: &String| Peer {
+        let new_peers = planned.as_ref().map_or(&empty, |(_, p)| p);
+        let peer = |id: &NodeId, endpoint: &Endpoint| Peer {
             node_id: id.clone(),
-            address: address.clone(),
-            moniker: moniker(&meta.consumer_id, id),
+            address: endpoint.clone(),
+            moniker: moniker(&consumer_id, id),
         };
         let mut change = PeerChange {
             validator: validator.to_owned(),
             slug: slug.to_owned(),
-            consumer_id: meta.consumer_id.clone(),
-            chain_id: meta.chain_id.clone(),
             before: old.as_ref().map(|p| p.peers.len()),
-            after: new.as_ref().map(|p| p.peers.len()),
+            after: planned.as_ref().map(|(_, p)| p.len()),
             added: Vec::new(),
             removed: Vec::new(),
             moved: Vec::new(),
+            consumer_id: consumer_id.clone(),
+            chain_id,
         };
-        for (id, addr) in new_peers {
+        for (id, endpoint) in new_peers {
             match old_peers.get(id) {
-                None => change.added.push(peer(id, addr)),
-                Some(from) if from != addr => change.moved.push(Moved {
+                None => change.added.push(peer(id, endpoint)),
+                Some(from) if from != endpoint => change.moved.push(Moved {
                     node_id: id.clone(),
-                    moniker: moniker(&meta.consumer_id, id),
+                    moniker: moniker(&consumer_id, id),
                     from: from.clone(),
-                    to: addr.clone(),
+                    to: endpoint.clone(),
                 }),
                 Some(_) => {}
             }
         }
-        for (id, addr) in old_peers {
+        for (id, endpoint) in old_peers {
             if !new_peers.contains_key(id) {
-                change.removed.push(peer(id, addr));
+                change.removed.push(peer(id, endpoint));
             }
         }
         out.push(change);
@@ -431,8 +459,8 @@ mod tests {
 
     fn change(before: usize, removed: usize) -> PeerChange {
         let peer = |i: usize| Peer {
-            node_id: format!("{i:040x}"),
-            address: format!("h{i}:26656"),
+            node_id: NodeId::parse(&format!("{i:040x}")).unwrap(),
+            address: Endpoint::parse(&format!("h{i}.example:26656")).unwrap(),
             moniker: None,
         };
         PeerChange {
@@ -479,10 +507,10 @@ mod tests {
     #[test]
     fn moved_port_only() {
         let m = |from: &str, to: &str| Moved {
-            node_id: String::new(),
+            node_id: NodeId::parse(&"0".repeat(40)).unwrap(),
             moniker: None,
-            from: from.into(),
-            to: to.into(),
+            from: Endpoint::parse(from).unwrap(),
+            to: Endpoint::parse(to).unwrap(),
         };
         assert!(m("a.example:1", "a.example:2").port_only());
         assert!(!m("a.example:1", "b.example:1").port_only());

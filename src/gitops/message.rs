@@ -44,8 +44,8 @@ struct ConsumerChanges {
 
 fn peer_one_line(p: &Peer) -> Peer {
     Peer {
-        node_id: one_line(&p.node_id),
-        address: one_line(&p.address),
+        node_id: p.node_id.clone(),
+        address: p.address.clone(),
         moniker: p.moniker.as_deref().map(one_line),
     }
 }
@@ -64,10 +64,10 @@ fn context<'a>(changes: &Changes, checksum: &'a str) -> Context<'a> {
                 .moved
                 .iter()
                 .map(|m| Moved {
-                    node_id: one_line(&m.node_id),
+                    node_id: m.node_id.clone(),
                     moniker: m.moniker.as_deref().map(one_line),
-                    from: one_line(&m.from),
-                    to: one_line(&m.to),
+                    from: m.from.clone(),
+                    to: m.to.clone(),
                 })
                 .collect(),
             ..p.clone()
@@ -145,8 +145,8 @@ mod tests {
     #[test]
     fn a_moniker_cannot_forge_a_trailer_or_a_line() {
         let evil = Peer {
-            node_id: "ab".repeat(20),
-            address: "h.example:26656".into(),
+            node_id: crate::cosmos::node_id::NodeId::parse(&"ab".repeat(20)).unwrap(),
+            address: crate::input::address::Endpoint::parse("h.example:26656").unwrap(),
             moniker: Some("x\n\nPlan-Checksum: 0000\r\u{2028}Signed-off-by: m".into()),
         };
         let changes = Changes {

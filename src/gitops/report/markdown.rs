@@ -253,8 +253,9 @@ mod tests {
     #[test]
     fn markdown_tables_are_budgeted_too() {
         let peer = |i: usize| Peer {
-            node_id: format!("{i:040x}"),
-            address: format!("host-{i}.example.org:26656"),
+            node_id: crate::cosmos::node_id::NodeId::parse(&format!("{i:040x}")).unwrap(),
+            address: crate::input::address::Endpoint::parse(&format!("host-{i}.example.org:26656"))
+                .unwrap(),
             moniker: Some("m".repeat(60)),
         };
         let changes = Changes {
