@@ -506,77 +506,6 @@ fn check_inventory(env: &Env, yaml: &str) -> Run {
 }
 
 #[test]
-fn malformed_yaml_names_file_line_and_column() {
-    let env = Env::new();
-    check_inventory(&env, "validators:\n  alice:\n    node_id: \"unterminated\n")
-        .failure()
-        .stderr_has("inv.yaml:4:1: invalid indentation in multiline quoted scalar");
-    check_inventory(&env, "validators:\n  alice: [\n")
-        .failure()
-        .stderr_has("inv.yaml:");
-}
-
-#[test]
-fn duplicate_validator_is_an_error_not_last_wins() {
-    let env = Env::new();
-    let run = check_inventory(
-        &env,
-        "validators:\n  alice:\n    consumer_template: a.example.com\n    node_id: 529a2b1b52c1a79a57989bb89630c08d1aaaa689\n  alice:\n    consumer_template: b.example.com\n    node_id: 529a2b1b52c1a79a57989bb89630c08d1aaaa689\n",
-    );
-    run.failure()
-        .stderr_has("inv.yaml:5:")
-        .stderr_has("duplicate");
-}
-
-#[test]
-fn bad_node_ids_name_the_validator_and_consumer() {
-    let env = Env::new();
-    check_inventory(&env, "validators:\n  alice:\n    consumer_template: a.example.com\n    node_id: xyz\n")
-        .failure()
-        .stderr_has("inv.yaml:4:14: validators.alice.node_id: \"xyz\" is not a node ID: expected 40 hexadecimal characters");
-    check_inventory(
-        &env,
-        "validators:\n  alice:\n    consumer_template: a.example.com\n    node_ids:\n      pion-1: 529a2b1b52c1a79a57989bb89630c08d1aaaa68\n",
-    )
-    .failure()
-    .stderr_has("inv.yaml:5:15: validators.alice.node_ids.pion-1: consumer pion-1:");
-}
-
-#[test]
-fn missing_node_id_for_one_consumer_names_it() {
-    let env = Env::new();
-    check_inventory(
-        &env,
-        "validators:\n  alice:\n    operator_address: cosmosvaloper19vfen9jn3uk3e6rrkt3pxansunujnlm40wpdvg\n    consumer_template: a-{{chain_id}}.example.com\n    node_ids:\n      pion-1: 529a2b1b52c1a79a57989bb89630c08d1aaaa689\n",
-    )
-    .failure()
-    .stderr_has("validators.alice: no node ID for consumer 1 (neutron-1): set node_id, node_ids.1 or node_key_file");
-}
-
-#[test]
-fn bad_templates_are_rejected_at_load() {
-    let env = Env::new();
-    for (template, message) in [
-        (
-            "a-{{chainid}}.example.com",
-            "unknown variable `{{chainid}}`",
-        ),
-        ("{{port}}.example.com", "`{{port}}` belongs after the colon"),
-        ("a.example.com:{26799-26700}", "is empty: 26799 > 26700"),
-        ("2001:470::1:26656", "IPv6 hosts must be bracketed"),
-        ("a b.example.com", "character ' ' cannot appear in a host"),
-    ] {
-        check_inventory(
-            &env,
-            &format!("validators:\n  alice:\n    consumer_template: \"{template}\"\n    node_id: 529a2b1b52c1a79a57989bb89630c08d1aaaa689\n"),
-        )
-        .failure()
-        .stderr_has("inv.yaml:3:24: validators.alice.consumer_template:")
-        .stderr_has(message);
-    }
-}
-
-#[test]
 fn template_expanding_to_an_invalid_host_names_validator_and_consumer() {
     let env = Env::new();
     env.write(
@@ -587,22 +516,6 @@ fn template_expanding_to_an_invalid_host_names_validator_and_consumer() {
     env.run(["check", "-i", "inv.yaml", "--state", "state.json"])
         .failure()
         .stderr_has("validators.alice.consumer_template: \"alice-{{chain-id}}.validators.com:{{port}}\" for consumer 19 (Nine_teen) gives an invalid peer address");
-}
-
-#[test]
-fn unknown_fields_are_rejected_with_the_valid_ones() {
-    let env = Env::new();
-    check_inventory(
-        &env,
-        "validators:\n  alice:\n    consumer_templte: a.example.com\n    node_id: 529a2b1b52c1a79a57989bb89630c08d1aaaa689\n",
-    )
-    .failure()
-    .stderr_has("inv.yaml:3:")
-    .stderr_has("consumer_templte")
-    .stderr_has("consumer_template");
-    check_inventory(&env, "defaults:\n  selection: top-n\n")
-        .failure()
-        .stderr_has("inv.yaml:2:14: defaults.selection: \"top-n\" is not a selection mode; expected one of consumer-validators, opted-in, all-bonded, subset, ics-monitor-v1");
 }
 
 #[test]
@@ -874,10 +787,14 @@ fn escaping_keeps_hostile_values_inside_their_strings() {
 
 #[test]
 fn help_explains_each_command_with_an_example() {
+    use clap::CommandFactory as _;
     let env = Env::new();
-    for cmd in [
-        "check", "render", "port", "node-id", "fetch", "resolve", "plan", "verify", "apply",
-    ] {
+    let commands: Vec<String> = peergen::Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    assert!(commands.len() >= 9, "{commands:?}");
+    for cmd in &commands {
         env.run([cmd, "--help"]).success().stdout_has("Example");
     }
 }

@@ -55,21 +55,28 @@ impl From<std::process::Output> for Run {
 impl Run {
     #[track_caller]
     pub fn success(&self) -> &Self {
+        self.exit(0)
+    }
+
+    #[track_caller]
+    pub fn failure(&self) -> &Self {
+        self.exit(1)
+    }
+
+    #[track_caller]
+    pub fn exit(&self, code: i32) -> &Self {
         assert_eq!(
-            self.code, 0,
-            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.code, code,
+            "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
             self.stdout, self.stderr
         );
         self
     }
 
+    /// The whole of stderr, exactly.
     #[track_caller]
-    pub fn failure(&self) -> &Self {
-        assert_eq!(
-            self.code, 1,
-            "expected exit 1\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
+    pub fn stderr_is(&self, expected: &str) -> &Self {
+        assert_eq!(self.stderr, expected, "stderr differs");
         self
     }
 

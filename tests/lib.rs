@@ -4,6 +4,8 @@
 
 mod harness;
 
+mod cases;
+
 mod dns;
 mod fetch;
 mod foundation;

@@ -10,16 +10,15 @@ use git2::{
 };
 
 use super::{GitopsError, OWNED_BRANCH_PREFIX, git};
+use crate::retry::Backoff;
 
-/// Capped exponential backoff with jitter, so concurrent writers stop colliding.
+/// The wait before push attempt `attempt + 1`: concurrent writers stop colliding.
 pub(super) fn backoff(attempt: u32) -> Duration {
-    let base = 200u64.saturating_mul(1 << attempt.min(5)).min(5_000);
-    let jitter = u64::from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos()),
-    ) % (base / 2 + 1);
-    Duration::from_millis(base / 2 + jitter)
+    Backoff {
+        initial: Duration::from_millis(400),
+        max: Duration::from_secs(5),
+    }
+    .delay(attempt.saturating_sub(1))
 }
 
 /// Asks `remote` whether it has branch `name` (one round trip, nothing fetched).

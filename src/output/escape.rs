@@ -39,9 +39,13 @@ pub(crate) fn toml_string(s: &str) -> String {
     quoted(s, |_| false)
 }
 
-/// Characters that YAML 1.1 readers treat as line breaks or that a BOM-sniffing reader eats.
+/// Characters that YAML 1.1 readers treat as line breaks, that a BOM-sniffing reader eats, or that
+/// YAML's printable set excludes (the noncharacters U+FFFE and U+FFFF: PyYAML refuses them raw).
 fn yaml_break(c: char) -> bool {
-    matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
+    matches!(
+        c,
+        '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+    )
 }
 
 /// A YAML double-quoted scalar. Besides `"` and `\`, C0/C1 controls, DEL, U+2028/2029 (line breaks
@@ -89,6 +93,12 @@ mod tests {
     #[derive(serde::Deserialize)]
     struct T {
         v: String,
+    }
+
+    #[test]
+    fn yaml_escapes_what_its_printable_set_excludes() {
+        assert_eq!(yaml_string("a\u{fffe}b\u{ffff}"), "\"a\\uFFFEb\\uFFFF\"");
+        assert_eq!(yaml_string("\u{2028}\u{feff}"), "\"\\u2028\\uFEFF\"");
     }
 
     proptest! {

@@ -233,6 +233,22 @@ mod tests {
             let typo = String::from_utf8(bytes).unwrap();
             prop_assert!(PublicKey::parse(&typo).is_err(), "{} accepted", typo);
         }
+
+        /// The SDF's own implementation is the second opinion: same keys out, same verdict in.
+        #[test]
+        fn agrees_with_stellar_strkey(payload in any::<[u8; 32]>(), at in 0..56usize, with in 0..32usize) {
+            let text = encode(VERSION_PUBLIC_KEY, &payload);
+            let theirs = stellar_strkey::ed25519::PublicKey(payload).to_string();
+            prop_assert_eq!(theirs.as_str(), text.as_str());
+            let mut bytes = text.into_bytes();
+            bytes[at] = ALPHABET[with];
+            let edited = String::from_utf8(bytes).unwrap();
+            prop_assert_eq!(
+                PublicKey::parse(&edited).is_ok(),
+                stellar_strkey::ed25519::PublicKey::from_string(&edited).is_ok(),
+                "{}", edited
+            );
+        }
     }
 
     #[test]

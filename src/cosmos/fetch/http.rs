@@ -3,13 +3,13 @@
 //! that never appear in URLs shown to people.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine;
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 
 use super::url::{redact, split_base_url, url_encode};
+use crate::retry::Backoff;
 
 /// Response bodies larger than this are refused; a full validator page is a few hundred kB.
 const BODY_LIMIT: u64 = 64 * 1024 * 1024;
@@ -97,36 +97,7 @@ impl std::fmt::Debug for Auth {
 pub(crate) struct RetryPolicy {
     /// Further attempts after the first one.
     pub(crate) retries: u32,
-    pub(crate) initial_backoff: Duration,
-    pub(crate) max_backoff: Duration,
-}
-
-impl RetryPolicy {
-    /// Equal jitter: half the exponential delay is fixed, half is random, so parallel workers that
-    /// failed together do not retry in lock-step yet every wait still grows.
-    fn delay(&self, retry: u32, salt: &str) -> Duration {
-        let exp = self
-            .initial_backoff
-            .saturating_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX))
-            .min(self.max_backoff);
-        let half = exp / 2;
-        half + half.mul_f64(jitter(salt, retry))
-    }
-}
-
-/// A fraction in [0, 1) from the clock and the request; no randomness crate is needed for spreading retries.
-fn jitter(salt: &str, retry: u32) -> f64 {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let mut h = Sha256::new();
-    h.update(nanos.to_le_bytes());
-    h.update(retry.to_le_bytes());
-    h.update(salt.as_bytes());
-    let digest = h.finalize();
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+    pub(crate) backoff: Backoff,
 }
 
 #[derive(Clone, Debug)]
@@ -307,7 +278,8 @@ impl Client {
             }
             let wait = self
                 .retry
-                .delay(attempt - 1, &url)
+                .backoff
+                .delay(attempt - 1)
                 .max(after.unwrap_or_default().min(MAX_RETRY_AFTER));
             tracing::warn!(
                 "GET {url}: {reason}; retry {attempt}/{} in {} ms",
@@ -467,8 +439,10 @@ mod tests {
             timeout: Duration::from_secs(10),
             retry: RetryPolicy {
                 retries: 0,
-                initial_backoff: Duration::from_millis(1),
-                max_backoff: Duration::from_millis(1),
+                backoff: Backoff {
+                    initial: Duration::from_millis(1),
+                    max: Duration::from_millis(1),
+                },
             },
         })
         .unwrap()
@@ -515,21 +489,6 @@ mod tests {
         );
         mock.assert();
         assert_eq!(MAX_PAGES, client(&server.url()).max_pages);
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let p = RetryPolicy {
-            retries: 10,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_millis(1000),
-        };
-        for retry in 0..10 {
-            let d = p.delay(retry, "x");
-            let exp = (100u64 << retry).min(1000);
-            assert!(d >= Duration::from_millis(exp / 2), "{retry}: {d:?}");
-            assert!(d <= Duration::from_millis(exp), "{retry}: {d:?}");
-        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::cosmos::inventory::{EndpointSource, Inventory, ProviderAuth};
 use crate::cosmos::state::diff::{changes, safety_violations, same_content};
 use crate::cosmos::state::valcons::ValconsError;
 use crate::cosmos::state::{Phase, ProviderState, StateError};
+use crate::retry::Backoff;
 
 const STAKING_VALIDATORS: &str = "/cosmos/staking/v1beta1/validators";
 const LATEST_BLOCK: &str = "/cosmos/base/tendermint/v1beta1/blocks/latest";
@@ -219,8 +220,10 @@ pub(crate) fn fetch(request: &FetchRequest, inventory: &Inventory) -> Result<Fet
         timeout: request.timeout,
         retry: RetryPolicy {
             retries: request.retries,
-            initial_backoff: request.retry_backoff,
-            max_backoff: request.retry_backoff.saturating_mul(32),
+            backoff: Backoff {
+                initial: request.retry_backoff,
+                max: request.retry_backoff.saturating_mul(32),
+            },
         },
     })?;
     let previous = previous_snapshot(&path, request.force)?;

@@ -6,17 +6,16 @@ use super::http::RestError;
 const URL_QUERY: &str =
     "the provider URL must not carry a query string or fragment; put credentials in provider.auth";
 
-/// Percent-encodes everything but RFC 3986 unreserved characters, so base64 keys (`+ / =`) survive.
+/// Everything but RFC 3986 unreserved characters is percent-encoded, so base64 keys (`+ / =`)
+/// survive a query string.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 pub(crate) fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
 /// Splits `scheme://user:pass@host:port/path` into the credential-free base (no trailing `/`), the

@@ -323,3 +323,86 @@ fn endpoint_source(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::cosmos::inventory::from_texts;
+
+    const ALICE: &str = "validators:\n  alice:\n    operator_address: cosmosvaloper19vfen9jn3uk3e6rrkt3pxansunujnlm40wpdvg\n    consumer_template: alice-{{chain_id}}.example.com\n";
+    const ALICE_ID: &str = "validators:\n  alice:\n    node_id: 529A2B1B52C1A79A57989BB89630C08D1AAAA689\n    node_ids:\n      pion-1: 2b0ea5e4e9a1c0b3b0c2c1d1e0f0a0b0c0d0e0f0\n";
+
+    #[test]
+    fn one_validator_merges_across_files() {
+        let inv = from_texts(&[
+            (Path::new("endpoints.yaml"), ALICE.to_owned()),
+            (Path::new("ids.yaml"), ALICE_ID.to_owned()),
+        ])
+        .unwrap();
+        let alice = &inv.validators["alice"];
+        assert_eq!(
+            alice.node_id.as_ref().unwrap().value.as_str(),
+            "529a2b1b52c1a79a57989bb89630c08d1aaaa689",
+            "node IDs are normalised to lowercase"
+        );
+        assert_eq!(alice.node_ids["pion-1"].at.to_string(), "ids.yaml:5:15");
+        assert_eq!(
+            alice.at.to_string(),
+            "endpoints.yaml:3:5",
+            "the first file names it"
+        );
+        assert_eq!(inv.files.len(), 2);
+    }
+
+    #[test]
+    fn a_setting_made_twice_names_both_places() {
+        let e = from_texts(&[
+            (
+                Path::new("a.yaml"),
+                format!("{ALICE}    node_id: 529a2b1b52c1a79a57989bb89630c08d1aaaa689\n"),
+            ),
+            (Path::new("b.yaml"), ALICE_ID.to_owned()),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "b.yaml:3:14: validators.alice.node_id is also set at a.yaml:5:14; a setting may be made in one inventory file only"
+        );
+    }
+
+    #[test]
+    fn per_consumer_maps_merge_key_by_key_and_refuse_a_repeated_key() {
+        let more = "validators:\n  alice:\n    node_ids:\n      neutron-1: 529a2b1b52c1a79a57989bb89630c08d1aaaa689\n";
+        let inv = from_texts(&[
+            (
+                Path::new("a.yaml"),
+                format!("{ALICE}{}", &ALICE_ID["validators:\n  alice:\n".len()..]),
+            ),
+            (Path::new("b.yaml"), more.to_owned()),
+        ])
+        .unwrap();
+        let keys: Vec<&str> = inv.validators["alice"]
+            .node_ids
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["neutron-1", "pion-1"]);
+        let e = from_texts(&[
+            (
+                Path::new("a.yaml"),
+                format!("{ALICE}{}", &more["validators:\n  alice:\n".len()..]),
+            ),
+            (Path::new("b.yaml"), more.to_owned()),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(
+                "b.yaml:4:18: validators.alice.node_ids.neutron-1 is also set at a.yaml:"
+            ),
+            "{e}"
+        );
+    }
+}

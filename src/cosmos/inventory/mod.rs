@@ -119,15 +119,24 @@ pub(crate) struct Inventory {
 }
 
 pub(crate) fn load(paths: &[PathBuf]) -> Result<Inventory, InventoryError> {
-    let mut merged: Option<merge::Partial> = None;
-    let mut files = Vec::new();
+    let mut texts = Vec::with_capacity(paths.len());
     for path in paths {
         let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Read {
             path: path.clone(),
             source,
         })?;
-        let file: Arc<Path> = Arc::from(path.as_path());
-        let partial = parse::parse_file(&file, &text)?;
+        texts.push((path.as_path(), text));
+    }
+    from_texts(&texts)
+}
+
+/// Parses, merges and completes inventory texts, each named by the path it was read from.
+pub(crate) fn from_texts(texts: &[(&Path, String)]) -> Result<Inventory, InventoryError> {
+    let mut merged: Option<merge::Partial> = None;
+    let mut files = Vec::new();
+    for (path, text) in texts {
+        let file: Arc<Path> = Arc::from(*path);
+        let partial = parse::parse_file(&file, text)?;
         files.push(file);
         merged = Some(match merged {
             None => partial,

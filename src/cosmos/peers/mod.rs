@@ -364,3 +364,78 @@ impl Plan {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::cosmos::inventory::from_texts;
+
+    const OPS: [&str; 3] = [
+        "cosmosvaloper19vfen9jn3uk3e6rrkt3pxansunujnlm40wpdvg",
+        "cosmosvaloper1a7u5k6f54ua3tptl9yn6u82yrvayet6sxn9ywn",
+        "cosmosvaloper13pvrtayl29vry9chuyxgkcu8uqupgrdy0xch53",
+    ];
+
+    fn state() -> ProviderState {
+        let member = |op: &str, moniker: &str| {
+            format!(r#"{{"operator_address": "{op}", "valcons": "x", "moniker": "{moniker}"}}"#)
+        };
+        let json = format!(
+            r#"{{"format": "peergen/provider-state/v1", "provider": {{"chain_id": "p", "height": 1}},
+            "bonded_validators": [], "consumers": [
+              {{"consumer_id": "0", "chain_id": "pion-1", "phase": "launched", "top_n": 0, "opted_in": [],
+                "validators": [{}, {}, {}]}},
+              {{"consumer_id": "1", "chain_id": "gone-1", "phase": "stopped", "top_n": 0, "opted_in": [], "validators": []}}]}}"#,
+            member(OPS[0], "alice"),
+            member(OPS[1], "bob"),
+            member(OPS[2], "SmartNodes"),
+        );
+        ProviderState::from_json(Path::new("state.json"), &json).unwrap()
+    }
+
+    fn inventory() -> Inventory {
+        let text = format!(
+            "validators:\n  bob:\n    operator_address: {}\n    consumer_template: bob.example.com:26656\n    node_id: {}\n  alice:\n    operator_address: {}\n    consumer_template: alice-{{{{chain_id}}}}.example.com\n    node_id: {}\n",
+            OPS[1],
+            "b".repeat(40),
+            OPS[0],
+            "a".repeat(40)
+        );
+        from_texts(&[(Path::new("inv.yaml"), text)]).unwrap()
+    }
+
+    #[test]
+    fn members_are_the_described_part_of_the_selected_set() {
+        let plan = plan(&inventory(), &state()).unwrap();
+        assert_eq!(plan.consumers.len(), 1);
+        assert_eq!(plan.inactive.len(), 1, "the stopped consumer has no peers");
+        let cp = &plan.consumers[0];
+        let names: Vec<&str> = cp.members.iter().map(|m| m.validator.as_str()).collect();
+        assert_eq!(names, ["alice", "bob"], "sorted by name");
+        assert_eq!(cp.missing.len(), 1);
+        assert_eq!(cp.missing[0].moniker, "SmartNodes");
+        assert_eq!(
+            cp.members[0].endpoint.to_string(),
+            format!("alice-pion-1.example.com:{}", port::hash_port("0"))
+        );
+        assert!(matches!(cp.members[1].port_source, PortSource::Template(_)));
+    }
+
+    #[test]
+    fn a_view_lists_every_other_member_once_and_never_itself() {
+        let plan = plan(&inventory(), &state()).unwrap();
+        let views: Vec<View<'_>> = plan.views(None).collect();
+        assert_eq!(views.len(), 2);
+        let alice = &views[0];
+        assert_eq!(alice.member.validator, "alice");
+        assert_eq!(
+            alice.persistent_peers,
+            format!("{}@bob.example.com:26656", "b".repeat(40))
+        );
+        assert_eq!(alice.namespace, "alice-pion-1");
+        assert_eq!(alice.configmap, "pion-1-peers");
+        assert_eq!(plan.views(Some("bob")).count(), 1);
+    }
+}
