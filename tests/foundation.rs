@@ -231,8 +231,12 @@ fn every_configmap_is_a_valid_kubernetes_configmap_and_matches_the_plan() {
         assert_eq!(cm.data["persistent_peers"], expected.join(","), "{path}");
         let lines: String = expected.iter().map(|p| format!("{p}\n")).collect();
         assert_eq!(cm.data["peers.txt"], lines, "{path}");
-        let sha = peergen_sha256(&cm.data["persistent_peers"]);
-        assert_eq!(cm.metadata.annotations["peergen.io/peers-sha256"], sha);
+        // The rollout annotation is the digest of the node's whole [p2p] fragment.
+        let p2p = &tree[&path.replace("peers.yaml", "p2p.toml")];
+        assert_eq!(
+            cm.metadata.annotations["peergen.io/peers-sha256"],
+            peergen_sha256(p2p)
+        );
         assert_eq!(
             cm.metadata.labels["app.kubernetes.io/managed-by"],
             "peergen"

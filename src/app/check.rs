@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use super::Error;
 use super::cli::CheckArgs;
 use super::source::{Loaded, load, plan_cosmos};
-use crate::cosmos::peers::Plan;
+use crate::cosmos::inventory::settings::Topology;
+use crate::cosmos::peers::{ConsumerPlan, Plan, topology};
+use crate::input::address::Host;
 use crate::input::network;
 use crate::stellar;
 
@@ -64,6 +66,7 @@ fn write_report(out: &mut dyn Write, loaded: &Loaded, plan: &Plan) -> Result<(),
                 m.operator_address, m.moniker
             )?;
         }
+        write_topology(out, cp)?;
         for e in &cp.excluded {
             writeln!(out, "  excluded: {e}")?;
         }
@@ -84,5 +87,57 @@ fn write_report(out: &mut dyn Write, loaded: &Loaded, plan: &Plan) -> Result<(),
         )?;
     }
     writeln!(out, "ok: {} warnings", plan.warnings.len())?;
+    Ok(())
+}
+
+/// The consumer's peer graph as CometBFT will see it: its shape, how much failure it survives,
+/// and how many node configs a one-node change rewrites.
+fn write_topology(out: &mut dyn Write, cp: &ConsumerPlan) -> Result<(), Error> {
+    let stats = topology::stats(&cp.graph);
+    let n = stats.nodes;
+    let (name, touched) = match cp.settings.topology {
+        Topology::FullMesh => ("full-mesh".to_owned(), n),
+        Topology::KConnected(k) => {
+            let r = usize::from(k).div_ceil(2);
+            (
+                format!("k-connected {k}"),
+                (2 * r).min(n.saturating_sub(1)) + 1,
+            )
+        }
+    };
+    let diameter = if stats.diameter == usize::MAX {
+        "infinite (disconnected)".to_owned()
+    } else {
+        stats.diameter.to_string()
+    };
+    writeln!(
+        out,
+        "  topology {name}: {n} public nodes, {} behind sentries; degree {}-{}, connectivity {}, diameter {diameter}; a one-node change rewrites up to {} node configs",
+        cp.private.len(),
+        stats.min_degree,
+        stats.max_degree,
+        stats.connectivity,
+        touched.min(n + cp.private.len()),
+    )?;
+    if let Topology::KConnected(k) = cp.settings.topology
+        && usize::from(k) + 1 >= n
+    {
+        writeln!(
+            out,
+            "  (K = {k} ≥ n − 1 = {}: this is the full mesh)",
+            n.saturating_sub(1)
+        )?;
+    }
+    let names = cp
+        .members
+        .iter()
+        .filter(|m| matches!(m.endpoint.host, Host::Name(_)))
+        .count();
+    if names > 0 {
+        writeln!(
+            out,
+            "  note: {names} public nodes are reached by host name; CometBFT resolves each once at start-up and drops a name that does not resolve then"
+        )?;
+    }
     Ok(())
 }

@@ -8,9 +8,10 @@ use minijinja::value::Serde;
 use serde::Deserialize;
 use serde::Serialize;
 use serde_json::{Value as Json, json};
+use sha2::{Digest, Sha256};
 
 use crate::cosmos::inventory::Inventory;
-use crate::cosmos::peers::{Member, Plan, View};
+use crate::cosmos::peers::{Member, Plan, Role, View};
 use crate::output::template::{TemplateError, Templates};
 use crate::output::tree::{OutputTree, TreeError};
 
@@ -26,16 +27,13 @@ pub(crate) enum RenderError {
     UnknownValidator(String, String),
 }
 
-fn opt_list<T: ToString>(l: Option<&crate::input::yaml::Located<Vec<T>>>) -> Json {
-    l.map_or(Json::Null, |l| {
-        Json::String(
-            l.value
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(","),
-        )
-    })
+/// A comma-separated list, `null` (the setting left out) when empty.
+fn id_list(text: String) -> Json {
+    if text.is_empty() {
+        Json::Null
+    } else {
+        Json::String(text)
+    }
 }
 
 /// A peer as templates see it: `{validator, moniker, operator_address, node_id, host, port, address}`.
@@ -58,7 +56,6 @@ struct Context<'a> {
     peers: Vec<Value>,
     persistent_peers: &'a str,
     peer_lines: String,
-    peers_sha256: &'a str,
     configmap: Json,
     workload: Json,
     p2p: Json,
@@ -67,7 +64,7 @@ struct Context<'a> {
 /// The template context of one view (documented in docs/output.md; templates rely on its shape).
 /// `peer_values` holds each member's [`peer_value`], built once per consumer: every member's view
 /// lists almost every other member, so building them per view would be quadratic work.
-fn context(view: &View<'_>, peer_values: &BTreeMap<&str, Value>) -> Value {
+fn context(view: &View<'_>, peer_values: &BTreeMap<String, Value>) -> Value {
     let cp = view.consumer;
     let p2p = &cp.settings.p2p;
     let seeds = p2p.seeds.as_ref().map_or(Json::Null, |s| {
@@ -86,6 +83,12 @@ fn context(view: &View<'_>, peer_values: &BTreeMap<&str, Value>) -> Value {
             "operator_address": view.member.operator_address,
             "node_id": view.member.node_id.as_str(),
             "endpoint": view.member.endpoint.to_string(),
+            "node": view.member.node_name(),
+            "role": match view.member.role {
+                Role::Public => "public",
+                Role::Sentry(_) => "sentry",
+                Role::Validator => "validator",
+            },
         }),
         consumer: json!({
             "consumer_id": cp.consumer_id,
@@ -97,7 +100,7 @@ fn context(view: &View<'_>, peer_values: &BTreeMap<&str, Value>) -> Value {
         peers: view
             .peers
             .iter()
-            .map(|m| peer_values[m.validator.as_str()].clone())
+            .map(|m| peer_values[&m.label()].clone())
             .collect(),
         persistent_peers: &view.persistent_peers,
         peer_lines: view
@@ -105,7 +108,6 @@ fn context(view: &View<'_>, peer_values: &BTreeMap<&str, Value>) -> Value {
             .iter()
             .map(|m| format!("{}\n", m.peer_string()))
             .collect(),
-        peers_sha256: &view.peers_sha256,
         configmap: json!({ "name": view.configmap, "namespace": view.namespace }),
         workload: cp
             .settings
@@ -118,13 +120,22 @@ fn context(view: &View<'_>, peer_values: &BTreeMap<&str, Value>) -> Value {
             ),
         p2p: json!({
             "addr_book_strict": p2p.addr_book_strict.as_ref().map(|b| b.value),
-            "pex": p2p.pex.as_ref().map(|b| b.value),
+            "pex": view.pex,
             "seeds": seeds,
-            "unconditional_peer_ids": opt_list(p2p.unconditional_peer_ids.as_ref()),
-            "private_peer_ids": opt_list(p2p.private_peer_ids.as_ref()),
+            "unconditional_peer_ids": id_list(view.unconditional_text()),
+            "private_peer_ids": id_list(view.private_text()),
+            "persistent_peers_max_dial_period": p2p.max_dial_period(),
+            "max_num_inbound_peers": p2p.max_num_inbound_peers.as_ref().map(|m| m.value),
+            "allow_duplicate_ip": p2p.allow_duplicate_ip.as_ref().map(|a| a.value),
         }),
     };
     Value::from(Serde(&ctx))
+}
+
+/// The nodes of a validator with sentries on one consumer: `validator` and each sentry.
+#[derive(Serialize)]
+struct NodeIndex<'a> {
+    nodes: Vec<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -155,7 +166,8 @@ pub(crate) fn render(
         .filter(|v| only.is_none_or(|o| o == v.as_str()))
         .map(|v| (v.as_str(), Vec::new()))
         .collect();
-    let mut peer_values: (Option<&str>, BTreeMap<&str, Value>) = (None, BTreeMap::new());
+    let mut node_dirs: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+    let mut peer_values: (Option<&str>, BTreeMap<String, Value>) = (None, BTreeMap::new());
     for view in plan.views(only) {
         let cp = view.consumer;
         if peer_values.0 != Some(cp.consumer_id.as_str()) {
@@ -163,16 +175,21 @@ pub(crate) fn render(
                 Some(&cp.consumer_id),
                 cp.members
                     .iter()
-                    .map(|m| (m.validator.as_str(), peer_value(m)))
+                    .chain(&cp.private)
+                    .map(|m| (m.label(), peer_value(m)))
                     .collect(),
             );
         }
-        let dir = format!("{}/{}", view.member.validator, cp.slug);
-        let ctx = context(&view, &peer_values.1);
+        let dir = view.dir.clone();
+        let base = context(&view, &peer_values.1);
+        let p2p = templates.render("cosmos/p2p.toml", &base)?;
+        verify_p2p(&format!("{dir}/p2p.toml"), &p2p, &view)?;
+        // The node's whole [p2p] fragment decides its rollout: any change to it, and only to it,
+        // changes the pod template.
+        let sha = hex::encode(Sha256::digest(p2p.as_bytes()));
+        let ctx = minijinja::context! { peers_sha256 => sha, ..base };
         let peers = templates.render("cosmos/peers.yaml", &ctx)?;
         verify_configmap(&format!("{dir}/peers.yaml"), &peers, &view)?;
-        let p2p = templates.render("cosmos/p2p.toml", &ctx)?;
-        verify_p2p(&format!("{dir}/p2p.toml"), &p2p, &view)?;
         let kustomization = templates.render("cosmos/kustomization.yaml", &ctx)?;
         verify_yaml(&format!("{dir}/kustomization.yaml"), &kustomization)?;
         tree.insert(format!("{dir}/peers.yaml"), peers.into_bytes())?;
@@ -192,9 +209,24 @@ pub(crate) fn render(
         if let Some(list) = per_validator.get_mut(view.member.validator.as_str()) {
             list.push(&view.consumer.slug);
         }
+        if view.member.role != Role::Public {
+            node_dirs
+                .entry((view.member.validator.as_str(), cp.slug.as_str()))
+                .or_default()
+                .push(view.member.node_name());
+        }
+    }
+    for ((validator, slug), mut nodes) in node_dirs {
+        nodes.sort_unstable();
+        let index = NodeIndex { nodes };
+        let text = templates.render("cosmos/consumer-kustomization.yaml", &index)?;
+        let path = format!("{validator}/{slug}/kustomization.yaml");
+        verify_yaml(&path, &text)?;
+        tree.insert(path, text.into_bytes())?;
     }
     for (validator, mut consumers) in per_validator {
         consumers.sort_unstable();
+        consumers.dedup();
         let index = ValidatorIndex {
             validator: BTreeMap::from([("name", validator)]),
             consumers,

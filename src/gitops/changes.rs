@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
 use crate::cosmos::node_id::NodeId;
-use crate::cosmos::peers::{ConsumerPlan, Plan};
+use crate::cosmos::peers::{ConsumerPlan, Plan, Role};
 use crate::input::address::Endpoint;
 use crate::output::removal;
 use crate::output::tree::{MANIFEST, OutputTree, TreeError, in_scope, io, owned_files};
@@ -99,6 +99,8 @@ pub(crate) struct Changes {
     pub(crate) zones: Vec<ZoneChange>,
     /// Consumer directories no validator will have any more.
     pub(crate) removed_consumers: Vec<String>,
+    /// Running nodes whose `[p2p]` fragment changes, so their pods roll.
+    pub(crate) restarts: usize,
     /// The plan checksum: sha256 over the rendered tree's checksum and, for every path in scope,
     /// the sha256 of the bytes it holds now (or its absence). It changes when the inputs change and
     /// when the repository changes, so `--plan-checksum` binds an apply to the reviewed change set.
@@ -243,9 +245,14 @@ pub(crate) fn compare(
         changes.peers = peer_changes(&changes.files, plan);
     }
     changes.zones = zone_changes(&changes.files);
+    changes.restarts = changes
+        .files
+        .iter()
+        .filter(|f| f.action == Action::Change && f.path.ends_with("/p2p.toml"))
+        .count();
     let consumers_of = |paths: &mut dyn Iterator<Item = &String>| -> BTreeSet<String> {
         paths
-            .filter_map(|p| consumer_dir(p).map(|(_, slug)| slug.to_owned()))
+            .filter_map(|p| consumer_dir(p).map(|(_, slug, _)| slug.to_owned()))
             .collect()
     };
     let before = consumers_of(&mut previous.iter().filter(|p| in_scope(p)));
@@ -287,10 +294,13 @@ pub(crate) fn read_optional(dir: &Path, rel: &str) -> Result<Option<Vec<u8>>, Tr
 }
 
 /// `<validator>/<consumer>/peers.yaml` → (validator, consumer).
-fn consumer_dir(path: &str) -> Option<(&str, &str)> {
-    let mut parts = path.split('/');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(v), Some(c), Some("peers.yaml"), None) => Some((v, c)),
+/// `<validator>/<consumer>/peers.yaml` → (validator, consumer, None); one directory deeper for
+/// the nodes of a validator with sentries: (validator, consumer, Some(node)).
+fn consumer_dir(path: &str) -> Option<(&str, &str, Option<&str>)> {
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        [v, c, "peers.yaml"] => Some((v, c, None)),
+        [v, c, n, "peers.yaml"] => Some((v, c, Some(n))),
         _ => None,
     }
 }
@@ -369,13 +379,16 @@ fn peer_changes(files: &[FileChange], plan: &Plan) -> Vec<PeerChange> {
 
     let mut out = Vec::new();
     for f in files {
-        let Some((validator, slug)) = consumer_dir(&f.path) else {
+        let Some((validator, slug, node)) = consumer_dir(&f.path) else {
             continue;
         };
         let old = f.old.as_deref().and_then(|b| parse_peers(&f.path, b));
         let planned = f.new.as_ref().and_then(|_| {
             let cp = by_slug.get(slug)?;
-            let member = cp.members.iter().find(|m| m.validator == validator)?;
+            let member = cp.members.iter().chain(&cp.private).find(|m| {
+                m.validator == validator
+                    && node.is_none_or(|n| m.node_name() == n && m.role != Role::Public)
+            })?;
             let peers: BTreeMap<NodeId, Endpoint> = plan
                 .view(cp, member)
                 .peers
@@ -398,7 +411,7 @@ fn peer_changes(files: &[FileChange], plan: &Plan) -> Vec<PeerChange> {
             moniker: moniker(&consumer_id, id),
         };
         let mut change = PeerChange {
-            validator: validator.to_owned(),
+            validator: node.map_or_else(|| validator.to_owned(), |n| format!("{validator}/{n}")),
             slug: slug.to_owned(),
             before: old.as_ref().map(|p| p.peers.len()),
             after: planned.as_ref().map(|(_, p)| p.len()),

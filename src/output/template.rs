@@ -35,6 +35,10 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/cosmos/rollout-patch.yaml.j2"),
     ),
     (
+        "cosmos/consumer-kustomization.yaml",
+        include_str!("../../templates/cosmos/consumer-kustomization.yaml.j2"),
+    ),
+    (
         "cosmos/validator-kustomization.yaml",
         include_str!("../../templates/cosmos/validator-kustomization.yaml.j2"),
     ),

@@ -182,7 +182,9 @@ fn blocks(
             let Some(v) = inventory.validators.get(&m.validator) else {
                 continue;
             };
-            if !matches!(v.endpoint, EndpointSource::Template(_))
+            // DNS-sourced validators publish their own records; every other public node (a
+            // validator's only node, or each sentry) gets one SRV record under its validator's owner.
+            if matches!(v.endpoint, EndpointSource::Dns(_))
                 || inventory.zone_for(v).is_none_or(|z| z.name != zone.name)
             {
                 continue;
@@ -202,18 +204,18 @@ fn blocks(
                 Host::Ip(ip) => {
                     warnings.push(format!(
                         "zone {}: validator {} serves consumer {} ({}) at IP address {}; an SRV target must be a host name, so it gets no SRV record (give its consumer_template a host name)",
-                        zone.name, v.name, cp.consumer_id, cp.chain_id, ip
+                        zone.name, m.label(), cp.consumer_id, cp.chain_id, ip
                     ));
                     continue;
                 }
             };
-            srv.insert(
-                (v.name.clone(), ci),
-                Block {
+            srv.entry((v.name.clone(), ci))
+                .or_insert(Block {
                     owner,
-                    records: vec![("SRV", format!("0 0 {} {target}", m.endpoint.port))],
-                },
-            );
+                    records: Vec::new(),
+                })
+                .records
+                .push(("SRV", format!("0 0 {} {target}", m.endpoint.port)));
         }
     }
     let mut hosts: BTreeMap<String, Block> = BTreeMap::new();

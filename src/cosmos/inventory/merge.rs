@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::dns::{DnsName, DnsSettings};
 use super::endpoint::{EndpointTemplate, TemplatePort};
+use super::roles::{NodeIds, Sentry, default_node_id};
 use super::settings::SettingsLayer;
 use super::{
     EndpointSource, Field, Inventory, InventoryError, ProviderAuth, ProviderSettings, Validator,
@@ -32,6 +33,8 @@ pub(super) struct PartialValidator {
     pub(super) port_overrides: BTreeMap<String, Located<u16>>,
     pub(super) endpoint_source_dns: Field<bool>,
     pub(super) dns_zone: Field<DnsName>,
+    pub(super) private_endpoint: Field<EndpointTemplate>,
+    pub(super) sentries: Field<Vec<Sentry>>,
 }
 
 pub(super) struct Partial {
@@ -134,6 +137,12 @@ pub(super) fn merge(mut a: Partial, b: Partial) -> Result<Partial, InventoryErro
                         vb.endpoint_source_dns,
                     )?,
                     dns_zone: take(&f("dns_zone"), va.dns_zone, vb.dns_zone)?,
+                    private_endpoint: take(
+                        &f("private_endpoint"),
+                        va.private_endpoint,
+                        vb.private_endpoint,
+                    )?,
+                    sentries: take(&f("sentries"), va.sentries, vb.sentries)?,
                 }
             }
         };
@@ -148,26 +157,12 @@ pub(super) fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, I
     for (name, v) in p.validators {
         let f = |field: &str| format!("validators.{name}.{field}");
         let endpoint = endpoint_source(&name, &v, p.dns.as_ref())?;
-        let node_id = match (v.node_id, v.node_key_file) {
-            (Some(id), Some(key)) if id.value != key.value => {
-                return Err(invalid(
-                    &key.at,
-                    f("node_key_file"),
-                    format!(
-                        "derives node ID {} but node_id (at {}) says {}; remove one of them",
-                        key.value, id.at, id.value
-                    ),
-                ));
-            }
-            (id, key) => id.or(key),
+        let ids = NodeIds {
+            node_id: v.node_id,
+            node_ids: v.node_ids,
+            node_key_file: v.node_key_file,
         };
-        if node_id.is_none() && v.node_ids.is_empty() {
-            return Err(invalid(
-                &v.at,
-                format!("validators.{name}"),
-                "has no node ID: set node_id, node_ids (per consumer) or node_key_file",
-            ));
-        }
+        let (node_id, node_ids) = default_node_id(ids, &v.at, &f, &format!("validators.{name}"))?;
         if let (Some(ports), EndpointSource::Template(template)) = (&v.ports, &endpoint)
             && let TemplatePort::Range(_) | TemplatePort::Fixed(_) = template.value.port
         {
@@ -198,7 +193,7 @@ pub(super) fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, I
                 endpoint,
                 dns_zone: v.dns_zone,
                 node_id,
-                node_ids: v.node_ids,
+                node_ids,
                 ports: v.ports,
                 port_overrides: v.port_overrides,
             },
@@ -277,6 +272,16 @@ fn endpoint_source(
             ));
         }
     }
+    if let Some(sentries) = &v.sentries {
+        return sentried(name, v, sentries);
+    }
+    if let Some(p) = &v.private_endpoint {
+        return Err(invalid(
+            &p.at,
+            f("private_endpoint"),
+            "only applies with `sentries:`: it is where the sentries reach their private validator node",
+        ));
+    }
     match (&v.endpoint_source_dns, &v.consumer_template) {
         (Some(src), Some(t)) if src.value => Err(invalid(
             &t.at,
@@ -322,6 +327,90 @@ fn endpoint_source(
             "missing: every validator needs the endpoint of its consumer nodes, e.g. `alice-{{chain-id}}.example.com:{{port}}`, or `endpoint_source: dns`",
         )),
     }
+}
+
+/// The endpoint source of a validator behind sentries: its node has no public address, so a
+/// `consumer_template` or `endpoint_source: dns` of its own is a contradiction, and its sentries
+/// need `private_endpoint` to reach it.
+fn sentried(
+    name: &str,
+    v: &PartialValidator,
+    sentries: &Located<Vec<Sentry>>,
+) -> Result<EndpointSource, InventoryError> {
+    let f = |field: &str| format!("validators.{name}.{field}");
+    if let Some(t) = &v.consumer_template {
+        return Err(invalid(
+            &t.at,
+            f("consumer_template"),
+            format!(
+                "a validator with sentries (at {}) keeps its validator node private: the sentries' consumer_template are its public endpoints; remove this one, or the sentries",
+                sentries.at
+            ),
+        ));
+    }
+    if let Some(src) = v.endpoint_source_dns.as_ref().filter(|s| s.value) {
+        return Err(invalid(
+            &src.at,
+            f("endpoint_source"),
+            format!(
+                "a validator with sentries (at {}) publishes its sentries, not its validator node; DNS-sourced sentries are not supported yet: give each sentry a consumer_template",
+                sentries.at
+            ),
+        ));
+    }
+    for (field, set) in [
+        ("ports", v.ports.as_ref().map(|p| &p.at)),
+        (
+            "port_overrides",
+            v.port_overrides.values().next().map(|p| &p.at),
+        ),
+    ] {
+        if let Some(at) = set {
+            return Err(invalid(
+                at,
+                f(field),
+                "does not apply to a validator with sentries: write each sentry's port in its consumer_template",
+            ));
+        }
+    }
+    let Some(private_endpoint) = v.private_endpoint.clone() else {
+        return Err(invalid(
+            &sentries.at,
+            f("private_endpoint"),
+            "missing: sentries reach their validator node at this address (it is never published), e.g. `alice-validator-{{chain_id}}.alice.svc.cluster.local:26656`",
+        ));
+    };
+    let ids_of = |s: &Sentry| {
+        s.node_id
+            .iter()
+            .chain(s.node_ids.values())
+            .map(|l| (l.value.clone(), l.at.clone()))
+            .collect::<Vec<_>>()
+    };
+    let own: Vec<&Located<NodeId>> = v
+        .node_id
+        .iter()
+        .chain(v.node_key_file.iter())
+        .chain(v.node_ids.values())
+        .collect();
+    for s in &sentries.value {
+        for (id, at) in ids_of(s) {
+            if let Some(mine) = own.iter().find(|o| o.value == id) {
+                return Err(invalid(
+                    &at,
+                    format!("validators.{name}.sentries.{}", s.name),
+                    format!(
+                        "node ID {id} is the validator node's own (at {}); a sentry is another node with its own node key",
+                        mine.at
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(EndpointSource::Sentries {
+        private_endpoint,
+        sentries: sentries.value.clone(),
+    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub(crate) mod dns;
 pub(crate) mod endpoint;
 mod merge;
 mod parse;
+pub(crate) mod roles;
 pub(crate) mod settings;
 
 use std::collections::BTreeMap;
@@ -13,7 +14,10 @@ use std::sync::Arc;
 
 use self::dns::{DnsName, DnsSettings, ZoneSettings};
 use self::endpoint::{EndpointTemplate, PortRange};
-use self::settings::{NamePattern, PortStrategy, Selection, Settings, SettingsLayer};
+use self::roles::Sentry;
+use self::settings::{
+    DEFAULT_CONFIGMAP, NamePattern, PortStrategy, Selection, Settings, SettingsLayer, Topology,
+};
 use crate::cosmos::node_id::NodeId;
 use crate::input::address::Endpoint;
 use crate::input::yaml::{Located, Origin, YamlError};
@@ -66,6 +70,12 @@ pub(crate) enum EndpointSource {
     Template(Located<EndpointTemplate>),
     /// `endpoint_source: dns`: the SRV answers `peergen resolve` locked into the snapshot.
     Dns(Origin),
+    /// `sentries:`: the validator node is private, reached by its own sentries only at
+    /// `private_endpoint`; the sentries are its public nodes.
+    Sentries {
+        private_endpoint: Located<EndpointTemplate>,
+        sentries: Vec<Sentry>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -175,8 +185,9 @@ impl Inventory {
                 .map_or_else(|| builtin("{{validator}}-{{chain_id}}"), |n| n.value),
             configmap: layer
                 .configmap
-                .map_or_else(|| builtin("{{chain_id}}-peers"), |n| n.value),
+                .map_or_else(|| builtin(DEFAULT_CONFIGMAP), |n| n.value),
             workload: layer.workload.map(|w| w.value),
+            topology: layer.topology.map_or(Topology::FullMesh, |t| t.value),
             p2p: layer.p2p,
             exclude: layer.exclude,
         }

@@ -6,12 +6,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde::Deserialize;
+use serde_json::Value as Json;
 
 use super::dns::DnsName;
 use super::endpoint::{EndpointTemplate, PortRange};
 use super::merge::{Partial, PartialValidator};
+use super::roles::{RawSentry, parse_node_ids, parse_sentries};
 use super::settings::{
-    NamePattern, PortStrategy, Selection, SettingsLayer, Workload, WorkloadKind,
+    NamePattern, PortStrategy, Selection, SettingsLayer, Topology, Workload, WorkloadKind,
+    check_duration,
 };
 use super::{InventoryError, ProviderAuth, ValidatorPorts, invalid};
 use crate::cosmos::node_id::NodeId;
@@ -60,6 +63,7 @@ struct RawSettings {
     namespace: Option<Spanned<String>>,
     configmap: Option<Spanned<String>>,
     workload: Option<Spanned<RawWorkload>>,
+    topology: Option<Spanned<Json>>,
     p2p: Option<Spanned<RawP2p>>,
     exclude: Option<Spanned<Vec<String>>>,
 }
@@ -79,6 +83,10 @@ struct RawP2p {
     unconditional_peer_ids: Option<Spanned<Vec<String>>>,
     private_peer_ids: Option<Spanned<Vec<String>>>,
     seeds: Option<Spanned<Vec<String>>>,
+    max_num_inbound_peers: Option<Spanned<Json>>,
+    allow_duplicate_ip: Option<Spanned<bool>>,
+    unconditional_mesh: Option<Spanned<bool>>,
+    persistent_peers_max_dial_period: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -95,6 +103,29 @@ struct RawValidator {
     port_overrides: Option<BTreeMap<String, Spanned<String>>>,
     endpoint_source: Option<Spanned<String>>,
     dns_zone: Option<Spanned<String>>,
+    private_endpoint: Option<Spanned<String>>,
+    sentries: Option<Spanned<Vec<Spanned<RawSentry>>>>,
+}
+
+/// `full-mesh` or `{k-connected: K}` with K ≥ 1.
+fn parse_topology(value: &Json) -> Result<Topology, String> {
+    let wanted = "expected `full-mesh` or `{k-connected: K}` with a whole number K ≥ 1";
+    if value.as_str() == Some("full-mesh") {
+        return Ok(Topology::FullMesh);
+    }
+    let k = value
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .and_then(|o| o.get("k-connected"))
+        .ok_or_else(|| format!("{value} is not a topology; {wanted}"))?;
+    match k.as_u64() {
+        Some(0) => Err(
+            "k-connected: 0 links nothing; K is the number of nodes that may fail with the graph still connected, at least 1 (K ≥ n−1 is the full mesh)"
+                .to_owned(),
+        ),
+        Some(k) => Ok(Topology::KConnected(u16::try_from(k).unwrap_or(u16::MAX))),
+        None => Err(format!("k-connected: {k} is not a whole number; {wanted}")),
+    }
 }
 
 fn located<S, T>(file: &Arc<Path>, s: &Spanned<S>, value: T) -> Located<T> {
@@ -381,6 +412,15 @@ fn parse_settings(
             at,
         });
     }
+    if let Some(t) = raw.topology {
+        let at = Origin::of(file, &t);
+        let topology =
+            parse_topology(&t.value).map_err(|m| invalid(&at, format!("{scope}.topology"), m))?;
+        layer.topology = Some(Located {
+            value: topology,
+            at,
+        });
+    }
     if let Some(p2p) = raw.p2p {
         let p2p = p2p.value;
         layer.p2p.addr_book_strict = p2p.addr_book_strict.map(|b| located(file, &b, b.value));
@@ -431,6 +471,35 @@ fn parse_settings(
             parsed.dedup();
             layer.p2p.seeds = Some(Located { value: parsed, at });
         }
+        if let Some(m) = p2p.max_num_inbound_peers {
+            let at = Origin::of(file, &m);
+            let value = m
+                .value
+                .as_u64()
+                .and_then(|n| u16::try_from(n).ok())
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    invalid(
+                        &at,
+                        format!("{scope}.p2p.max_num_inbound_peers"),
+                        format!("{} is not a whole number from 1 to 65535", m.value),
+                    )
+                })?;
+            layer.p2p.max_num_inbound_peers = Some(Located { value, at });
+        }
+        layer.p2p.allow_duplicate_ip = p2p.allow_duplicate_ip.map(|b| located(file, &b, b.value));
+        layer.p2p.unconditional_mesh = p2p.unconditional_mesh.map(|b| located(file, &b, b.value));
+        if let Some(d) = p2p.persistent_peers_max_dial_period {
+            let at = Origin::of(file, &d);
+            check_duration(&d.value).map_err(|m| {
+                invalid(
+                    &at,
+                    format!("{scope}.p2p.persistent_peers_max_dial_period"),
+                    m,
+                )
+            })?;
+            layer.p2p.max_dial_period = Some(Located { value: d.value, at });
+        }
     }
     if let Some(ex) = raw.exclude {
         let at = Origin::of(file, &ex);
@@ -467,6 +536,8 @@ fn parse_validator(
         port_overrides: BTreeMap::new(),
         endpoint_source_dns: None,
         dns_zone: None,
+        private_endpoint: None,
+        sentries: None,
     };
     if let Some(s) = raw.endpoint_source {
         let at = Origin::of(file, &s);
@@ -517,28 +588,21 @@ fn parse_validator(
             at,
         });
     }
-    if let Some(id) = raw.node_id {
-        let at = Origin::of(file, &id);
-        let node_id = NodeId::parse(id.value.trim())
-            .map_err(|e| invalid(&at, f("node_id"), e.to_string()))?;
-        v.node_id = Some(Located { value: node_id, at });
+    let ids = parse_node_ids(file, dir, &f, raw.node_id, raw.node_ids, raw.node_key_file)?;
+    v.node_id = ids.node_id;
+    v.node_ids = ids.node_ids;
+    v.node_key_file = ids.node_key_file;
+    if let Some(t) = raw.private_endpoint {
+        let at = Origin::of(file, &t);
+        let template = EndpointTemplate::parse(&t.value)
+            .map_err(|m| invalid(&at, f("private_endpoint"), m))?;
+        v.private_endpoint = Some(Located {
+            value: template,
+            at,
+        });
     }
-    for (key, id) in raw.node_ids.unwrap_or_default() {
-        let at = Origin::of(file, &id);
-        let node_id = NodeId::parse(id.value.trim()).map_err(|e| {
-            invalid(
-                &at,
-                f(&format!("node_ids.{key}")),
-                format!("consumer {key}: {e}"),
-            )
-        })?;
-        v.node_ids.insert(key, Located { value: node_id, at });
-    }
-    if let Some(path) = raw.node_key_file {
-        let at = Origin::of(file, &path);
-        let node_id = crate::cosmos::node_id::from_node_key_file(&dir.join(&path.value))
-            .map_err(|e| invalid(&at, f("node_key_file"), e.to_string()))?;
-        v.node_key_file = Some(Located { value: node_id, at });
+    if let Some(list) = raw.sentries {
+        v.sentries = Some(parse_sentries(file, dir, name, list)?);
     }
     if let Some(p) = raw.ports {
         let at = Origin::of(file, &p);

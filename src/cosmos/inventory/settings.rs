@@ -80,6 +80,17 @@ impl FromStr for Selection {
     }
 }
 
+/// How a consumer's public nodes are linked (`topology:`); the graph itself is
+/// [`crate::cosmos::peers::topology`]'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Topology {
+    FullMesh,
+    /// Every node gets 2·⌈K/2⌉ ring neighbours (all others once that covers everyone), so the
+    /// graph survives the loss of any K − 1 nodes. Precondition: K ≥ 1, which the inventory
+    /// validates; K = 0 is not rejected here but yields a graph without edges.
+    KConnected(u16),
+}
+
 /// How a consumer's port is chosen when the validator's endpoint does not fix it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum PortStrategy {
@@ -141,13 +152,19 @@ pub(crate) struct Workload {
     pub(crate) name: NamePattern,
 }
 
+/// The ConfigMap name pattern when none is set.
+pub(crate) const DEFAULT_CONFIGMAP: &str = "{{chain_id}}-peers";
+
+/// The default for the nodes of a validator with sentries, which each get their own ConfigMap.
+pub(crate) const DEFAULT_NODE_CONFIGMAP: &str = "{{chain_id}}-{{node}}-peers";
+
 /// A Kubernetes name pattern with `{{validator}}`, `{{chain_id}}` (or `{{chain-id}}`) and `{{consumer_id}}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct NamePattern(String);
 
 impl NamePattern {
     /// A pattern peergen supplies itself, known to be well-formed.
-    pub(super) fn builtin(text: &str) -> NamePattern {
+    pub(crate) fn builtin(text: &str) -> NamePattern {
         NamePattern(text.to_owned())
     }
 
@@ -159,10 +176,10 @@ impl NamePattern {
                 .find("}}")
                 .ok_or_else(|| format!("unclosed `{{{{` in {text:?}"))?;
             match after[..end].trim() {
-                "validator" | "chain_id" | "chain-id" | "consumer_id" | "consumer-id" => {}
+                "validator" | "chain_id" | "chain-id" | "consumer_id" | "consumer-id" | "node" => {}
                 other => {
                     return Err(format!(
-                        "unknown variable `{{{{{other}}}}}` in {text:?}; known: {{{{validator}}}}, {{{{chain_id}}}}, {{{{consumer_id}}}}"
+                        "unknown variable `{{{{{other}}}}}` in {text:?}; known: {{{{validator}}}}, {{{{chain_id}}}}, {{{{consumer_id}}}}, {{{{node}}}}"
                     ));
                 }
             }
@@ -171,7 +188,18 @@ impl NamePattern {
         Ok(NamePattern(text.to_owned()))
     }
 
-    pub(crate) fn expand(&self, validator: &str, chain_id: &str, consumer_id: &str) -> String {
+    /// The pattern as written.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub(crate) fn expand(
+        &self,
+        validator: &str,
+        chain_id: &str,
+        consumer_id: &str,
+        node: &str,
+    ) -> String {
         let mut out = String::new();
         let mut rest = self.0.as_str();
         while let Some(i) = rest.find("{{") {
@@ -181,6 +209,7 @@ impl NamePattern {
             out.push_str(match after[..end].trim() {
                 "validator" => validator,
                 "consumer_id" | "consumer-id" => consumer_id,
+                "node" => node,
                 _ => chain_id,
             });
             rest = &after[end + 2..];
@@ -198,6 +227,46 @@ pub(crate) struct P2pSettings {
     pub(crate) unconditional_peer_ids: Field<Vec<NodeId>>,
     pub(crate) private_peer_ids: Field<Vec<NodeId>>,
     pub(crate) seeds: Field<Vec<(NodeId, Endpoint)>>,
+    /// CometBFT's inbound cap; the budget check uses [`DEFAULT_MAX_INBOUND`] when unset.
+    pub(crate) max_num_inbound_peers: Field<u16>,
+    pub(crate) allow_duplicate_ip: Field<bool>,
+    /// Whether every mesh peer of a node is also unconditional for it (default true).
+    pub(crate) unconditional_mesh: Field<bool>,
+    /// A CometBFT duration such as `30s`; [`DEFAULT_MAX_DIAL_PERIOD`] when unset.
+    pub(crate) max_dial_period: Field<String>,
+}
+
+/// CometBFT's default `max_num_inbound_peers`.
+pub(crate) const DEFAULT_MAX_INBOUND: u16 = 40;
+
+/// peergen's default `persistent_peers_max_dial_period`: CometBFT's own default (`0s`) gives up
+/// redialling a lost persistent peer after about eight hours.
+pub(crate) const DEFAULT_MAX_DIAL_PERIOD: &str = "30s";
+
+/// A CometBFT (Go `time.ParseDuration`) duration peergen accepts: whole numbers of `ms`, `s`, `m`
+/// or `h`, one or more, such as `30s` or `1m30s`.
+pub(crate) fn check_duration(text: &str) -> Result<(), String> {
+    let mut rest = text;
+    let mut parts = 0;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let unit = ["ms", "s", "m", "h"]
+            .into_iter()
+            .find(|u| rest[digits..].starts_with(u));
+        match unit {
+            Some(u) if digits > 0 && digits <= 9 => rest = &rest[digits + u.len()..],
+            _ => {
+                return Err(format!(
+                    "{text:?} is not a duration such as 30s, 2m or 1m30s (whole numbers of ms, s, m, h)"
+                ));
+            }
+        }
+        parts += 1;
+    }
+    if parts == 0 {
+        return Err("the duration is empty; write for example 30s".to_owned());
+    }
+    Ok(())
 }
 
 /// Per-consumer settings as written in one place (`defaults:` or one `consumers:` entry).
@@ -208,6 +277,7 @@ pub(crate) struct SettingsLayer {
     pub(crate) namespace: Field<NamePattern>,
     pub(crate) configmap: Field<NamePattern>,
     pub(crate) workload: Field<Workload>,
+    pub(crate) topology: Field<Topology>,
     pub(crate) p2p: P2pSettings,
     pub(crate) exclude: Vec<Located<String>>,
 }
@@ -220,8 +290,31 @@ pub(crate) struct Settings {
     pub(crate) namespace: NamePattern,
     pub(crate) configmap: NamePattern,
     pub(crate) workload: Option<Workload>,
+    pub(crate) topology: Topology,
     pub(crate) p2p: P2pSettings,
     pub(crate) exclude: Vec<Located<String>>,
+}
+
+impl P2pSettings {
+    pub(crate) fn max_inbound(&self) -> u16 {
+        self.max_num_inbound_peers
+            .as_ref()
+            .map_or(DEFAULT_MAX_INBOUND, |m| m.value)
+    }
+
+    pub(crate) fn unconditional_mesh(&self) -> bool {
+        self.unconditional_mesh.as_ref().is_none_or(|u| u.value)
+    }
+
+    pub(crate) fn allow_duplicate_ip(&self) -> bool {
+        self.allow_duplicate_ip.as_ref().is_some_and(|a| a.value)
+    }
+
+    pub(crate) fn max_dial_period(&self) -> &str {
+        self.max_dial_period
+            .as_ref()
+            .map_or(DEFAULT_MAX_DIAL_PERIOD, |d| d.value.as_str())
+    }
 }
 
 impl SettingsLayer {
@@ -245,6 +338,20 @@ impl SettingsLayer {
         );
         set(&mut self.p2p.private_peer_ids, &over.p2p.private_peer_ids);
         set(&mut self.p2p.seeds, &over.p2p.seeds);
+        set(
+            &mut self.p2p.max_num_inbound_peers,
+            &over.p2p.max_num_inbound_peers,
+        );
+        set(
+            &mut self.p2p.allow_duplicate_ip,
+            &over.p2p.allow_duplicate_ip,
+        );
+        set(
+            &mut self.p2p.unconditional_mesh,
+            &over.p2p.unconditional_mesh,
+        );
+        set(&mut self.p2p.max_dial_period, &over.p2p.max_dial_period);
+        set(&mut self.topology, &over.topology);
         self.exclude.extend(over.exclude.iter().cloned());
     }
 }

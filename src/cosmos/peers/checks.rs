@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{ConsumerPlan, Member, Plan, PlanError};
-use crate::cosmos::inventory::settings::NamePattern;
+use super::{ConsumerPlan, Member, Plan, PlanError, Role};
+use crate::cosmos::inventory::settings::{DEFAULT_CONFIGMAP, DEFAULT_NODE_CONFIGMAP, NamePattern};
 use crate::cosmos::node_id::NodeId;
 use crate::input::address::Host;
 use crate::input::name::{check_label, check_label_value, check_subdomain};
@@ -15,19 +15,19 @@ pub(super) fn check_node_ids(
     warnings: &mut Vec<String>,
 ) {
     let mut by_id: BTreeMap<&NodeId, &Member> = BTreeMap::new();
-    for m in &cp.members {
+    for m in cp.members.iter().chain(&cp.private) {
         if let Some(other) = by_id.insert(&m.node_id, m) {
             if other.endpoint == m.endpoint {
                 warnings.push(format!(
                     "consumer {}: validators {} and {} describe the same node {}; it is listed once",
-                    cp.consumer_id, other.validator, m.validator, m.peer_string()
+                    cp.consumer_id, other.label(), m.label(), m.peer_string()
                 ));
             } else {
                 errors.push(PlanError::NodeIdConflict {
                     consumer_id: cp.consumer_id.clone(),
                     node_id: m.node_id.clone(),
-                    a: other.validator.clone(),
-                    b: m.validator.clone(),
+                    a: other.label(),
+                    b: m.label(),
                 });
             }
         }
@@ -55,20 +55,17 @@ pub(super) fn check_collisions(consumers: &[ConsumerPlan], errors: &mut Vec<Plan
                 owners.insert(key, (cp, m));
                 continue;
             };
-            if first_m.validator != m.validator {
-                if first_cp.consumer_id != cp.consumer_id || first_m.node_id != m.node_id {
+            let same_consumer = first_cp.consumer_id == cp.consumer_id;
+            if first_m.validator != m.validator || same_consumer {
+                if !same_consumer || first_m.node_id != m.node_id {
                     errors.push(PlanError::SharedAddress {
                         endpoint: m.endpoint.clone(),
                         first: (
-                            first_m.validator.clone(),
+                            first_m.label(),
                             first_cp.consumer_id.clone(),
                             first_cp.chain_id.clone(),
                         ),
-                        second: (
-                            m.validator.clone(),
-                            cp.consumer_id.clone(),
-                            cp.chain_id.clone(),
-                        ),
+                        second: (m.label(), cp.consumer_id.clone(), cp.chain_id.clone()),
                     });
                 }
                 continue;
@@ -105,19 +102,35 @@ pub(super) struct Names {
 
 impl Names {
     pub(super) fn of(cp: &ConsumerPlan, member: &Member) -> Names {
-        let expand = |p: &NamePattern| p.expand(&member.validator, &cp.slug, &cp.consumer_id);
+        let expand = |p: &NamePattern| {
+            p.expand(
+                &member.validator,
+                &cp.slug,
+                &cp.consumer_id,
+                member.node_name(),
+            )
+        };
+        let node_default;
+        let configmap =
+            if member.role != Role::Public && cp.settings.configmap.as_str() == DEFAULT_CONFIGMAP {
+                node_default = NamePattern::builtin(DEFAULT_NODE_CONFIGMAP);
+                &node_default
+            } else {
+                &cp.settings.configmap
+            };
         Names {
             namespace: expand(&cp.settings.namespace),
-            configmap: expand(&cp.settings.configmap),
+            configmap: expand(configmap),
             workload: cp.settings.workload.as_ref().map(|w| expand(&w.name)),
         }
     }
 }
 
 pub(super) fn check_names(plan: &Plan, errors: &mut Vec<PlanError>) {
-    let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut seen: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
     for cp in &plan.consumers {
-        for m in &cp.members {
+        let mut workloads: BTreeMap<(&str, String), String> = BTreeMap::new();
+        for m in cp.members.iter().chain(&cp.private) {
             let view = Names::of(cp, m);
             let bad = |what: &'static str, value: &str, reason: String| PlanError::BadName {
                 validator: m.validator.clone(),
@@ -149,12 +162,92 @@ pub(super) fn check_names(plan: &Plan, errors: &mut Vec<PlanError>) {
                 m.validator.clone(),
                 format!("ConfigMap {}/{}", view.namespace, view.configmap),
             );
-            if let Some(other) = seen.insert(key.clone(), cp.consumer_id.clone()) {
-                errors.push(PlanError::DuplicateName {
+            let here = (cp.consumer_id.clone(), m.label());
+            match seen.insert(key.clone(), here.clone()) {
+                Some(other) if other.0 == here.0 => errors.push(PlanError::DuplicateNodeName {
+                    what: key.1,
+                    consumer_id: here.0,
+                    nodes: (other.1, here.1),
+                    field: "configmap",
+                }),
+                Some(other) => errors.push(PlanError::DuplicateName {
                     validator: m.validator.clone(),
                     what: key.1,
-                    consumers: (other, cp.consumer_id.clone()),
+                    consumers: (other.0, cp.consumer_id.clone()),
+                }),
+                None => {}
+            }
+            if let Some(w) = view.workload {
+                let what = format!("workload {}/{w}", view.namespace);
+                if let Some(other) =
+                    workloads.insert((m.validator.as_str(), what.clone()), m.label())
+                {
+                    errors.push(PlanError::DuplicateNodeName {
+                        what,
+                        consumer_id: cp.consumer_id.clone(),
+                        nodes: (other, m.label()),
+                        field: "workload.name",
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// What CometBFT would refuse: a node dialled by more peers that are not unconditional for it
+/// than `max_num_inbound_peers` admits, and two peers of one node on one IP literal (only one of
+/// them connects while `allow_duplicate_ip` is false). Host names are resolved by each node at
+/// start-up and cannot be checked here.
+pub(super) fn check_admission(plan: &Plan, errors: &mut Vec<PlanError>) {
+    for cp in &plan.consumers {
+        let p2p = &cp.settings.p2p;
+        let views: Vec<_> = cp
+            .members
+            .iter()
+            .chain(&cp.private)
+            .map(|m| plan.view(cp, m))
+            .collect();
+        let mut listed_by: BTreeMap<&NodeId, Vec<&NodeId>> = BTreeMap::new();
+        for v in &views {
+            for p in &v.peers {
+                listed_by
+                    .entry(&p.node_id)
+                    .or_default()
+                    .push(&v.member.node_id);
+            }
+        }
+        for v in &views {
+            let dialers = listed_by.get(&v.member.node_id).map_or(0, |ids| {
+                ids.iter()
+                    .filter(|id| !v.unconditional.contains(id))
+                    .count()
+            });
+            if dialers > usize::from(p2p.max_inbound()) {
+                errors.push(PlanError::InboundBudget {
+                    node: v.member.label(),
+                    consumer_id: cp.consumer_id.clone(),
+                    chain_id: cp.chain_id.clone(),
+                    dialers,
+                    max: p2p.max_inbound(),
                 });
+            }
+            if p2p.allow_duplicate_ip() {
+                continue;
+            }
+            let mut by_ip: BTreeMap<&std::net::IpAddr, &Member> = BTreeMap::new();
+            for p in &v.peers {
+                let Host::Ip(ip) = &p.endpoint.host else {
+                    continue;
+                };
+                if let Some(first) = by_ip.insert(ip, p) {
+                    errors.push(PlanError::DuplicateIp {
+                        node: v.member.label(),
+                        consumer_id: cp.consumer_id.clone(),
+                        ip: ip.to_string(),
+                        peers: (first.peer_string(), p.peer_string()),
+                    });
+                    break;
+                }
             }
         }
     }

@@ -62,6 +62,28 @@ pub(crate) enum PlanError {
         what: String,
         consumers: (String, String),
     },
+    /// Two nodes of one validator on one consumer would share an object.
+    DuplicateNodeName {
+        what: String,
+        consumer_id: String,
+        nodes: (String, String),
+        field: &'static str,
+    },
+    /// A node that more peers dial than its inbound cap admits.
+    InboundBudget {
+        node: String,
+        consumer_id: String,
+        chain_id: String,
+        dialers: usize,
+        max: u16,
+    },
+    /// Two peers of one node on one IP, which CometBFT connects only one of.
+    DuplicateIp {
+        node: String,
+        consumer_id: String,
+        ip: String,
+        peers: (String, String),
+    },
     /// A validator with `endpoint_source: dns` has no usable resolved endpoint.
     Dns {
         validator: String,
@@ -202,6 +224,36 @@ impl fmt::Display for PlanError {
                 f,
                 "validator {validator}: consumers {} and {} both get {what}; make the name pattern include {{{{chain_id}}}} or {{{{consumer_id}}}}",
                 consumers.0, consumers.1
+            ),
+            PlanError::DuplicateNodeName {
+                what,
+                consumer_id,
+                nodes,
+                field,
+            } => write!(
+                f,
+                "consumer {consumer_id}: nodes {} and {} would both get {what}; each node of a validator with sentries needs its own: make the `{field}` pattern include {{{{node}}}}",
+                nodes.0, nodes.1
+            ),
+            PlanError::InboundBudget {
+                node,
+                consumer_id,
+                chain_id,
+                dialers,
+                max,
+            } => write!(
+                f,
+                "consumer {consumer_id} ({chain_id}): {dialers} peers that are not unconditional for node {node} list it as a persistent peer, but CometBFT admits {max} inbound (max_num_inbound_peers) and refuses the rest: keep `p2p: {{unconditional_mesh: true}}` (the default), raise `p2p.max_num_inbound_peers`, or use a sparse `topology: {{k-connected: K}}`"
+            ),
+            PlanError::DuplicateIp {
+                node,
+                consumer_id,
+                ip,
+                peers,
+            } => write!(
+                f,
+                "consumer {consumer_id}: node {node} would list {} and {} at one IP address {ip}; with allow_duplicate_ip = false (CometBFT's default) only one of them connects: give each its own address, or set `p2p: {{allow_duplicate_ip: true}}` for this consumer",
+                peers.0, peers.1
             ),
             PlanError::Dns {
                 validator,

@@ -2,10 +2,13 @@
 //! node ID, endpoint and the source of its port.
 
 use super::selection::Selected;
-use super::{ConsumerPlan, DnsLookup, DnsMode, Member, PlanError, PortSource, port};
-use crate::cosmos::inventory::endpoint::{TemplatePort, Vars};
+use super::{ConsumerPlan, DnsLookup, DnsMode, Member, PlanError, PortSource, Role, port};
+use crate::cosmos::inventory::endpoint::{EndpointTemplate, TemplatePort, Vars};
+use crate::cosmos::inventory::settings::Settings;
 use crate::cosmos::inventory::{EndpointSource, Inventory, Validator, ValidatorPorts};
+use crate::cosmos::node_id::NodeId;
 use crate::input::address::Endpoint;
+use crate::input::yaml::Located;
 
 pub(super) fn match_validator<'a>(
     inventory: &'a Inventory,
@@ -36,6 +39,13 @@ pub(super) fn match_validator<'a>(
     Some(v)
 }
 
+/// The plan's nodes of one selected validator: its public node, or its sentries and its private
+/// validator node.
+pub(super) struct Nodes {
+    pub(super) public: Vec<Member>,
+    pub(super) private: Option<Member>,
+}
+
 pub(super) fn member(
     inventory: &Inventory,
     v: &Validator,
@@ -44,17 +54,27 @@ pub(super) fn member(
     cp: &ConsumerPlan,
     dns: &mut DnsMode<'_>,
     errors: &mut Vec<PlanError>,
-) -> Option<Member> {
+) -> Option<Nodes> {
     let settings = &cp.settings;
     let (cid, chain) = (consumer.consumer_id.as_str(), consumer.chain_id.as_str());
+    let no_node_id = |node: Option<&str>| PlanError::NoNodeId {
+        validator: node.map_or_else(|| v.name.clone(), |n| format!("{}.sentries.{n}", v.name)),
+        consumer_id: cid.to_owned(),
+        chain_id: chain.to_owned(),
+        at: v.at.clone(),
+    };
     let Some(node_id) = Inventory::node_id_for(v, cid, chain) else {
-        errors.push(PlanError::NoNodeId {
-            validator: v.name.clone(),
-            consumer_id: cid.to_owned(),
-            chain_id: chain.to_owned(),
-            at: v.at.clone(),
-        });
+        errors.push(no_node_id(None));
         return None;
+    };
+    let node = |role: Role, node_id: &NodeId, endpoint: Endpoint, port_source: PortSource| Member {
+        validator: v.name.clone(),
+        moniker: s.moniker.clone(),
+        operator_address: s.operator_address.clone(),
+        node_id: node_id.clone(),
+        endpoint,
+        port_source,
+        role,
     };
     let template = match &v.endpoint {
         EndpointSource::Template(t) => t,
@@ -67,13 +87,14 @@ pub(super) fn member(
                 problem,
             });
             return match endpoint {
-                Ok(Some((endpoint, query))) => Some(Member {
-                    validator: v.name.clone(),
-                    moniker: s.moniker.clone(),
-                    operator_address: s.operator_address.clone(),
-                    node_id: node_id.clone(),
-                    endpoint,
-                    port_source: PortSource::Resolved { query },
+                Ok(Some((endpoint, query))) => Some(Nodes {
+                    public: vec![node(
+                        Role::Public,
+                        node_id,
+                        endpoint,
+                        PortSource::Resolved { query },
+                    )],
+                    private: None,
                 }),
                 Ok(None) => None,
                 Err(e) => {
@@ -82,7 +103,59 @@ pub(super) fn member(
                 }
             };
         }
+        EndpointSource::Sentries {
+            private_endpoint,
+            sentries,
+        } => {
+            let mut public = Vec::new();
+            for sentry in sentries {
+                let Some(id) = sentry.node_id_for(cid, chain) else {
+                    errors.push(no_node_id(Some(&sentry.name)));
+                    continue;
+                };
+                match endpoint_of(&sentry.template, v, cid, chain, settings) {
+                    Ok((endpoint, source)) => {
+                        public.push(node(
+                            Role::Sentry(sentry.name.clone()),
+                            id,
+                            endpoint,
+                            source,
+                        ));
+                    }
+                    Err(e) => errors.push(*e),
+                }
+            }
+            let private = match endpoint_of(private_endpoint, v, cid, chain, settings) {
+                Ok((endpoint, source)) => Some(node(Role::Validator, node_id, endpoint, source)),
+                Err(e) => {
+                    errors.push(*e);
+                    None
+                }
+            };
+            return Some(Nodes { public, private });
+        }
     };
+    match endpoint_of(template, v, cid, chain, settings) {
+        Ok((endpoint, source)) => Some(Nodes {
+            public: vec![node(Role::Public, node_id, endpoint, source)],
+            private: None,
+        }),
+        Err(e) => {
+            errors.push(*e);
+            None
+        }
+    }
+}
+
+/// Expands `template` for one consumer, its port from (in order) the validator's per-consumer
+/// override, the template itself, the validator's `ports`, the consumer's port strategy.
+fn endpoint_of(
+    template: &Located<EndpointTemplate>,
+    v: &Validator,
+    cid: &str,
+    chain: &str,
+    settings: &Settings,
+) -> Result<(Endpoint, PortSource), Box<PlanError>> {
     let (port, port_source) = if let Some(o) = v
         .port_overrides
         .get(cid)
@@ -117,28 +190,20 @@ pub(super) fn member(
         consumer_id: cid,
         validator: &v.name,
     };
-    let endpoint = match template.value.expand(&vars, port) {
-        Ok(e) => e,
-        Err(error) => {
-            errors.push(PlanError::Endpoint {
+    template
+        .value
+        .expand(&vars, port)
+        .map(|e| (e, port_source))
+        .map_err(|error| {
+            Box::new(PlanError::Endpoint {
                 validator: v.name.clone(),
                 consumer_id: cid.to_owned(),
                 chain_id: chain.to_owned(),
                 template: template.value.as_str().to_owned(),
                 at: template.at.clone(),
                 error,
-            });
-            return None;
-        }
-    };
-    Some(Member {
-        validator: v.name.clone(),
-        moniker: s.moniker.clone(),
-        operator_address: s.operator_address.clone(),
-        node_id: node_id.clone(),
-        endpoint,
-        port_source,
-    })
+            })
+        })
 }
 
 /// The endpoint of a DNS-sourced member from the snapshot, or `None` after noting the lookup in

@@ -6,13 +6,13 @@ mod error;
 mod member;
 pub(crate) mod port;
 pub(crate) mod selection;
+pub(crate) mod topology;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sha2::{Digest, Sha256};
-
 use self::selection::Selected;
 use crate::cosmos::inventory::Inventory;
+use crate::cosmos::inventory::roles::VALIDATOR_NODE;
 use crate::cosmos::inventory::settings::PortStrategy;
 use crate::cosmos::inventory::settings::Settings;
 use crate::cosmos::node_id::NodeId;
@@ -20,7 +20,7 @@ use crate::cosmos::state::{Phase, ProviderState, ResolvedEndpoint};
 use crate::input::address::Endpoint;
 use crate::input::yaml::Origin;
 
-use self::checks::{Names, check_collisions, check_names, check_node_ids};
+use self::checks::{Names, check_admission, check_collisions, check_names, check_node_ids};
 pub(crate) use self::error::{PlanError, PlanErrors};
 use self::member::match_validator;
 
@@ -41,19 +41,68 @@ pub(crate) enum PortSource {
     },
 }
 
+/// What a node is to the network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// A validator's only node, public (no sentries).
+    Public,
+    /// A public node in front of a private validator node.
+    Sentry(String),
+    /// A validator node behind sentries: peers with its own sentries only, never published.
+    Validator,
+}
+
+/// One node of a selected validator on one consumer.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Member {
     pub(crate) validator: String,
     pub(crate) moniker: String,
     pub(crate) operator_address: String,
     pub(crate) node_id: NodeId,
+    /// Public for public nodes and sentries; the private address only its own sentries see for a
+    /// validator node.
     pub(crate) endpoint: Endpoint,
     pub(crate) port_source: PortSource,
+    pub(crate) role: Role,
 }
 
 impl Member {
     pub(crate) fn peer_string(&self) -> String {
         format!("{}@{}", self.node_id, self.endpoint)
+    }
+
+    /// The node's `{{node}}` name: a sentry's own, `validator` for the validator's node.
+    pub(crate) fn node_name(&self) -> &str {
+        match &self.role {
+            Role::Sentry(name) => name,
+            Role::Public | Role::Validator => VALIDATOR_NODE,
+        }
+    }
+
+    /// How messages name the node: the validator, or `validator/node` for nodes of a validator
+    /// with sentries.
+    pub(crate) fn label(&self) -> String {
+        match self.role {
+            Role::Public => self.validator.clone(),
+            _ => format!("{}/{}", self.validator, self.node_name()),
+        }
+    }
+
+    /// The node's output directory: `<validator>/<consumer>` for a validator's only node, one
+    /// directory further for each node of a validator with sentries.
+    pub(crate) fn dir(&self, slug: &str) -> String {
+        match self.role {
+            Role::Public => format!("{}/{slug}", self.validator),
+            _ => format!("{}/{slug}/{}", self.validator, self.node_name()),
+        }
+    }
+
+    /// The ring key of a public node: stable while the validator and node names are.
+    fn graph_key(&self) -> String {
+        match &self.role {
+            Role::Sentry(name) => format!("{}/{name}", self.validator),
+            _ => self.validator.clone(),
+        }
     }
 }
 
@@ -67,8 +116,13 @@ pub(crate) struct ConsumerPlan {
     pub(crate) slug: String,
     pub(crate) phase: Phase,
     pub(crate) settings: Settings,
-    /// Inventory validators in the selected set, sorted by name.
+    /// The public nodes of inventory validators in the selected set: validator nodes without
+    /// sentries, and sentries; sorted by validator, then node.
     pub(crate) members: Vec<Member>,
+    /// Validator nodes behind sentries, sorted by validator.
+    pub(crate) private: Vec<Member>,
+    /// The topology over `members`: neighbour indices of each, symmetric.
+    pub(crate) graph: Vec<BTreeSet<usize>>,
     /// Selected provider validators the inventory does not describe: reported, never invented.
     pub(crate) missing: Vec<Selected>,
     /// Selected validators removed by `exclude:`.
@@ -91,17 +145,24 @@ pub(crate) struct Plan {
     pub(crate) warnings: Vec<String>,
 }
 
-/// One validator's view of one consumer: what its node's peer config says.
+/// One node's view of one consumer: what its peer config says.
 #[derive(Clone, Debug)]
 pub(crate) struct View<'a> {
     pub(crate) consumer: &'a ConsumerPlan,
     pub(crate) member: &'a Member,
     pub(crate) peers: Vec<&'a Member>,
     pub(crate) persistent_peers: String,
-    pub(crate) peers_sha256: String,
+    /// Node IDs CometBFT admits and keeps whatever its limits, sorted.
+    pub(crate) unconditional: Vec<NodeId>,
+    /// Node IDs this node never gossips, sorted.
+    pub(crate) private_ids: Vec<NodeId>,
+    /// `None` leaves CometBFT's default.
+    pub(crate) pex: Option<bool>,
     pub(crate) namespace: String,
     pub(crate) configmap: String,
     pub(crate) workload: Option<String>,
+    /// The node's output directory.
+    pub(crate) dir: String,
 }
 
 /// One SRV name `peergen resolve` must look up: a DNS-sourced validator × a consumer it is selected for.
@@ -233,6 +294,8 @@ fn plan_with(
             phase: consumer.phase,
             settings,
             members: Vec::new(),
+            private: Vec::new(),
+            graph: Vec::new(),
             missing: Vec::new(),
             excluded: Vec::new(),
             unresolved,
@@ -260,8 +323,9 @@ fn plan_with(
                 cp.excluded.push(v.name.clone());
                 continue;
             }
-            if let Some(m) = member::member(inventory, v, s, consumer, &cp, dns, &mut errors) {
-                cp.members.push(m);
+            if let Some(nodes) = member::member(inventory, v, s, consumer, &cp, dns, &mut errors) {
+                cp.members.extend(nodes.public);
+                cp.private.extend(nodes.private);
             }
         }
         for ex in &cp.settings.exclude {
@@ -274,7 +338,12 @@ fn plan_with(
                 ));
             }
         }
-        cp.members.sort_by(|a, b| a.validator.cmp(&b.validator));
+        cp.members
+            .sort_by(|a, b| (&a.validator, a.node_name()).cmp(&(&b.validator, b.node_name())));
+        cp.private.sort_by(|a, b| a.validator.cmp(&b.validator));
+        let keys: Vec<String> = cp.members.iter().map(Member::graph_key).collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        cp.graph = topology::neighbours(cp.settings.topology, &cp.consumer_id, &keys);
         for m in &cp.missing {
             warnings.push(format!(
                 "consumer {} ({}): selected validator {} ({:?}) is not in the inventory; it gets no peer entry",
@@ -316,20 +385,55 @@ fn plan_with(
     };
     check_names(&plan, &mut errors);
     if errors.is_empty() {
+        check_admission(&plan, &mut errors);
+    }
+    if errors.is_empty() {
         Ok(plan)
     } else {
         Err(PlanErrors(errors))
     }
 }
 
-impl Plan {
-    pub(crate) fn view<'a>(&'a self, cp: &'a ConsumerPlan, member: &'a Member) -> View<'a> {
-        let mut peers: Vec<(String, &Member)> = cp
-            .members
+impl ConsumerPlan {
+    /// The validator node behind `sentry`'s validator, if it has one on this consumer.
+    fn validator_node_of(&self, member: &Member) -> Option<&Member> {
+        self.private
             .iter()
-            .filter(|m| m.validator != member.validator && m.node_id != member.node_id)
-            .map(|m| (m.peer_string(), m))
-            .collect();
+            .find(|p| p.validator == member.validator)
+    }
+
+    /// The sentries of a validator node.
+    fn sentries_of<'a>(&'a self, member: &'a Member) -> impl Iterator<Item = &'a Member> + 'a {
+        self.members
+            .iter()
+            .filter(move |m| m.validator == member.validator && matches!(m.role, Role::Sentry(_)))
+    }
+}
+
+impl Plan {
+    /// What one node's `[p2p]` says. A public node or sentry lists its topology neighbours (a
+    /// sentry also its own validator node); a validator node lists its own sentries only.
+    pub(crate) fn view<'a>(&'a self, cp: &'a ConsumerPlan, member: &'a Member) -> View<'a> {
+        let p2p = &cp.settings.p2p;
+        let mut listed: Vec<&Member> = match member.role {
+            Role::Validator => cp.sentries_of(member).collect(),
+            Role::Public | Role::Sentry(_) => {
+                let at = cp
+                    .members
+                    .iter()
+                    .position(|m| std::ptr::eq(m, member))
+                    .expect("a public node is one of the consumer's members");
+                let mut listed: Vec<&Member> =
+                    cp.graph[at].iter().map(|&j| &cp.members[j]).collect();
+                if matches!(member.role, Role::Sentry(_)) {
+                    listed.extend(cp.validator_node_of(member));
+                }
+                listed
+            }
+        };
+        listed.retain(|m| m.node_id != member.node_id);
+        let mut peers: Vec<(String, &Member)> =
+            listed.into_iter().map(|m| (m.peer_string(), m)).collect();
         peers.sort_by(|a, b| a.0.cmp(&b.0));
         peers.dedup_by(|a, b| a.1.node_id == b.1.node_id);
         let persistent_peers = peers
@@ -337,21 +441,62 @@ impl Plan {
             .map(|(address, _)| address.as_str())
             .collect::<Vec<_>>()
             .join(",");
-        let peers_sha256 = hex::encode(Sha256::digest(persistent_peers.as_bytes()));
+        let peers: Vec<&Member> = peers.into_iter().map(|(_, m)| m).collect();
+
+        let user = |l: &Option<crate::input::yaml::Located<Vec<NodeId>>>| {
+            l.iter()
+                .flat_map(|l| l.value.iter().cloned())
+                .collect::<Vec<_>>()
+        };
+        let mut unconditional = user(&p2p.unconditional_peer_ids);
+        let mut private_ids = user(&p2p.private_peer_ids);
+        match member.role {
+            // A validator node's only peers are its sentries: never refused, whatever the limits.
+            Role::Validator => unconditional.extend(peers.iter().map(|m| m.node_id.clone())),
+            Role::Sentry(_) => {
+                // Its own validator and siblings must never be locked out by strangers filling the
+                // inbound slots (tendermint #1700), and the validator is never gossiped.
+                if let Some(v) = cp.validator_node_of(member) {
+                    unconditional.push(v.node_id.clone());
+                    private_ids.push(v.node_id.clone());
+                }
+                unconditional.extend(cp.sentries_of(member).map(|m| m.node_id.clone()));
+                if p2p.unconditional_mesh() {
+                    unconditional.extend(peers.iter().map(|m| m.node_id.clone()));
+                }
+            }
+            Role::Public => {
+                if p2p.unconditional_mesh() {
+                    unconditional.extend(peers.iter().map(|m| m.node_id.clone()));
+                }
+            }
+        }
+        for ids in [&mut unconditional, &mut private_ids] {
+            ids.retain(|id| *id != member.node_id);
+            ids.sort();
+            ids.dedup();
+        }
+        let pex = match member.role {
+            Role::Validator => Some(false),
+            _ => p2p.pex.as_ref().map(|p| p.value),
+        };
         let names = Names::of(cp, member);
         View {
             consumer: cp,
             member,
-            peers: peers.into_iter().map(|(_, m)| m).collect(),
+            peers,
             persistent_peers,
-            peers_sha256,
+            unconditional,
+            private_ids,
+            pex,
             namespace: names.namespace,
             configmap: names.configmap,
             workload: names.workload,
+            dir: member.dir(&cp.slug),
         }
     }
 
-    /// Every (consumer, validator) view, optionally only validator `only`'s, in output order.
+    /// Every node's view, optionally only validator `only`'s, in output order.
     pub(crate) fn views<'a>(
         &'a self,
         only: Option<&'a str>,
@@ -359,10 +504,26 @@ impl Plan {
         self.consumers.iter().flat_map(move |cp| {
             cp.members
                 .iter()
+                .chain(&cp.private)
                 .filter(move |m| only.is_none_or(|o| o == m.validator))
                 .map(move |m| self.view(cp, m))
         })
     }
+}
+
+impl View<'_> {
+    /// `unconditional_peer_ids` as CometBFT takes it: comma-separated IDs.
+    pub(crate) fn unconditional_text(&self) -> String {
+        join_ids(&self.unconditional)
+    }
+
+    pub(crate) fn private_text(&self) -> String {
+        join_ids(&self.private_ids)
+    }
+}
+
+fn join_ids(ids: &[NodeId]) -> String {
+    ids.iter().map(NodeId::as_str).collect::<Vec<_>>().join(",")
 }
 
 #[cfg(test)]

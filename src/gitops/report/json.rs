@@ -17,6 +17,7 @@ struct PlanDocument<'a> {
     removed_consumers: &'a [String],
     needs_force: &'a [String],
     zones: &'a [ZoneChange],
+    restarts: usize,
 }
 
 #[derive(Serialize)]
@@ -41,6 +42,7 @@ pub(crate) fn json(changes: &Changes, prefix: &str) -> String {
         removed_consumers: &changes.removed_consumers,
         needs_force: &changes.needs_force,
         zones: &changes.zones,
+        restarts: changes.restarts,
     };
     let mut text = serde_json::to_string_pretty(&document).expect("a plan always serializes");
     text.push('\n');

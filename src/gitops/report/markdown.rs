@@ -77,6 +77,13 @@ pub(crate) fn markdown(changes: &Changes, prefix: &str) -> String {
             c.added, c.changed, c.removed, changes.unchanged
         );
     }
+    if changes.restarts > 0 {
+        let _ = writeln!(
+            out,
+            "{} running nodes restart: their `[p2p]` configuration changes.\n",
+            changes.restarts
+        );
+    }
     let _ = writeln!(out, "Plan checksum: `{checksum}`\n");
 
     // Everything below is bounded: one line at a time while the budget lasts.

@@ -44,8 +44,13 @@ pub(crate) fn summary_line(changes: &Changes) -> String {
         return format!("No changes: {} files are up to date.", changes.unchanged);
     }
     let c = changes.counts();
+    let restarts = match changes.restarts {
+        0 => String::new(),
+        1 => "; 1 running node restarts".to_owned(),
+        n => format!("; {n} running nodes restart"),
+    };
     format!(
-        "Plan: {} to add, {} to change, {} to remove ({} unchanged).",
+        "Plan: {} to add, {} to change, {} to remove ({} unchanged){restarts}.",
         c.added, c.changed, c.removed, changes.unchanged
     )
 }

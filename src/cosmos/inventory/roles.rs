@@ -1,0 +1,222 @@
+//! Node roles: a validator's private validator node behind one or more public sentries. Each
+//! sentry has a name, a public endpoint template and its own node ID(s); the validator node keeps
+//! the validator's node ID and is reached by its sentries at `private_endpoint`, which no other
+//! operator ever sees.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::endpoint::EndpointTemplate;
+use super::{Field, InventoryError, invalid};
+use crate::cosmos::node_id::NodeId;
+use crate::input::name::check_label;
+use crate::input::yaml::{Located, Origin, Spanned};
+
+/// The directory and `{{node}}` name of the validator node itself; no sentry may take it.
+pub(crate) const VALIDATOR_NODE: &str = "validator";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSentry {
+    name: Spanned<String>,
+    consumer_template: Option<Spanned<String>>,
+    node_id: Option<Spanned<String>>,
+    node_ids: Option<BTreeMap<String, Spanned<String>>>,
+    node_key_file: Option<Spanned<String>>,
+}
+
+/// A public node in front of a validator node.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Sentry {
+    pub(crate) name: String,
+    pub(crate) at: Origin,
+    pub(crate) template: Located<EndpointTemplate>,
+    pub(crate) node_id: Field<NodeId>,
+    pub(crate) node_ids: BTreeMap<String, Located<NodeId>>,
+}
+
+impl Sentry {
+    /// The node ID this sentry uses on a consumer: per consumer id, then per chain id, then the default.
+    pub(crate) fn node_id_for(&self, consumer_id: &str, chain_id: &str) -> Option<&NodeId> {
+        node_id_for(&self.node_id, &self.node_ids, consumer_id, chain_id)
+    }
+}
+
+/// Per consumer id, then per chain id, then the node's one ID.
+pub(crate) fn node_id_for<'a>(
+    node_id: &'a Field<NodeId>,
+    node_ids: &'a BTreeMap<String, Located<NodeId>>,
+    consumer_id: &str,
+    chain_id: &str,
+) -> Option<&'a NodeId> {
+    node_ids
+        .get(consumer_id)
+        .or_else(|| node_ids.get(chain_id))
+        .or(node_id.as_ref())
+        .map(|l| &l.value)
+}
+
+/// Node IDs by consumer id or chain id.
+pub(super) type PerConsumer = BTreeMap<String, Located<NodeId>>;
+
+/// A node's IDs as written: `node_id`, `node_ids` (per consumer) and `node_key_file`.
+pub(super) struct NodeIds {
+    pub(super) node_id: Field<NodeId>,
+    pub(super) node_ids: BTreeMap<String, Located<NodeId>>,
+    pub(super) node_key_file: Field<NodeId>,
+}
+
+/// Parses a node's IDs; `f` names a field of this node for messages.
+pub(super) fn parse_node_ids(
+    file: &Arc<Path>,
+    dir: &Path,
+    f: &dyn Fn(&str) -> String,
+    node_id: Option<Spanned<String>>,
+    node_ids: Option<BTreeMap<String, Spanned<String>>>,
+    node_key_file: Option<Spanned<String>>,
+) -> Result<NodeIds, InventoryError> {
+    let mut out = NodeIds {
+        node_id: None,
+        node_ids: BTreeMap::new(),
+        node_key_file: None,
+    };
+    if let Some(id) = node_id {
+        let at = Origin::of(file, &id);
+        let value = NodeId::parse(id.value.trim())
+            .map_err(|e| invalid(&at, f("node_id"), e.to_string()))?;
+        out.node_id = Some(Located { value, at });
+    }
+    for (key, id) in node_ids.unwrap_or_default() {
+        let at = Origin::of(file, &id);
+        let value = NodeId::parse(id.value.trim()).map_err(|e| {
+            invalid(
+                &at,
+                f(&format!("node_ids.{key}")),
+                format!("consumer {key}: {e}"),
+            )
+        })?;
+        out.node_ids.insert(key, Located { value, at });
+    }
+    if let Some(path) = node_key_file {
+        let at = Origin::of(file, &path);
+        let value = crate::cosmos::node_id::from_node_key_file(&dir.join(&path.value))
+            .map_err(|e| invalid(&at, f("node_key_file"), e.to_string()))?;
+        out.node_key_file = Some(Located { value, at });
+    }
+    Ok(out)
+}
+
+/// The one default node ID of a node: `node_id` and `node_key_file` must agree, and a node needs
+/// at least one ID. `f` names a field of this node, `at` is where the node is described.
+pub(super) fn default_node_id(
+    ids: NodeIds,
+    at: &Origin,
+    f: &dyn Fn(&str) -> String,
+    whole: &str,
+) -> Result<(Field<NodeId>, PerConsumer), InventoryError> {
+    let node_id = match (ids.node_id, ids.node_key_file) {
+        (Some(id), Some(key)) if id.value != key.value => {
+            return Err(invalid(
+                &key.at,
+                f("node_key_file"),
+                format!(
+                    "derives node ID {} but node_id (at {}) says {}; remove one of them",
+                    key.value, id.at, id.value
+                ),
+            ));
+        }
+        (id, key) => id.or(key),
+    };
+    if node_id.is_none() && ids.node_ids.is_empty() {
+        return Err(invalid(
+            at,
+            whole,
+            "has no node ID: set node_id, node_ids (per consumer) or node_key_file",
+        ));
+    }
+    Ok((node_id, ids.node_ids))
+}
+
+/// `sentries:` of validator `name`: names unique DNS labels other than `validator`, each with a
+/// public endpoint template and a node ID.
+pub(super) fn parse_sentries(
+    file: &Arc<Path>,
+    dir: &Path,
+    name: &str,
+    raw: Spanned<Vec<Spanned<RawSentry>>>,
+) -> Result<Located<Vec<Sentry>>, InventoryError> {
+    let list_at = Origin::of(file, &raw);
+    if raw.value.is_empty() {
+        return Err(invalid(
+            &list_at,
+            format!("validators.{name}.sentries"),
+            "is empty; list at least one sentry, or remove `sentries:` to make the validator node public",
+        ));
+    }
+    let mut sentries: Vec<Sentry> = Vec::new();
+    for (i, s) in raw.value.into_iter().enumerate() {
+        let at = Origin::of(file, &s);
+        let s = s.value;
+        let sentry_name = s.name.value.clone();
+        let whole = format!("validators.{name}.sentries[{i}]");
+        let f = |field: &str| format!("{whole}.{field}");
+        let name_at = Origin::of(file, &s.name);
+        check_label(&sentry_name).map_err(|r| {
+            invalid(
+                &name_at,
+                f("name"),
+                format!("{r}: a sentry name becomes a directory and a Kubernetes name"),
+            )
+        })?;
+        if sentry_name == VALIDATOR_NODE {
+            return Err(invalid(
+                &name_at,
+                f("name"),
+                format!(
+                    "{VALIDATOR_NODE:?} is the validator node's own name; give the sentry another"
+                ),
+            ));
+        }
+        if let Some(other) = sentries.iter().find(|o| o.name == sentry_name) {
+            return Err(invalid(
+                &name_at,
+                f("name"),
+                format!(
+                    "{sentry_name:?} is also the name of the sentry at {}; sentry names are unique per validator",
+                    other.at
+                ),
+            ));
+        }
+        let template = match s.consumer_template {
+            Some(t) => {
+                let tat = Origin::of(file, &t);
+                let value = EndpointTemplate::parse(&t.value)
+                    .map_err(|m| invalid(&tat, f("consumer_template"), m))?;
+                Located { value, at: tat }
+            }
+            None => {
+                return Err(invalid(
+                    &at,
+                    f("consumer_template"),
+                    "missing: a sentry is public and needs its endpoint, e.g. `sentry-a-{{chain-id}}.example.com:{{port}}`",
+                ));
+            }
+        };
+        let ids = parse_node_ids(file, dir, &f, s.node_id, s.node_ids, s.node_key_file)?;
+        let (node_id, node_ids) = default_node_id(ids, &at, &f, &whole)?;
+        sentries.push(Sentry {
+            name: sentry_name,
+            at,
+            template,
+            node_id,
+            node_ids,
+        });
+    }
+    Ok(Located {
+        value: sentries,
+        at: list_at,
+    })
+}
