@@ -11,3 +11,4 @@ mod fetch;
 mod foundation;
 mod gitops;
 mod stellar;
+mod topology;

@@ -45,7 +45,11 @@ fn write_report(out: &mut dyn Write, loaded: &Loaded, plan: &Plan) -> Result<(),
             cp.chain_id,
             cp.phase.as_str(),
             cp.settings.selection,
-            cp.members.len(),
+            cp.members
+                .iter()
+                .map(|m| m.validator.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
             cp.missing.len(),
             cp.excluded.len(),
             cp.slug
@@ -53,11 +57,11 @@ fn write_report(out: &mut dyn Write, loaded: &Loaded, plan: &Plan) -> Result<(),
         let width = cp
             .members
             .iter()
-            .map(|m| m.validator.len())
+            .map(|m| m.label().len())
             .max()
             .unwrap_or(0);
         for m in &cp.members {
-            writeln!(out, "  {:width$}  {}", m.validator, m.peer_string())?;
+            writeln!(out, "  {:width$}  {}", m.label(), m.peer_string())?;
         }
         for m in &cp.missing {
             writeln!(
