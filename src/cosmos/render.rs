@@ -316,5 +316,23 @@ fn verify_p2p(path: &str, text: &str, view: &View<'_>) -> Result<(), RenderError
             "p2p.persistent_peers differs from the planned peer list".into(),
         ));
     }
+    // A template override may leave a setting out (then CometBFT's default applies, by the
+    // operator's choice); a setting it writes must say what the plan says.
+    let p2p = &doc["p2p"];
+    for (key, planned) in [
+        ("unconditional_peer_ids", view.unconditional_text()),
+        ("private_peer_ids", view.private_text()),
+    ] {
+        if let Some(written) = p2p.get(key)
+            && written.as_str() != Some(planned.as_str())
+        {
+            return Err(fail(format!("p2p.{key} differs from the planned node IDs")));
+        }
+    }
+    if let Some(written) = p2p.get("pex")
+        && written.as_bool() != view.pex
+    {
+        return Err(fail("p2p.pex differs from the plan".into()));
+    }
     Ok(())
 }
