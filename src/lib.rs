@@ -5,6 +5,7 @@
 
 mod app;
 mod cosmos;
+mod fault;
 mod gitops;
 mod input;
 mod output;

@@ -480,11 +480,13 @@ fn a_failed_apply_leaves_nothing_written_or_staged() {
     assert!(git(&work, &["status", "--porcelain"]).is_empty());
     assert_eq!(read_tree(&work.join("peers")), pristine);
 
-    // The commit itself fails (the branch's ref is locked) after the files were written and
-    // staged: both are put back.
+    // The branch's ref is locked (by git, or by a killed run): refused before anything is
+    // written, naming the lock file.
     let lock = work.join(".git/refs/heads/main.lock");
     std::fs::write(&lock, "").unwrap();
-    repo.run("apply", &[]).failure().stderr_has("committing");
+    repo.run("apply", &[])
+        .failure()
+        .stderr_has("refs/heads/main.lock exists");
     std::fs::remove_file(&lock).unwrap();
     assert_eq!(head(&work), before);
     assert_eq!(git(&work, &["status", "--porcelain"]), "");
@@ -1018,4 +1020,86 @@ fn a_push_credential_is_sent_when_challenged_and_never_shown() {
             "credential leaked:\n{stdout}\n{stderr}"
         );
     }
+}
+
+/// Runs `apply` with the fault hook armed; the process aborts as a kill would.
+fn killed_apply(repo: &Repo, fault: &str) -> Run {
+    let out = repo
+        .env
+        .command()
+        .args(repo.args("apply", &[]))
+        .env("GIT_AUTHOR_NAME", "Peergen Bot")
+        .env("GIT_AUTHOR_EMAIL", "bot@example.org")
+        .env("PEERGEN_TEST_FAULT", fault)
+        .output()
+        .expect("run peergen");
+    Run::from(out)
+}
+
+#[test]
+fn an_apply_killed_mid_write_or_before_its_commit_is_completed_by_the_next() {
+    // What a clean first apply commits.
+    let clean = Repo::new();
+    clean.run("apply", &[]).success();
+    let expected = git(&clean.work(), &["ls-tree", "-r", "HEAD", "peers"]);
+    for fault in ["rename:1", "rename:20", "rename:53", "index:1"] {
+        let repo = Repo::new();
+        let killed = killed_apply(&repo, fault);
+        assert_ne!(killed.code, 0, "{fault} was not reached");
+        repo.run("apply", &[]).success().stdout_has("committed ");
+        assert_eq!(
+            git(&repo.work(), &["ls-tree", "-r", "HEAD", "peers"]),
+            expected,
+            "after a kill at {fault}"
+        );
+        assert_eq!(commits(&repo.work(), "HEAD"), 2, "{fault}: one commit");
+        assert_eq!(
+            git(&repo.work(), &["status", "--porcelain"]),
+            "",
+            "{fault}: clean"
+        );
+        let exports: Vec<_> = std::fs::read_dir(repo.work().join(".git"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("peergen-HEAD-")
+            })
+            .collect();
+        assert!(exports.is_empty(), "{fault}: HEAD exports left behind");
+        fsck(&repo.work());
+    }
+}
+
+#[test]
+fn a_second_apply_waits_for_the_first_and_gives_up_without_touching_anything() {
+    let repo = Repo::new();
+    let head_before = head(&repo.work());
+    let held = std::fs::File::open(repo.work()).unwrap();
+    held.try_lock().unwrap();
+    let out = repo
+        .env
+        .command()
+        .args(repo.args("apply", &[]))
+        .env("PEERGEN_LOCK_WAIT", "1")
+        .output()
+        .unwrap();
+    Run::from(out)
+        .failure()
+        .stderr_has("another peergen run holds the lock on work (waited 1s");
+    assert_eq!(head(&repo.work()), head_before);
+    assert_eq!(git(&repo.work(), &["status", "--porcelain"]), "");
+    drop(held);
+    repo.run("apply", &[]).success();
+}
+
+#[test]
+fn a_git_lock_file_is_named_with_what_to_do() {
+    let repo = Repo::new();
+    repo.env.write("work/.git/index.lock", "");
+    repo.run("apply", &[])
+        .failure()
+        .stderr_has("work/.git/index.lock exists: a git command is running in this repository, or one was killed (an interrupted peergen apply included); when no git process is running, remove it and run again");
 }

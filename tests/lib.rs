@@ -10,5 +10,6 @@ mod dns;
 mod fetch;
 mod foundation;
 mod gitops;
+mod reliability;
 mod stellar;
 mod topology;

@@ -8,6 +8,7 @@ use crate::cosmos::peers::PlanErrors;
 use crate::cosmos::render::RenderError;
 use crate::cosmos::state::StateError;
 use crate::gitops::GitopsError;
+use crate::output::lock::LockError;
 use crate::output::template::TemplateError;
 use crate::output::tree::TreeError;
 use crate::stellar::StellarError;
@@ -44,6 +45,8 @@ pub(crate) enum Kind {
     Stellar(#[from] StellarError),
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -85,5 +88,6 @@ from_stage!(
     SrvError,
     StellarError,
     FetchError,
+    LockError,
     std::io::Error,
 );

@@ -6,9 +6,12 @@ use std::process::ExitCode;
 use super::Error;
 use super::cli::RenderArgs;
 use super::source::Source;
+use crate::output::lock::DirLock;
 use crate::output::template::Templates;
 
 pub(super) fn run(args: &RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Error> {
+    // Held from reading the previous output (zone serials) to the last rename.
+    let _lock = DirLock::exclusive_for(&args.out)?;
     let source = Source::load(&args.inputs)?;
     let templates = Templates::new(args.templates.as_deref())?;
     let (_, tree) = source.render(&templates, args.only.as_deref(), Some(&args.out))?;

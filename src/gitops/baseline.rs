@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use git2::{ErrorCode, Repository};
 
 use super::{GitopsError, Target, git};
+use crate::output::lock::DirLock;
 
 /// HEAD's output directory, exported into a temporary directory: what plan and apply compare
 /// with. A symlink or submodule committed inside it is refused, never exported.
@@ -13,6 +14,8 @@ pub(crate) struct Committed {
     /// Deletes the export when dropped.
     _dir: tempfile::TempDir,
     out: PathBuf,
+    /// A plan's shared lock on the repository, held while the export is compared.
+    _lock: Option<DirLock>,
 }
 
 impl Committed {
@@ -26,16 +29,22 @@ pub(crate) fn committed_output(
     repo: &Repository,
     target: &Target,
 ) -> Result<Committed, GitopsError> {
+    // Inside the repository's git directory: never in the working tree, never in a shared /tmp,
+    // and a killed run's export is found and removed by the next apply.
     let dir = tempfile::Builder::new()
-        .prefix("peergen-HEAD-")
-        .tempdir()
-        .map_err(crate::output::tree::io(Path::new("a temporary directory")))?;
+        .prefix(EXPORT_PREFIX)
+        .tempdir_in(repo.path())
+        .map_err(crate::output::tree::io(repo.path()))?;
     let out = dir.path().join(&target.subdir);
     std::fs::create_dir_all(&out).map_err(crate::output::tree::io(&out))?;
     let head = match repo.head() {
         Ok(head) => head.peel_to_tree().map_err(git("reading HEAD's tree"))?,
         Err(e) if e.code() == ErrorCode::UnbornBranch || e.code() == ErrorCode::NotFound => {
-            return Ok(Committed { _dir: dir, out });
+            return Ok(Committed {
+                _dir: dir,
+                out,
+                _lock: None,
+            });
         }
         Err(e) => return Err(git("reading HEAD")(e)),
     };
@@ -52,7 +61,13 @@ pub(crate) fn committed_output(
                     kind: "file, not a directory",
                 });
             }
-            Err(e) if e.code() == ErrorCode::NotFound => return Ok(Committed { _dir: dir, out }),
+            Err(e) if e.code() == ErrorCode::NotFound => {
+                return Ok(Committed {
+                    _dir: dir,
+                    out,
+                    _lock: None,
+                });
+            }
             Err(e) => return Err(git(format!("reading {}", target.subdir))(e)),
         }
     };
@@ -91,15 +106,48 @@ pub(crate) fn committed_output(
         }
         std::fs::write(&path, blob.content()).map_err(crate::output::tree::io(&path))?;
     }
-    Ok(Committed { _dir: dir, out })
+    Ok(Committed {
+        _dir: dir,
+        out,
+        _lock: None,
+    })
 }
 
 /// What plan and verify compare with: HEAD's output when `--repo` is a git repository, so output
 /// written but never committed is a difference; `None` for a plain directory.
 pub(crate) fn plan_baseline(target: &Target) -> Result<Option<Committed>, GitopsError> {
     match Repository::open(&target.repo) {
-        Ok(repo) => committed_output(&repo, target).map(Some),
+        Ok(repo) => {
+            // Reading while an apply writes would compare with half a tree.
+            let lock = DirLock::shared(&target.repo)?;
+            let mut committed = committed_output(&repo, target)?;
+            committed._lock = Some(lock);
+            Ok(Some(committed))
+        }
         Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
         Err(e) => Err(git(format!("opening repository {}", target.repo.display()))(e)),
+    }
+}
+
+const EXPORT_PREFIX: &str = "peergen-HEAD-";
+
+/// Removes the HEAD exports killed runs left in the git directory. Called under the repository's
+/// exclusive lock, so no running plan or apply is using one.
+pub(crate) fn remove_leftovers(repo: &Repository) {
+    let Ok(entries) = std::fs::read_dir(repo.path()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(EXPORT_PREFIX))
+        {
+            let path = entry.path();
+            tracing::info!("removing {} (left by an interrupted run)", path.display());
+            if let Err(e) = std::fs::remove_dir_all(&path) {
+                tracing::warn!("{}: {e}", path.display());
+            }
+        }
     }
 }

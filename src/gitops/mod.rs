@@ -15,6 +15,7 @@ use git2::{Oid, Repository, Signature};
 
 use self::baseline::committed_output;
 pub(crate) use self::baseline::plan_baseline;
+use self::baseline::remove_leftovers;
 use self::remote::{backoff, fetch, push, reset_to};
 use self::repository::{
     check_owned_clean, check_repo_state, current_branch, owned_paths, switch_branch,
@@ -22,6 +23,7 @@ use self::repository::{
 };
 use crate::cosmos::peers::Plan;
 use crate::gitops::changes::{Changes, compare};
+use crate::output::lock::{DirLock, LockError};
 use crate::output::tree::{OutputTree, TreeError};
 
 /// Branches under this prefix belong to peergen, which may force-push them.
@@ -79,6 +81,12 @@ pub(crate) enum GitopsError {
     Message(String),
     #[error(transparent)]
     Tree(#[from] TreeError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(
+        "{0} exists: a git command is running in this repository, or one was killed (an interrupted peergen apply included); when no git process is running, remove it and run again"
+    )]
+    GitLock(PathBuf),
     #[error("push of {branch} to {remote} still rejected after {attempts} attempts: {reason}")]
     PushRejected {
         remote: String,
@@ -209,7 +217,10 @@ pub(crate) fn apply<E: From<GitopsError>>(
     if repo.is_bare() {
         return Err(GitopsError::Bare(target.repo.clone()).into());
     }
-    check_repo_state(&repo, &target.repo)?;
+    // One apply at a time per repository, from the first read to the push.
+    let _lock = DirLock::exclusive(&target.repo).map_err(GitopsError::from)?;
+    remove_leftovers(&repo);
+    check_repo_state(&repo, target)?;
 
     let first = render(committed_output(&repo, target)?.path())?;
     let first_checksum = first.1.checksum();

@@ -95,7 +95,19 @@ fn unstage(
     repo.reset_default(head.as_ref(), paths.iter())
         .map_err(git("restoring the index after the failed apply"))
 }
-pub(super) fn check_repo_state(repo: &Repository, path: &Path) -> Result<(), GitopsError> {
+pub(super) fn check_repo_state(repo: &Repository, target: &Target) -> Result<(), GitopsError> {
+    let path = target.repo.as_path();
+    // git's own lock files: peergen holds the repository lock, so another peergen is not using
+    // them; a git command is, or one (peergen's apply included) was killed while holding them.
+    let head_ref = repo
+        .find_reference("HEAD")
+        .ok()
+        .and_then(|h| h.symbolic_target().ok().flatten().map(str::to_owned));
+    let mut locks = vec![repo.path().join("index.lock")];
+    locks.extend(head_ref.map(|r| repo.path().join(format!("{r}.lock"))));
+    if let Some(lock) = locks.into_iter().find(|l| l.exists()) {
+        return Err(GitopsError::GitLock(lock));
+    }
     let state = repo.state();
     if state != RepositoryState::Clean {
         return Err(GitopsError::InProgress {
@@ -132,13 +144,56 @@ pub(super) fn check_repo_state(repo: &Repository, path: &Path) -> Result<(), Git
         .filter(|s| s.status().intersects(staged_flags))
         .filter_map(|s| s.path().ok().map(str::to_owned))
         .collect();
-    if !staged.is_empty() {
+    if staged.is_empty() {
+        return Ok(());
+    }
+    // Only peergen's own files staged: an apply was killed between staging and committing. They
+    // are restaged from the working tree below, so unstaging them loses nothing.
+    let owned = owned_by_peergen(repo, target);
+    let (own, foreign): (Vec<String>, Vec<String>) =
+        staged.into_iter().partition(|p| owned.contains(p));
+    if !foreign.is_empty() {
         return Err(GitopsError::Staged {
             path: path.to_path_buf(),
-            paths: staged,
+            paths: foreign,
         });
     }
-    Ok(())
+    tracing::warn!(
+        "recovering an interrupted apply: unstaging {} of peergen's own files ({})",
+        own.len(),
+        own.join(", ")
+    );
+    let head = repo
+        .head()
+        .and_then(|h| h.peel(git2::ObjectType::Commit))
+        .ok();
+    repo.reset_default(head.as_ref(), own.iter())
+        .map_err(git("unstaging the interrupted apply's files"))
+}
+
+/// Repository paths peergen owns: every path the working tree's or HEAD's manifest lists, and
+/// the manifest itself.
+fn owned_by_peergen(repo: &Repository, target: &Target) -> BTreeSet<String> {
+    let prefix = target.prefix();
+    let mut owned: BTreeSet<String> = read_manifest(&target.out_dir())
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let committed = repo
+        .head()
+        .and_then(|h| h.peel_to_tree())
+        .and_then(|t| t.get_path(Path::new(&format!("{prefix}{MANIFEST}"))))
+        .and_then(|e| repo.find_blob(e.id()));
+    if let Ok(blob) = committed {
+        owned.extend(
+            String::from_utf8_lossy(blob.content())
+                .lines()
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
+    owned.insert(MANIFEST.to_owned());
+    owned.into_iter().map(|p| format!("{prefix}{p}")).collect()
 }
 
 /// Refuses when an owned file has changes git does not have and writing would lose them: it holds
@@ -296,6 +351,7 @@ fn commit(
         staged.map_err(git(format!("staging {}", path.display())))?;
     }
     index.write().map_err(git("writing the index"))?;
+    crate::fault::point("index");
     let tree_id = index.write_tree().map_err(git("writing the tree"))?;
     let parent = match repo.head() {
         Ok(head) => Some(head.peel_to_commit().map_err(git("reading HEAD"))?),

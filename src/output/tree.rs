@@ -181,7 +181,6 @@ impl OutputTree {
         only: Option<&str>,
         force: bool,
     ) -> Result<WriteReport, TreeError> {
-        let manifest_path = dir.join(MANIFEST);
         let previous = owned_files(dir)?;
         let in_scope = |p: &str| in_scope(p, only);
         let stale: Vec<String> = previous
@@ -201,26 +200,35 @@ impl OutputTree {
 
         let mut sound_dirs = BTreeSet::new();
         for rel in self.files.keys().chain(&stale) {
-            check_target(dir, rel, previous.contains(rel), &mut sound_dirs)?;
+            let planned = self.files.get(rel).map(Vec::as_slice);
+            check_target(dir, rel, previous.contains(rel), planned, &mut sound_dirs)?;
         }
-
         let mut report = WriteReport::default();
-        let mut staged = Vec::new();
+        let mut changed = Vec::new();
         for (rel, bytes) in &self.files {
-            let target = dir.join(rel);
-            if std::fs::read(&target).ok().as_deref() == Some(bytes.as_slice()) {
+            if std::fs::read(dir.join(rel)).ok().as_deref() == Some(bytes.as_slice()) {
                 report.unchanged += 1;
-                continue;
+            } else {
+                changed.push((rel, bytes));
             }
+        }
+        let owned = self.owned_after(&previous, only);
+        // Before anything is staged the manifest claims every path this write may leave behind
+        // (the old files and the new), so a run killed at any point leaves a tree the next run
+        // owns, cleans and completes; the exact manifest follows the renames and removals.
+        if !changed.is_empty() || !stale.is_empty() {
+            let intent: BTreeSet<String> = owned.union(&previous).cloned().collect();
+            write_manifest(dir, &intent)?;
+        }
+        remove_leftovers(dir, self.files.keys().chain(&previous))?;
+        let mut staged = Vec::new();
+        for (rel, bytes) in changed {
+            let target = dir.join(rel);
             staged.push((stage(&target, bytes)?, target));
             report.written.push(rel.clone());
         }
-        let manifest = Self::manifest_text(&self.owned_after(&previous, only));
-        if std::fs::read_to_string(&manifest_path).ok().as_deref() != Some(manifest.as_str()) {
-            staged.push((stage(&manifest_path, manifest.as_bytes())?, manifest_path));
-        }
-        // Everything is on disk beside its target; only renames remain.
         for (tmp, target) in staged {
+            crate::fault::point("rename");
             tmp.persist(&target).map_err(|e| TreeError::Io {
                 path: target.clone(),
                 source: e.error,
@@ -235,8 +243,58 @@ impl OutputTree {
             }
             remove_empty_parents(dir, &path);
         }
+        write_manifest(dir, &owned)?;
         Ok(report)
     }
+}
+
+/// Rewrites `dir`'s manifest when it does not already list exactly `owned`.
+fn write_manifest(dir: &Path, owned: &BTreeSet<String>) -> Result<(), TreeError> {
+    let path = dir.join(MANIFEST);
+    let text = OutputTree::manifest_text(owned);
+    if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
+        return Ok(());
+    }
+    crate::fault::point("rename");
+    replace_file(&path, text.as_bytes()).map_err(io(&path))
+}
+
+/// The prefix of peergen's temporary files; only a killed run leaves one behind.
+const TEMP_PREFIX: &str = ".peergen-tmp-";
+
+/// Removes the temporary files a killed run left in the directories of `paths` (relative to
+/// `dir`). Only called under the directory's lock, so no live run's file is among them.
+fn remove_leftovers<'a>(
+    dir: &Path,
+    paths: impl Iterator<Item = &'a String>,
+) -> Result<(), TreeError> {
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    dirs.insert(dir.to_path_buf());
+    for rel in paths {
+        let mut d = dir.join(rel);
+        while d.pop() && d.starts_with(dir) && dirs.insert(d.clone()) {}
+    }
+    for d in dirs {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io(&d)(e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(io(&d))?;
+            let leftover = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(TEMP_PREFIX))
+                && entry.file_type().is_ok_and(|t| t.is_file());
+            if leftover {
+                let path = entry.path();
+                tracing::info!("removing {} (left by an interrupted run)", path.display());
+                std::fs::remove_file(&path).map_err(io(&path))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to a temporary file beside `target` and closes it; the returned path deletes the
@@ -252,7 +310,7 @@ pub(crate) fn stage_file(target: &Path, bytes: &[u8]) -> std::io::Result<tempfil
     std::fs::create_dir_all(parent)?;
     let mode = std::fs::metadata(target).map_or(0o644, |m| m.permissions().mode() & 0o777);
     let mut tmp = tempfile::Builder::new()
-        .prefix(".peergen-")
+        .prefix(TEMP_PREFIX)
         .permissions(std::fs::Permissions::from_mode(mode))
         .tempfile_in(parent)?;
     tmp.write_all(bytes)?;
@@ -261,8 +319,40 @@ pub(crate) fn stage_file(target: &Path, bytes: &[u8]) -> std::io::Result<tempfil
 }
 
 /// Replaces `path` with `bytes` by a rename: readers see the old or the new file, never half.
+/// Temporary files that killed runs left beside it are removed first: older than ten minutes,
+/// so that no running writer's file (the snapshot has no directory lock) is among them.
 pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    remove_stale_siblings(path);
     stage_file(path, bytes)?.persist(path).map_err(|e| e.error)
+}
+
+fn remove_stale_siblings(path: &Path) {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let old = |m: &std::fs::Metadata| {
+        m.modified()
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(600))
+    };
+    for entry in entries.flatten() {
+        let ours = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(TEMP_PREFIX));
+        if ours && entry.metadata().is_ok_and(|m| m.is_file() && old(&m)) {
+            tracing::info!(
+                "removing {} (left by an interrupted run)",
+                entry.path().display()
+            );
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn stage(target: &Path, bytes: &[u8]) -> Result<tempfile::TempPath, TreeError> {
@@ -288,6 +378,7 @@ fn check_target(
     dir: &Path,
     rel: &str,
     owned: bool,
+    planned: Option<&[u8]>,
     sound_dirs: &mut BTreeSet<PathBuf>,
 ) -> Result<(), TreeError> {
     let mut path = dir.to_path_buf();
@@ -309,7 +400,7 @@ fn check_target(
             Some("is not a directory")
         } else if last && !meta.is_file() {
             Some("is not a regular file")
-        } else if last && !owned {
+        } else if last && !owned && !holds(&path, planned) {
             Some(
                 "exists but is not listed in the manifest: peergen does not overwrite files it does not own",
             )
@@ -324,6 +415,12 @@ fn check_target(
         }
     }
     Ok(())
+}
+
+/// A file that already holds exactly the planned bytes is peergen's own (a run killed before
+/// its manifest was written left it); writing it again changes nothing.
+fn holds(path: &Path, planned: Option<&[u8]>) -> bool {
+    planned.is_some_and(|p| std::fs::read(path).is_ok_and(|b| b == p))
 }
 
 /// The files peergen owns in `dir`: its manifest, or nothing when `dir` is missing or empty. A

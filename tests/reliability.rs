@@ -1,0 +1,172 @@
+//! Faults: runs killed mid-write (through the documented `PEERGEN_TEST_FAULT` hook, which aborts
+//! the process as a kill would), leftovers, and two runs at once.
+
+use std::collections::BTreeMap;
+
+use crate::harness::*;
+
+fn render(env: &Env, inventory: &str, out: &str, fault: Option<&str>) -> Run {
+    let mut c = env.command();
+    c.args(["render", "-i", inventory, "--out", out, "--state"])
+        .arg(example_state());
+    if let Some(f) = fault {
+        c.env("PEERGEN_TEST_FAULT", f);
+    }
+    Run::from(c.output().unwrap())
+}
+
+/// Every file under `dir`, the manifest included.
+fn everything(dir: &std::path::Path) -> BTreeMap<String, String> {
+    read_tree(dir)
+}
+
+/// The example with one peer list changed, so a second render rewrites files and prunes some.
+fn changed_inventory(env: &Env) -> String {
+    let text =
+        example_inventory_text().replace("bob-consumer-{{chain-id}}", "bob-moved-{{chain-id}}");
+    env.write("changed.yaml", &text).display().to_string()
+}
+
+#[test]
+fn a_render_killed_at_any_rename_is_completed_by_the_next_run() {
+    let env = Env::new();
+    let example = example_inventory().display().to_string();
+    let changed = changed_inventory(&env);
+    render(&env, &example, "clean-first", None).success();
+    render(&env, &example, "clean-update", None).success();
+    render(&env, &changed, "clean-update", None).success();
+    let first = everything(&env.path("clean-first"));
+    let update = everything(&env.path("clean-update"));
+    let renames = first.len();
+    for n in [1, 2, renames / 2, renames - 1, renames, renames + 1] {
+        // First run, killed at rename n (the last ones are the manifest's).
+        let out = format!("first-{n}");
+        let killed = render(&env, &example, &out, Some(&format!("rename:{n}")));
+        assert!(
+            killed.code != 0 || n > renames,
+            "rename {n} was not reached"
+        );
+        render(&env, &example, &out, None).success();
+        same(
+            &everything(&env.path(&out)),
+            &first,
+            &format!("first run killed at rename {n}"),
+        );
+        // An update over a complete tree, killed at rename n.
+        let out = format!("update-{n}");
+        render(&env, &example, &out, None).success();
+        let killed = render(&env, &changed, &out, Some(&format!("rename:{n}")));
+        if killed.code == 0 {
+            continue; // fewer renames than n: nothing to interrupt
+        }
+        render(&env, &changed, &out, None).success();
+        same(
+            &everything(&env.path(&out)),
+            &update,
+            &format!("update killed at rename {n}"),
+        );
+    }
+}
+
+/// Names the files that differ instead of printing two whole trees.
+#[track_caller]
+fn same(got: &BTreeMap<String, String>, want: &BTreeMap<String, String>, what: &str) {
+    let differ: Vec<&String> = got
+        .keys()
+        .chain(want.keys())
+        .filter(|k| got.get(*k) != want.get(*k))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{what}: {differ:?} differ from a clean run"
+    );
+}
+
+#[test]
+fn temporary_files_of_a_killed_run_are_removed_by_the_next() {
+    let env = Env::new();
+    let example = example_inventory().display().to_string();
+    assert_ne!(render(&env, &example, "out", Some("rename:3")).code, 0);
+    let leftovers = |env: &Env| {
+        let mut n = 0;
+        for path in walk(&env.path("out")) {
+            if path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".peergen-tmp-")
+            {
+                n += 1;
+            }
+        }
+        n
+    };
+    assert!(leftovers(&env) > 0, "a killed run leaves its staged files");
+    render(&env, &example, "out", None).success();
+    assert_eq!(leftovers(&env), 0);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_second_render_waits_for_the_first_and_gives_up_without_touching_anything() {
+    let env = Env::new();
+    let example = example_inventory().display().to_string();
+    render(&env, &example, "out", None).success();
+    let before = everything(&env.path("out"));
+    // This test process holds the lock a running peergen would hold.
+    let held = std::fs::File::open(env.path("out")).unwrap();
+    held.try_lock().unwrap();
+    let changed = changed_inventory(&env);
+    let mut c = env.command();
+    c.args(["render", "-i", &changed, "--out", "out", "--state"])
+        .arg(example_state())
+        .env("PEERGEN_LOCK_WAIT", "1");
+    let started = std::time::Instant::now();
+    Run::from(c.output().unwrap())
+        .failure()
+        .stderr_has("another peergen run holds the lock on out (waited 1s; PEERGEN_LOCK_WAIT sets how long); nothing was changed");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    assert_eq!(everything(&env.path("out")), before);
+    drop(held);
+    render(&env, &changed, "out", None).success();
+}
+
+#[test]
+fn a_killed_runs_temporary_file_beside_the_snapshot_is_removed_by_the_next_write() {
+    let env = Env::new();
+    env.write(
+        "state.json",
+        &std::fs::read_to_string(example_state()).unwrap(),
+    );
+    let old = env.write(".peergen-tmp-AbC123", "{\"half\": ");
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    let fresh = env.write(".peergen-tmp-XyZ789", "another run's, still being written");
+    env.run([
+        "resolve",
+        "-i",
+        example_inventory().to_str().unwrap(),
+        "--state",
+        "state.json",
+    ])
+    .success();
+    assert!(!old.exists(), "a killed run's leftover stays");
+    assert!(fresh.exists(), "a running writer's file was removed");
+}
