@@ -20,7 +20,7 @@ pub(super) fn run(args: ApplyArgs, color: bool, out: &mut dyn Write) -> Result<E
         .message_template
         .as_ref()
         .map(|p| {
-            std::fs::read_to_string(p)
+            crate::input::file::read_text(p, crate::input::file::TEXT_LIMIT)
                 .map_err(|e| GitopsError::Message(format!("{}: {e}", p.display())))
         })
         .transpose()?;

@@ -8,6 +8,7 @@ use crate::cosmos::peers::PlanErrors;
 use crate::cosmos::render::RenderError;
 use crate::cosmos::state::StateError;
 use crate::gitops::GitopsError;
+use crate::input::printable::printable;
 use crate::output::lock::LockError;
 use crate::output::template::TemplateError;
 use crate::output::tree::TreeError;
@@ -15,9 +16,21 @@ use crate::stellar::StellarError;
 
 /// What a command failed with. Opaque outside the crate: only the message and
 /// [`Error::is_broken_pipe`] matter there.
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
+#[derive(Debug)]
 pub struct Error(Box<Kind>);
+
+/// Messages quote file lines, keys and on-chain text: control and bidi characters are escaped.
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&printable(&self.0.to_string()))
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&*self.0)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Kind {

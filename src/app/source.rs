@@ -11,6 +11,7 @@ use crate::cosmos::peers::{self, Plan};
 use crate::cosmos::render;
 use crate::cosmos::state::ProviderState;
 use crate::input::network;
+use crate::input::printable::printable;
 use crate::output::template::Templates;
 use crate::output::tree::{OutputTree, PreviousDir};
 use crate::stellar::{self, StellarInventory};
@@ -34,6 +35,7 @@ pub(super) fn load(inputs: &Inputs) -> Result<Loaded, Error> {
             )
         })?;
     let state = ProviderState::load(&state_path)?;
+    inventory.require_validators()?;
     Ok(Loaded {
         inventory,
         state,
@@ -121,6 +123,6 @@ pub(super) fn plan_cosmos(loaded: &Loaded) -> Result<Plan, Error> {
 
 fn warn_all(warnings: &[String]) {
     for w in warnings {
-        tracing::warn!("{w}");
+        tracing::warn!("{}", printable(w));
     }
 }

@@ -78,10 +78,13 @@ struct PrivKey {
 /// message ever quotes its content.
 pub(crate) fn from_node_key_file(path: &Path) -> Result<NodeId, NodeKeyError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| NodeKeyError::Read {
-        path: shown.clone(),
-        source,
-    })?;
+    let text =
+        crate::input::file::read_text(path, crate::input::file::KEY_LIMIT).map_err(|source| {
+            NodeKeyError::Read {
+                path: shown.clone(),
+                source,
+            }
+        })?;
     from_node_key_json(&text).map_err(|message| NodeKeyError::Invalid {
         path: shown,
         message,

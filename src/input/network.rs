@@ -25,7 +25,7 @@ pub(crate) fn stellar_source(path: &Path) -> Option<StellarSource> {
     if path.is_dir() {
         return Some(StellarSource::StellarNodes);
     }
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = super::file::read_text(path, super::file::TEXT_LIMIT).ok()?;
     let network = match network_of(path, &text) {
         Ok(network) => network.is_some_and(|n| n == "stellar"),
         // A broken file (say, a duplicate key) still belongs to the Stellar loader when it says so

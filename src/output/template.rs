@@ -191,7 +191,7 @@ fn describe(e: &Error) -> String {
 
 fn read_override(dir: &Path, name: &str) -> Result<Option<String>, TemplateError> {
     let path = dir.join(format!("{name}.j2"));
-    match std::fs::read_to_string(&path) {
+    match crate::input::file::read_text(&path, crate::input::file::TEXT_LIMIT) {
         Ok(text) => Ok(Some(text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(TemplateError::Dir {

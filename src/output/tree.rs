@@ -89,7 +89,7 @@ impl<'a> PreviousDir<'a> {
 
 impl Baseline for PreviousDir<'_> {
     fn get(&self, rel: &str) -> std::io::Result<Option<Vec<u8>>> {
-        match std::fs::read(self.0.join(rel)) {
+        match crate::input::file::read_bytes(&self.0.join(rel), crate::input::file::STATE_LIMIT) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),

@@ -57,10 +57,13 @@ struct RawValidator {
 /// Reads an input file, refusing it outright when a secret seed appears anywhere in it: a seed in
 /// git is exposed whether or not a field reads it.
 pub(crate) fn read(path: &Path) -> Result<(Arc<Path>, String), StellarInventoryError> {
-    let text = std::fs::read_to_string(path).map_err(|source| StellarInventoryError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        crate::input::file::read_text(path, crate::input::file::TEXT_LIMIT).map_err(|source| {
+            StellarInventoryError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
     let file: Arc<Path> = Arc::from(path);
     if let Some((line, column)) = strkey::find_seed(&text) {
         return Err(StellarInventoryError::Seed {

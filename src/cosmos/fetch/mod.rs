@@ -281,7 +281,7 @@ pub(crate) fn fetch(request: &FetchRequest, inventory: &Inventory) -> Result<Fet
 
 /// The snapshot at `path`, `None` when there is none yet (or, with `force`, when it is unreadable).
 fn previous_snapshot(path: &Path, force: bool) -> Result<Option<ProviderState>, FetchError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::input::file::read_text(path, crate::input::file::STATE_LIMIT) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {

@@ -131,10 +131,12 @@ pub(crate) struct Inventory {
 pub(crate) fn load(paths: &[PathBuf]) -> Result<Inventory, InventoryError> {
     let mut texts = Vec::with_capacity(paths.len());
     for path in paths {
-        let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Read {
-            path: path.clone(),
-            source,
-        })?;
+        let text = crate::input::file::read_text(path, crate::input::file::TEXT_LIMIT).map_err(
+            |source| InventoryError::Read {
+                path: path.clone(),
+                source,
+            },
+        )?;
         texts.push((path.as_path(), text));
     }
     from_texts(&texts)
@@ -161,6 +163,23 @@ pub(crate) fn from_texts(texts: &[(&Path, String)]) -> Result<Inventory, Invento
 }
 
 impl Inventory {
+    /// Commands that render need validators: an empty or comment-only file would render nothing
+    /// and, over an existing tree, prune it. (`fetch` reads provider state without any.)
+    pub(crate) fn require_validators(&self) -> Result<(), InventoryError> {
+        if !self.validators.is_empty() {
+            return Ok(());
+        }
+        let at = self
+            .files
+            .first()
+            .map_or_else(|| Origin::file(&Arc::from(Path::new("-i"))), Origin::file);
+        Err(invalid(
+            &at,
+            "validators",
+            "the inventory describes no validator (an empty or comment-only file?); peergen would render nothing",
+        ))
+    }
+
     /// Settings for one consumer: defaults, then a `consumers:` entry keyed by its chain id, then one
     /// keyed by its consumer id (the most specific wins).
     pub(crate) fn settings_for(&self, consumer_id: &str, chain_id: &str) -> Settings {

@@ -168,10 +168,12 @@ fn is_decimal(s: &str) -> bool {
 
 impl ProviderState {
     pub(crate) fn load(path: &Path) -> Result<ProviderState, StateError> {
-        let text = std::fs::read_to_string(path).map_err(|source| StateError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::input::file::read_text(path, crate::input::file::STATE_LIMIT).map_err(
+            |source| StateError::Read {
+                path: path.to_path_buf(),
+                source,
+            },
+        )?;
         Self::from_json(path, &text)
     }
 
