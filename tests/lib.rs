@@ -5,6 +5,7 @@
 mod harness;
 
 mod cases;
+mod cometbft;
 
 mod dns;
 mod fetch;
