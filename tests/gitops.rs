@@ -269,7 +269,7 @@ fn a_removed_validator_is_pruned_behind_the_threshold_and_unowned_files_stay() {
     plan("markdown")
         .success()
         .stdout_has("**Would need `--force`:**")
-        .stdout_has("- alice on neutron-1: the peer list would become empty (had 1)");
+        .stdout_has("- `alice on neutron-1: the peer list would become empty (had 1)`");
     let json: serde_json::Value = serde_json::from_str(&plan("json").stdout).unwrap();
     assert!(
         json["needs_force"]

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::file_diff;
 use crate::gitops::changes::{Changes, Peer};
+use crate::input::printable::printable;
 
 /// First line of every Markdown plan, so a workflow can find and update its one comment.
 pub(crate) const MARKER: &str = "<!-- peergen-plan -->";
@@ -36,15 +37,32 @@ fn peer_cell(p: &Peer) -> String {
     )
 }
 
-/// Monikers are chosen by validators: keep them from breaking the table or injecting markup.
+/// Text chosen by validators, the inventory or the chain, as an inert code span: GitHub turns
+/// `@name`, `#1`, bare URLs and HTML into mentions, references, links and markup everywhere but in
+/// code. Control and bidi characters are escaped, `|` is escaped for the table the span may sit in,
+/// and the fence is longer than any backtick run inside.
 fn md_text(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| match c {
-            '|' | '<' | '>' | '`' | '*' | '_' | '[' | ']' | '\\' => vec!['\\', c],
-            c if c.is_control() => vec![' '],
-            c => vec![c],
-        })
-        .collect()
+    if s.is_empty() {
+        return String::new();
+    }
+    let body = printable(s).replace('\n', "\\n").replace('|', "\\|");
+    let fence = "`".repeat(longest_run(&body, '`') + 1);
+    // A span may not start or end with its fence character, nor be stripped of a wanted space.
+    let pad = if body.starts_with(['`', ' ']) || body.ends_with(['`', ' ']) {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{body}{pad}{fence}")
+}
+
+fn longest_run(s: &str, of: char) -> usize {
+    let (mut longest, mut run) = (0, 0);
+    for c in s.chars() {
+        run = if c == of { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    longest
 }
 
 /// A fence longer than any backtick run inside, so a diff cannot close its own code block.
@@ -104,7 +122,8 @@ pub(crate) fn markdown(changes: &Changes, prefix: &str) -> String {
             &mut out,
             &mut cut,
             &format!(
-                "#### Consumer `{slug}` (consumer id {}, chain id `{}`)\n",
+                "#### Consumer {} (consumer id {}, chain id {})\n",
+                md_text(slug),
                 md_text(&first.consumer_id),
                 md_text(&first.chain_id)
             ),
@@ -284,7 +303,7 @@ mod tests {
         let md = markdown(&changes, "peers/");
         assert!(md.len() <= MARKDOWN_LIMIT, "{}", md.len());
         assert!(md.contains("more table lines would exceed GitHub's comment size limit"));
-        assert!(md.contains("- alice on pion-1: the peer list would become empty (had 1)"));
+        assert!(md.contains("- `alice on pion-1: the peer list would become empty (had 1)`"));
         assert!(
             md.trim_end().ends_with("</details>"),
             "the diff block is closed"
@@ -299,7 +318,55 @@ mod tests {
 
     #[test]
     fn monikers_cannot_break_tables() {
-        assert_eq!(md_text("a|b<script>"), "a\\|b\\<script\\>");
-        assert_eq!(md_text("x\ny"), "x y");
+        assert_eq!(md_text("a|b<script>"), "`a\\|b<script>`");
+        assert_eq!(md_text("x\ny"), "`x\\ny`");
+        assert_eq!(md_text("`a``b"), "``` `a``b ```");
+        assert_eq!(
+            md_text("@octocat #1 https://x.io \u{202e}"),
+            "`@octocat #1 https://x.io \\u{202e}`"
+        );
+    }
+
+    /// Whatever a moniker holds, a Markdown renderer sees it as one code span inside its table
+    /// cell: no link, autolink, HTML or emphasis can come from it, and GitHub does not look for
+    /// mentions or references inside code.
+    #[test]
+    fn hostile_text_stays_one_code_span() {
+        use proptest::prelude::*;
+        use pulldown_cmark::{Event, Options, Parser, Tag};
+        let cases = proptest::collection::vec(
+            prop_oneof![
+                any::<char>().prop_map(String::from),
+                Just("@octocat".to_owned()),
+                Just("#1".to_owned()),
+                Just("https://evil.example/x".to_owned()),
+                Just("<img src=x onerror=alert(1)>".to_owned()),
+                Just("`".to_owned()),
+                Just("|".to_owned()),
+                Just("\\".to_owned()),
+                Just("[a](http://b)".to_owned()),
+                Just(" ".to_owned()),
+            ],
+            1..8,
+        )
+        .prop_map(|parts| parts.concat());
+        proptest!(|(value in cases)| {
+            let doc = format!("| Validator | Moniker |\n|---|---|\n| a | {} |\n", md_text(&value));
+            let mut code = String::new();
+            let mut cells = 0;
+            for event in Parser::new_ext(&doc, Options::ENABLE_TABLES) {
+                match event {
+                    Event::Start(Tag::TableCell) => cells += 1,
+                    Event::Start(Tag::Link { .. } | Tag::Image { .. } | Tag::Emphasis | Tag::Strong)
+                    | Event::Html(_)
+                    | Event::InlineHtml(_) => prop_assert!(false, "{doc}"),
+                    Event::Code(c) => code.push_str(&c),
+                    _ => {}
+                }
+            }
+            prop_assert_eq!(cells, 4, "{}", doc);
+            let shown = printable(&value).replace('\n', "\\n");
+            prop_assert_eq!(code.trim(), shown.trim(), "{}", doc);
+        });
     }
 }
