@@ -117,3 +117,24 @@ fn strip_location_suffix(message: &str) -> String {
             |m| format!("{m}: each key may appear once (peergen never lets a later entry win)"),
         )
 }
+
+/// A YAML boolean written as one: `true` or `false`. A string such as `"yes"` or `"false"` is
+/// refused instead of being read as a boolean (a quoted `"false"` meaning true would be worse).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Bool(pub(crate) bool);
+
+impl<'de> serde::Deserialize<'de> for Bool {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Bool, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Bool;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true or false (unquoted)")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Bool, E> {
+                Ok(Bool(v))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}

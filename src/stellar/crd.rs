@@ -15,7 +15,7 @@ use super::inventory::{
 };
 use super::strkey::{self, PublicKey};
 use crate::input::network::STELLAR_NODE_KIND;
-use crate::input::yaml::{self, Origin, Spanned};
+use crate::input::yaml::{self, Bool, Origin, Spanned};
 
 pub(crate) const API_VERSION: &str = "stellar.org/v1alpha1";
 
@@ -52,14 +52,14 @@ struct RawMetadata {
 #[serde(rename_all = "camelCase")]
 struct RawSpec {
     node_type: Option<Spanned<String>>,
-    suspended: Option<Spanned<bool>>,
+    suspended: Option<Spanned<Bool>>,
     validator_config: Option<Spanned<RawValidatorConfig>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawValidatorConfig {
-    enable_history_archive: Option<Spanned<bool>>,
+    enable_history_archive: Option<Spanned<Bool>>,
     history_archive_urls: Option<Spanned<Vec<String>>>,
     external_dns: Option<Spanned<RawExternalDns>>,
     peer_port: Option<Spanned<u16>>,
@@ -415,7 +415,7 @@ fn parse_doc(file: &Arc<Path>, doc: RawDoc) -> Result<Option<Node>, StellarInven
         }
     };
     let history = match config.as_ref() {
-        Some(c) if c.enable_history_archive.as_ref().is_some_and(|e| e.value) => {
+        Some(c) if c.enable_history_archive.as_ref().is_some_and(|e| e.value.0) => {
             let urls = c.history_archive_urls.as_ref().ok_or_else(|| {
                 invalid(
                     &nat,
@@ -463,7 +463,7 @@ fn parse_doc(file: &Arc<Path>, doc: RawDoc) -> Result<Option<Node>, StellarInven
         public_key,
         address,
         history,
-        suspended: spec.value.suspended.as_ref().is_some_and(|s| s.value),
+        suspended: spec.value.suspended.as_ref().is_some_and(|s| s.value.0),
         namespace,
         configmap: format!("{name}-stellar-peers"),
         // The operator runs each StellarNode as the StatefulSet of the same name.

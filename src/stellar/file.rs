@@ -14,14 +14,14 @@ use super::inventory::{
     check_object_name, check_unique, check_validator_name, expand_pattern, invalid,
 };
 use super::strkey::{self, PublicKey};
-use crate::input::yaml::{self, Origin, Spanned};
+use crate::input::yaml::{self, Bool, Origin, Spanned};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawInventory {
     version: Option<Spanned<u32>>,
     network: Spanned<String>,
-    unsafe_quorum: Option<Spanned<bool>>,
+    unsafe_quorum: Option<Spanned<Bool>>,
     namespace: Option<Spanned<String>>,
     configmap: Option<Spanned<String>>,
     workload: Option<Spanned<RawWorkload>>,
@@ -51,7 +51,7 @@ struct RawValidator {
     address: Spanned<String>,
     history: Option<Spanned<String>>,
     quality: Option<Spanned<String>>,
-    suspended: Option<Spanned<bool>>,
+    suspended: Option<Spanned<Bool>>,
 }
 
 /// Reads an input file, refusing it outright when a secret seed appears anywhere in it: a seed in
@@ -253,7 +253,7 @@ pub(crate) fn load(path: &Path) -> Result<StellarInventory, StellarInventoryErro
                 public_key,
                 address,
                 history,
-                suspended: r.suspended.as_ref().is_some_and(|s| s.value),
+                suspended: r.suspended.as_ref().is_some_and(|s| s.value.0),
                 namespace,
                 configmap,
                 workload,
@@ -311,7 +311,7 @@ pub(crate) fn load(path: &Path) -> Result<StellarInventory, StellarInventoryErro
     }
     let inv = StellarInventory {
         sources: vec![file],
-        unsafe_quorum: raw.unsafe_quorum.is_some_and(|u| u.value),
+        unsafe_quorum: raw.unsafe_quorum.is_some_and(|u| u.value.0),
         organisations: orgs,
         validators,
     };

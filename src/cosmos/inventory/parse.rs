@@ -19,7 +19,7 @@ use super::settings::{
 use super::{InventoryError, ProviderAuth, ValidatorPorts, invalid};
 use crate::cosmos::node_id::NodeId;
 use crate::input::address::Endpoint;
-use crate::input::yaml::{self, Located, Origin, Spanned};
+use crate::input::yaml::{self, Bool, Located, Origin, Spanned};
 
 // ---------------------------------------------------------------- raw schema (serde only)
 
@@ -78,14 +78,14 @@ struct RawWorkload {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawP2p {
-    addr_book_strict: Option<Spanned<bool>>,
-    pex: Option<Spanned<bool>>,
+    addr_book_strict: Option<Spanned<Bool>>,
+    pex: Option<Spanned<Bool>>,
     unconditional_peer_ids: Option<Spanned<Vec<String>>>,
     private_peer_ids: Option<Spanned<Vec<String>>>,
     seeds: Option<Spanned<Vec<String>>>,
     max_num_inbound_peers: Option<Spanned<Json>>,
-    allow_duplicate_ip: Option<Spanned<bool>>,
-    unconditional_mesh: Option<Spanned<bool>>,
+    allow_duplicate_ip: Option<Spanned<Bool>>,
+    unconditional_mesh: Option<Spanned<Bool>>,
     persistent_peers_max_dial_period: Option<Spanned<String>>,
 }
 
@@ -106,6 +106,9 @@ struct RawValidator {
     private_endpoint: Option<Spanned<String>>,
     sentries: Option<Spanned<Vec<Spanned<RawSentry>>>>,
 }
+
+/// The output directory of zone files, which no validator's directory may take.
+const RESERVED_VALIDATOR: &str = "dns";
 
 /// `full-mesh` or `{k-connected: K}` with K ≥ 1.
 fn parse_topology(value: &Json) -> Result<Topology, String> {
@@ -229,6 +232,13 @@ pub(super) fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, Invent
                 format!("{r}: a validator name becomes a directory, a namespace and a DNS label")
             })
             .map_err(|m| invalid(&at, format!("validators.{name}"), m))?;
+        if name == RESERVED_VALIDATOR {
+            return Err(invalid(
+                &at,
+                format!("validators.{name}"),
+                "is reserved: `dns/` in the output holds the zone files; give the validator another key (its moniker may stay `dns`)",
+            ));
+        }
         let pv = parse_validator(file, &dir, &name, at, v.value)?;
         validators.insert(name, pv);
     }
@@ -423,8 +433,8 @@ fn parse_settings(
     }
     if let Some(p2p) = raw.p2p {
         let p2p = p2p.value;
-        layer.p2p.addr_book_strict = p2p.addr_book_strict.map(|b| located(file, &b, b.value));
-        layer.p2p.pex = p2p.pex.map(|b| located(file, &b, b.value));
+        layer.p2p.addr_book_strict = p2p.addr_book_strict.map(|b| located(file, &b, b.value.0));
+        layer.p2p.pex = p2p.pex.map(|b| located(file, &b, b.value.0));
         for (field, list, slot) in [
             (
                 "unconditional_peer_ids",
@@ -487,8 +497,8 @@ fn parse_settings(
                 })?;
             layer.p2p.max_num_inbound_peers = Some(Located { value, at });
         }
-        layer.p2p.allow_duplicate_ip = p2p.allow_duplicate_ip.map(|b| located(file, &b, b.value));
-        layer.p2p.unconditional_mesh = p2p.unconditional_mesh.map(|b| located(file, &b, b.value));
+        layer.p2p.allow_duplicate_ip = p2p.allow_duplicate_ip.map(|b| located(file, &b, b.value.0));
+        layer.p2p.unconditional_mesh = p2p.unconditional_mesh.map(|b| located(file, &b, b.value.0));
         if let Some(d) = p2p.persistent_peers_max_dial_period {
             let at = Origin::of(file, &d);
             check_duration(&d.value).map_err(|m| {

@@ -162,6 +162,25 @@ pub(crate) fn validate_chain_id(chain_id: &str) -> Result<(), String> {
     }
 }
 
+/// A bonded validator's valcons address is derived from its consensus key; one that is not was
+/// edited by hand or fetched from a broken provider, and would join the wrong validators.
+fn check_valcons(v: &BondedValidator) -> Result<(), String> {
+    let prefix = bech32::decode(&v.valcons)
+        .ok()
+        .and_then(|(hrp, _)| hrp.as_str().strip_suffix("valcons").map(str::to_owned))
+        .ok_or_else(|| format!("{:?} is not a bech32 `…valcons1…` address", v.valcons))?;
+    let derived =
+        valcons::from_ed25519_base64(&prefix, &v.consensus_pubkey).map_err(|e| e.to_string())?;
+    if derived == v.valcons {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} does not belong to consensus_pubkey {:?}, which gives {derived}",
+            v.valcons, v.consensus_pubkey
+        ))
+    }
+}
+
 fn is_decimal(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'))
 }
@@ -222,6 +241,7 @@ impl ProviderState {
                     format!("{:?} is not a decimal integer", v.tokens),
                 ));
             }
+            check_valcons(v).map_err(|m| invalid(format!("{field}.valcons"), m))?;
         }
         let mut ids = BTreeSet::new();
         for (i, c) in self.consumers.iter().enumerate() {
