@@ -10,9 +10,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "peergen",
     version,
-    about = "Build-time, declarative peer configuration for Cosmos ICS consumer chains",
+    about = "Build-time, declarative peer configuration for Cosmos ICS consumer chains and Stellar validators",
     long_about = "peergen turns a validator inventory (YAML) and a locked provider-state snapshot (JSON) into a \
-deterministic tree of per-consumer peer ConfigMaps, CometBFT [p2p] fragments and kustomizations."
+deterministic tree of per-node peer ConfigMaps, CometBFT [p2p] fragments, kustomizations and DNS zone files \
+with SRV records; for Stellar (`network: stellar` or StellarNode manifests) it renders stellar-core.cfg \
+fragments. It shows the change as a plan and commits it to a GitOps repository."
 )]
 pub struct Cli {
     /// More log output on stderr (repeat for more)
@@ -307,7 +309,7 @@ pub(crate) struct ResolveArgs {
 #[derive(Debug, Args)]
 pub(crate) struct PortArgs {
     /// Consumer ids
-    #[arg(required = true, value_name = "CONSUMER_ID")]
+    #[arg(required = true, value_name = "CONSUMER_ID", value_parser = consumer_id)]
     pub(crate) consumer_ids: Vec<String>,
 }
 
@@ -315,4 +317,19 @@ pub(crate) struct PortArgs {
 pub(crate) struct NodeIdArgs {
     /// Path to node_key.json
     pub(crate) file: PathBuf,
+}
+
+/// A consumer id as the provider assigns them: non-empty letters, digits, `-`, `_`, `.`.
+fn consumer_id(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not a consumer id: letters, digits, '-', '_' or '.', at least one"
+        ))
+    }
 }

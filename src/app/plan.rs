@@ -11,6 +11,7 @@ use crate::gitops::changes::{self, Changes};
 use crate::gitops::{self, GitopsError, report};
 use crate::output::removal;
 use crate::output::template::Templates;
+use crate::output::tree::{MANIFEST, read_manifest};
 
 pub(super) fn run(args: &PlanArgs, color: bool, out: &mut dyn Write) -> Result<ExitCode, Error> {
     compare(&args.target, args.check, args.detailed_exitcode, color, out)
@@ -31,6 +32,13 @@ pub(super) fn compare(
     let out_dir = target.out_dir();
     let committed = gitops::plan_baseline(&target)?;
     let base = committed.as_ref().map_or(out_dir.as_path(), |c| c.path());
+    if read_manifest(base)?.is_none() {
+        // Also what a mistyped --path looks like: say it rather than report a plausible plan.
+        tracing::warn!(
+            "no peergen output under {} yet (no {MANIFEST}): everything is new",
+            out_dir.display()
+        );
+    }
     let (plan, tree) = source.render(&templates, args.only.as_deref(), Some(base))?;
     let mut changes = changes::compare(&tree, base, args.only.as_deref(), plan.as_ref())?;
     changes.needs_force = changes.threshold_violations(removal::DEFAULT_MAX_PERCENT);

@@ -39,6 +39,12 @@ pub(crate) enum GitopsError {
     Git { action: String, source: git2::Error },
     #[error("--path {0:?} must be a relative path inside the repository, without `..`")]
     BadPath(String),
+    #[error("--repo {0}: no such directory; give the GitOps repository's working tree")]
+    NoRepo(PathBuf),
+    #[error(
+        "{0} is not a git repository (no .git found there or above); apply commits, so --repo must be a git working tree"
+    )]
+    NotARepo(PathBuf),
     #[error("{0} is a bare repository; apply needs a working tree")]
     Bare(PathBuf),
     #[error("{path}: a {state} is in progress; finish or abort it before running peergen apply")]
@@ -115,6 +121,9 @@ pub(crate) struct Target {
 
 impl Target {
     pub(crate) fn new(repo: &Path, subdir: &Path) -> Result<Target, GitopsError> {
+        if !repo.is_dir() {
+            return Err(GitopsError::NoRepo(repo.to_path_buf()));
+        }
         let mut parts = Vec::new();
         for c in subdir.components() {
             match c {
@@ -212,8 +221,15 @@ pub(crate) fn apply<E: From<GitopsError>>(
     render: &mut Render<'_, E>,
     show: &mut Show<'_, E>,
 ) -> Result<Outcome, E> {
-    let repo = Repository::open(&target.repo)
-        .map_err(git(format!("opening repository {}", target.repo.display())))?;
+    let repo = match Repository::open(&target.repo) {
+        Ok(repo) => repo,
+        Err(e) if e.code() == git2::ErrorCode::NotFound => {
+            return Err(GitopsError::NotARepo(target.repo.clone()).into());
+        }
+        Err(e) => {
+            return Err(git(format!("opening repository {}", target.repo.display()))(e).into());
+        }
+    };
     if repo.is_bare() {
         return Err(GitopsError::Bare(target.repo.clone()).into());
     }
