@@ -146,10 +146,12 @@ fn a_second_render_waits_for_the_first_and_gives_up_without_touching_anything() 
 #[test]
 fn a_killed_runs_temporary_file_beside_the_snapshot_is_removed_by_the_next_write() {
     let env = Env::new();
-    env.write(
-        "state.json",
-        &std::fs::read_to_string(example_state()).unwrap(),
-    );
+    // A stale resolved endpoint, so that `resolve` has something to drop and rewrites the file.
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(example_state()).unwrap()).unwrap();
+    state["resolved_endpoints"] = serde_json::json!([{"validator": "gone", "consumer_id": "0",
+        "query": "_cosmos-p2p._tcp.gone-pion-1.validators.zone", "host": "gone.example.org", "port": 26656}]);
+    env.write("state.json", &serde_json::to_string_pretty(&state).unwrap());
     let old = env.write(".peergen-tmp-AbC123", "{\"half\": ");
     let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
     std::fs::File::options()
@@ -169,4 +171,28 @@ fn a_killed_runs_temporary_file_beside_the_snapshot_is_removed_by_the_next_write
     .success();
     assert!(!old.exists(), "a killed run's leftover stays");
     assert!(fresh.exists(), "a running writer's file was removed");
+}
+
+#[test]
+fn resolve_with_nothing_new_leaves_the_snapshot_untouched() {
+    let env = Env::new();
+    let path = env.write(
+        "state.json",
+        &std::fs::read_to_string(example_state()).unwrap(),
+    );
+    let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    env.run([
+        "resolve",
+        "-i",
+        example_inventory().to_str().unwrap(),
+        "--state",
+        "state.json",
+    ])
+    .success()
+    .stdout_has("resolved 0 SRV records: state.json unchanged");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().modified().unwrap(),
+        before
+    );
 }

@@ -15,6 +15,15 @@ pub(super) fn run(args: &ResolveArgs, out: &mut dyn Write) -> Result<ExitCode, E
     let resolved = srv::resolve_endpoints(&loaded.inventory, &loaded.state, &config)?;
     let count = resolved.len();
     let mut state = loaded.state;
+    if state.resolved_endpoints == resolved {
+        // Same answers: the snapshot keeps its bytes and its modification time.
+        writeln!(
+            out,
+            "resolved {count} SRV records: {} unchanged",
+            loaded.state_path.display()
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
     state.resolved_endpoints = resolved;
     srv::write_snapshot(&loaded.state_path, &state)?;
     writeln!(
