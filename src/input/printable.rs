@@ -1,6 +1,7 @@
 //! Text from files, chains and operators, made safe to print: every control character but the
 //! newline, and every bidirectional-override character (which can make a terminal or a review
-//! tool show text in another order than it is), escaped as Rust does, `\u{1b}`.
+//! tool show text in another order than it is), escaped as Rust's `escape_default` does: `\u{1b}`,
+//! `\r`, `\t`.
 
 /// The bidirectional formatting characters (Unicode TR9): embeddings, overrides, isolates, marks.
 fn is_bidi_control(c: char) -> bool {
@@ -21,7 +22,7 @@ pub(crate) fn printable(text: &str) -> String {
     text.chars()
         .map(|c| {
             if (c.is_control() && c != '\n') || is_bidi_control(c) {
-                format!("\\u{{{:x}}}", u32::from(c))
+                c.escape_default().to_string()
             } else {
                 c.to_string()
             }

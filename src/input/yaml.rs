@@ -138,3 +138,11 @@ impl<'de> serde::Deserialize<'de> for Bool {
         d.deserialize_any(Visitor)
     }
 }
+
+/// `workload: {kind, name}` as both networks' inventories write it, checked by each.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWorkload {
+    pub(crate) kind: Option<Spanned<String>>,
+    pub(crate) name: Spanned<String>,
+}

@@ -14,7 +14,7 @@ use super::inventory::{
     check_object_name, check_unique, check_validator_name, expand_pattern, invalid,
 };
 use super::strkey::{self, PublicKey};
-use crate::input::yaml::{self, Bool, Origin, Spanned};
+use crate::input::yaml::{self, Bool, Origin, RawWorkload, Spanned};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,13 +27,6 @@ struct RawInventory {
     workload: Option<Spanned<RawWorkload>>,
     organisations: BTreeMap<String, Spanned<RawOrganisation>>,
     validators: BTreeMap<String, Spanned<RawValidator>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWorkload {
-    kind: Option<Spanned<String>>,
-    name: Spanned<String>,
 }
 
 #[derive(Deserialize)]

@@ -9,6 +9,7 @@ use base64::Engine;
 use serde::de::DeserializeOwned;
 
 use super::url::{redact, split_base_url, url_encode};
+use crate::input::printable::printable;
 use crate::retry::Backoff;
 
 /// Response bodies larger than this are refused; a full validator page is a few hundred kB.
@@ -384,7 +385,7 @@ pub(crate) fn decode<T: DeserializeOwned>(url: &str, text: &str) -> Result<T, Re
 /// The gateway's error text (`{"code":3,"message":"…"}`), else the start of the body; control
 /// characters escaped, since the text goes to a terminal or CI log and the provider chose it.
 fn provider_message(body: &str) -> String {
-    escape_controls(&raw_provider_message(body))
+    printable(&raw_provider_message(body)).replace('\n', "\\n")
 }
 
 fn raw_provider_message(body: &str) -> String {
@@ -407,18 +408,6 @@ fn raw_provider_message(body: &str) -> String {
         short.push('…');
     }
     short
-}
-
-fn escape_controls(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

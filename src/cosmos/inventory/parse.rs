@@ -19,7 +19,7 @@ use super::settings::{
 use super::{InventoryError, ProviderAuth, ValidatorPorts, invalid};
 use crate::cosmos::node_id::NodeId;
 use crate::input::address::Endpoint;
-use crate::input::yaml::{self, Bool, Located, Origin, Spanned};
+use crate::input::yaml::{self, Bool, Located, Origin, RawWorkload, Spanned};
 
 // ---------------------------------------------------------------- raw schema (serde only)
 
@@ -66,13 +66,6 @@ struct RawSettings {
     topology: Option<Spanned<Json>>,
     p2p: Option<Spanned<RawP2p>>,
     exclude: Option<Spanned<Vec<String>>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWorkload {
-    kind: Option<Spanned<String>>,
-    name: Spanned<String>,
 }
 
 #[derive(Deserialize)]
