@@ -195,6 +195,23 @@ impl fmt::Display for Host {
     }
 }
 
+/// A host as written in files: parsed (and so validated) when read.
+impl serde::Serialize for Host {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Host::Ip(ip) => s.collect_str(ip),
+            Host::Name(n) => s.serialize_str(n),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Host {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Host, D::Error> {
+        let text = String::deserialize(d)?;
+        Host::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// As CometBFT writes it: `host:port`, IPv6 bracketed.
 impl serde::Serialize for Endpoint {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -106,7 +106,7 @@ pub(crate) fn resolve_endpoints(
             validator: l.validator,
             consumer_id: l.consumer_id,
             query: l.query,
-            host,
+            host: Host::Name(host),
             port,
         });
     }

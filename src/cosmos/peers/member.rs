@@ -240,8 +240,7 @@ fn dns_endpoint(
                     r.query
                 ));
             }
-            let endpoint = Endpoint::parse(&format!("{}:{}", r.host, r.port))
-                .map_err(|e| format!("resolved endpoint: {e}"))?;
+            let endpoint = r.endpoint();
             Ok(Some((endpoint, query)))
         }
     }

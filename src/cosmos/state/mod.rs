@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::input::address::Endpoint;
+use crate::input::address::{Endpoint, Host};
 
 pub(crate) const FORMAT: &str = "peergen/provider-state/v1";
 
@@ -109,8 +109,18 @@ pub(crate) struct ResolvedEndpoint {
     pub(crate) consumer_id: String,
     /// The DNS name that was queried.
     pub(crate) query: String,
-    pub(crate) host: String,
+    /// The SRV target, validated like every peer host when the snapshot is read.
+    pub(crate) host: Host,
     pub(crate) port: u16,
+}
+
+impl ResolvedEndpoint {
+    pub(crate) fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            host: self.host.clone(),
+            port: self.port,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -280,8 +290,12 @@ impl ProviderState {
             }
         }
         for (i, r) in self.resolved_endpoints.iter().enumerate() {
-            Endpoint::parse(&format!("{}:{}", r.host, r.port))
-                .map_err(|e| invalid(format!("resolved_endpoints[{i}]"), e.to_string()))?;
+            if r.port == 0 {
+                return Err(invalid(
+                    format!("resolved_endpoints[{i}].port"),
+                    "0 is not a port; resolve again".to_owned(),
+                ));
+            }
         }
         Ok(())
     }
