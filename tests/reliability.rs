@@ -196,3 +196,63 @@ fn resolve_with_nothing_new_leaves_the_snapshot_untouched() {
         before
     );
 }
+
+/// The example snapshot with launched consumers whose provider-chosen chain ids look like names
+/// peergen generates.
+fn state_with_mistakable_chain_ids() -> String {
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(example_state()).unwrap()).unwrap();
+    let consumers = state["consumers"].as_array_mut().unwrap();
+    let template = consumers
+        .iter()
+        .find(|c| c["consumer_id"] == "5")
+        .unwrap()
+        .clone();
+    for (id, chain) in [("7", "sandbox-1--5"), ("8", "kustomization.yaml")] {
+        let mut c = template.clone();
+        c["consumer_id"] = serde_json::json!(id);
+        c["chain_id"] = serde_json::json!(chain);
+        consumers.push(c);
+    }
+    serde_json::to_string_pretty(&state).unwrap()
+}
+
+#[test]
+fn chain_ids_that_look_like_generated_names_get_their_own_directories() {
+    let env = Env::new();
+    env.write("state.json", &state_with_mistakable_chain_ids());
+    // A dot cannot be in a namespace: name namespaces by consumer id instead.
+    // and leave DNS out: a dot cannot be in a DNS label either (check refuses it, as render does).
+    let text = example_inventory_text().replace(
+        "namespace: \"{{validator}}-{{chain_id}}\"",
+        "namespace: \"{{validator}}-{{consumer_id}}\"",
+    );
+    let with_dns = env.write("with-dns.yaml", &text).display().to_string();
+    env.run(["check", "-i", &with_dns, "--state", "state.json"])
+        .failure()
+        .stderr_has("\"alice-kustomization.yaml--8\" cannot be a DNS label");
+    let text = text[..text.find("\ndns:").unwrap()].to_owned();
+    let inventory = env.write("inv.yaml", &text).display().to_string();
+    env.run(["check", "-i", &inventory, "--state", "state.json"])
+        .success()
+        .stdout_has("consumer 7 sandbox-1--5 (launched")
+        .stdout_has("-> sandbox-1--5--7/")
+        .stdout_has("-> kustomization.yaml--8/");
+    env.run([
+        "render",
+        "-i",
+        &inventory,
+        "--state",
+        "state.json",
+        "--out",
+        "out",
+    ])
+    .success();
+    let tree = read_tree(&env.path("out"));
+    assert!(tree["alice/sandbox-1--5/peers.yaml"].contains("peergen.io/consumer-id: \"5\""));
+    assert!(tree["alice/sandbox-1--5--7/peers.yaml"].contains("peergen.io/consumer-id: \"7\""));
+    assert!(
+        tree["alice/kustomization.yaml--8/peers.yaml"].contains("peergen.io/consumer-id: \"8\"")
+    );
+    assert!(tree["alice/kustomization.yaml"].contains("kind: Kustomization"));
+}

@@ -6,11 +6,12 @@ use std::process::ExitCode;
 
 use super::Error;
 use super::cli::CheckArgs;
-use super::source::{Loaded, load, plan_cosmos};
+use super::source::{Loaded, load, plan_cosmos, render_plan};
 use crate::cosmos::inventory::settings::Topology;
 use crate::cosmos::peers::{ConsumerPlan, Plan, topology};
 use crate::input::address::Host;
 use crate::input::network;
+use crate::output::template::Templates;
 use crate::stellar;
 
 pub(super) fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<ExitCode, Error> {
@@ -21,11 +22,19 @@ pub(super) fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<ExitCode, Err
     }
     let loaded = load(&args.inputs)?;
     let plan = plan_cosmos(&loaded)?;
-    write_report(out, &loaded, &plan)?;
+    // Everything `render` would refuse, `check` refuses: the whole tree is rendered and verified
+    // in memory (and dropped).
+    let (_, zone_warnings) = render_plan(&loaded, &plan, &Templates::new(None)?, None, None)?;
+    write_report(out, &loaded, &plan, zone_warnings)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_report(out: &mut dyn Write, loaded: &Loaded, plan: &Plan) -> Result<(), Error> {
+fn write_report(
+    out: &mut dyn Write,
+    loaded: &Loaded,
+    plan: &Plan,
+    zone_warnings: usize,
+) -> Result<(), Error> {
     let state = &loaded.state;
     writeln!(
         out,
@@ -90,7 +99,7 @@ fn write_report(out: &mut dyn Write, loaded: &Loaded, plan: &Plan) -> Result<(),
             c.phase.as_str()
         )?;
     }
-    writeln!(out, "ok: {} warnings", plan.warnings.len())?;
+    writeln!(out, "ok: {} warnings", plan.warnings.len() + zone_warnings)?;
     Ok(())
 }
 

@@ -53,22 +53,36 @@ fn render_cosmos(
     previous: Option<&Path>,
 ) -> Result<(Plan, OutputTree), Error> {
     let plan = plan_cosmos(loaded)?;
-    let mut tree = render::render(&plan, &loaded.inventory, templates, only)?;
+    let (tree, _) = render_plan(loaded, &plan, templates, only, previous)?;
+    Ok((plan, tree))
+}
+
+/// The files `plan` renders to, and how many warnings the zones added.
+pub(super) fn render_plan(
+    loaded: &Loaded,
+    plan: &Plan,
+    templates: &Templates,
+    only: Option<&str>,
+    previous: Option<&Path>,
+) -> Result<(OutputTree, usize), Error> {
+    let mut tree = render::render(plan, &loaded.inventory, templates, only)?;
+    let mut warnings = 0;
     // Zones hold every validator's records, so a `--self` render leaves them alone.
     if only.is_none() && loaded.inventory.dns.is_some() {
         let baseline = previous.map(PreviousDir::new);
         let zones = zone::build(
-            &plan,
+            plan,
             &loaded.inventory,
             baseline.as_ref().map(|b| b as _),
             serial::today().map_err(zone::ZoneError::from)?,
         )?;
         warn_all(&zones.warnings);
+        warnings = zones.warnings.len();
         for (path, text) in zones.files {
             tree.insert(path, text.into_bytes())?;
         }
     }
-    Ok((plan, tree))
+    Ok((tree, warnings))
 }
 
 /// Validated inputs of either network: `network: stellar` inventories (or StellarNode manifests)

@@ -280,13 +280,9 @@ fn plan_with(
                 continue;
             }
         };
-        let slug = if first_with_chain.get(consumer.chain_id.as_str())
-            == Some(&consumer.consumer_id.as_str())
-        {
-            consumer.chain_id.clone()
-        } else {
-            format!("{}--{}", consumer.chain_id, consumer.consumer_id)
-        };
+        let first = first_with_chain.get(consumer.chain_id.as_str())
+            == Some(&consumer.consumer_id.as_str());
+        let slug = slug(&consumer.chain_id, &consumer.consumer_id, first);
         let mut cp = ConsumerPlan {
             consumer_id: consumer.consumer_id.clone(),
             chain_id: consumer.chain_id.clone(),
@@ -391,6 +387,21 @@ fn plan_with(
         Ok(plan)
     } else {
         Err(PlanErrors(errors))
+    }
+}
+
+/// A consumer's directory name: its chain id, or `<chain_id>--<consumer_id>` for every consumer but
+/// the first of a shared chain id. The provider chooses chain ids, so a chain id that could be
+/// mistaken for a generated name always takes the suffix: one containing `--` (it could read as
+/// another consumer's suffixed name) and `kustomization.yaml` (the validator's own index file).
+/// Plain names then never hold `--`, and a suffixed name splits at its last `--` into a chain id
+/// and a numeric consumer id, so two consumers never share a directory.
+fn slug(chain_id: &str, consumer_id: &str, first_with_chain_id: bool) -> String {
+    let mistakable = chain_id.contains("--") || chain_id == "kustomization.yaml";
+    if first_with_chain_id && !mistakable {
+        chain_id.to_owned()
+    } else {
+        format!("{chain_id}--{consumer_id}")
     }
 }
 
