@@ -16,6 +16,17 @@ fn bech32_valoper(i: usize) -> String {
     bech32::encode::<bech32::Bech32>(hrp, &data).expect("encodes")
 }
 
+/// A consistent (consensus key, valcons) pair: peergen checks that one belongs to the other.
+fn consensus_key(i: usize) -> (String, String) {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let key: Vec<u8> = (0..32).map(|b| (i * 13 + b * 5) as u8).collect();
+    let digest = sha2::Sha256::digest(&key);
+    let hrp = bech32::Hrp::parse("cosmosvalcons").expect("static hrp");
+    let valcons = bech32::encode::<bech32::Bech32>(hrp, &digest[..20]).expect("encodes");
+    (base64::engine::general_purpose::STANDARD.encode(key), valcons)
+}
+
 fn synthesize(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let mut inv =
         String::from("version: 1\ndefaults:\n  port: hash\n  p2p:\n    pex: false\nvalidators:\n");
@@ -35,16 +46,20 @@ fn synthesize(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf)
     }
     let bonded: Vec<serde_json::Value> = bonded
         .into_iter()
-        .map(|v| serde_json::json!({
-            "operator_address": v["operator_address"], "moniker": v["moniker"], "tokens": v["tokens"],
-            "consensus_pubkey": "AAAA", "valcons": "cosmosvalcons1x",
-        }))
+        .enumerate()
+        .map(|(i, v)| {
+            let (key, valcons) = consensus_key(i);
+            serde_json::json!({
+                "operator_address": v["operator_address"], "moniker": v["moniker"], "tokens": v["tokens"],
+                "consensus_pubkey": key, "valcons": valcons,
+            })
+        })
         .collect();
     let consumers: Vec<serde_json::Value> = (0..CONSUMERS)
         .map(|c| {
             let validators: Vec<serde_json::Value> = bonded
                 .iter()
-                .map(|v| serde_json::json!({"operator_address": v["operator_address"], "valcons": "cosmosvalcons1x", "moniker": v["moniker"]}))
+                .map(|v| serde_json::json!({"operator_address": v["operator_address"], "valcons": v["valcons"], "moniker": v["moniker"]}))
                 .collect();
             serde_json::json!({"consumer_id": c.to_string(), "chain_id": format!("chain-{c}"), "phase": "launched",
                 "top_n": 0, "validators": validators, "opted_in": []})
