@@ -24,7 +24,10 @@ fn consensus_key(i: usize) -> (String, String) {
     let digest = sha2::Sha256::digest(&key);
     let hrp = bech32::Hrp::parse("cosmosvalcons").expect("static hrp");
     let valcons = bech32::encode::<bech32::Bech32>(hrp, &digest[..20]).expect("encodes");
-    (base64::engine::general_purpose::STANDARD.encode(key), valcons)
+    (
+        base64::engine::general_purpose::STANDARD.encode(key),
+        valcons,
+    )
 }
 
 fn synthesize(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
