@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{ConsumerPlan, Member, Plan, PlanError, Role};
+use super::{ConsumerPlan, Links, Member, Plan, PlanError, Role};
 use crate::cosmos::inventory::settings::{DEFAULT_CONFIGMAP, DEFAULT_NODE_CONFIGMAP, NamePattern};
 use crate::cosmos::node_id::NodeId;
 use crate::input::address::Host;
@@ -201,30 +201,30 @@ pub(super) fn check_names(plan: &Plan, errors: &mut Vec<PlanError>) {
 pub(super) fn check_admission(plan: &Plan, errors: &mut Vec<PlanError>) {
     for cp in &plan.consumers {
         let p2p = &cp.settings.p2p;
-        let views: Vec<_> = cp
+        // Links, not views: only node IDs and IP literals matter here, and this runs on every
+        // node of every consumer before rendering builds the views.
+        let nodes: Vec<(&Member, Links<'_>)> = cp
             .members
             .iter()
             .chain(&cp.private)
-            .map(|m| plan.view(cp, m))
+            .map(|m| (m, cp.links(m)))
             .collect();
         let mut listed_by: BTreeMap<&NodeId, Vec<&NodeId>> = BTreeMap::new();
-        for v in &views {
-            for p in &v.peers {
-                listed_by
-                    .entry(&p.node_id)
-                    .or_default()
-                    .push(&v.member.node_id);
+        for (m, links) in &nodes {
+            let listed: BTreeSet<&NodeId> = links.listed.iter().map(|p| &p.node_id).collect();
+            for id in listed {
+                listed_by.entry(id).or_default().push(&m.node_id);
             }
         }
-        for v in &views {
-            let dialers = listed_by.get(&v.member.node_id).map_or(0, |ids| {
+        for (m, links) in &nodes {
+            let dialers = listed_by.get(&m.node_id).map_or(0, |ids| {
                 ids.iter()
-                    .filter(|id| !v.unconditional.contains(id))
+                    .filter(|id| !links.unconditional.contains(id))
                     .count()
             });
             if dialers > usize::from(p2p.max_inbound()) {
                 errors.push(PlanError::InboundBudget {
-                    node: v.member.label(),
+                    node: m.label(),
                     consumer_id: cp.consumer_id.clone(),
                     chain_id: cp.chain_id.clone(),
                     dialers,
@@ -234,17 +234,26 @@ pub(super) fn check_admission(plan: &Plan, errors: &mut Vec<PlanError>) {
             if p2p.allow_duplicate_ip() {
                 continue;
             }
-            let mut by_ip: BTreeMap<&std::net::IpAddr, &Member> = BTreeMap::new();
-            for p in &v.peers {
-                let Host::Ip(ip) = &p.endpoint.host else {
-                    continue;
-                };
-                if let Some(first) = by_ip.insert(ip, p) {
+            // The peers a view lists, in its order, restricted to IP literals (one node ID never
+            // has two endpoints here: that is an error found before this check runs).
+            let mut on_ip: Vec<(String, &NodeId, &std::net::IpAddr)> = links
+                .listed
+                .iter()
+                .filter_map(|p| match &p.endpoint.host {
+                    Host::Ip(ip) => Some((p.peer_string(), &p.node_id, ip)),
+                    Host::Name(_) => None,
+                })
+                .collect();
+            on_ip.sort_by(|a, b| a.0.cmp(&b.0));
+            on_ip.dedup_by(|a, b| a.1 == b.1);
+            let mut by_ip: BTreeMap<&std::net::IpAddr, &str> = BTreeMap::new();
+            for (peer, _, ip) in &on_ip {
+                if let Some(first) = by_ip.insert(ip, peer) {
                     errors.push(PlanError::DuplicateIp {
-                        node: v.member.label(),
+                        node: m.label(),
                         consumer_id: cp.consumer_id.clone(),
                         ip: ip.to_string(),
-                        peers: (first.peer_string(), p.peer_string()),
+                        peers: (first.to_owned(), peer.clone()),
                     });
                     break;
                 }

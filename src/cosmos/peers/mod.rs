@@ -405,7 +405,78 @@ fn slug(chain_id: &str, consumer_id: &str, first_with_chain_id: bool) -> String 
     }
 }
 
+/// Whom one node lists and trusts: what its view renders, without the strings.
+pub(crate) struct Links<'a> {
+    /// Unsorted; two entries may describe one node (same node ID), which a view lists once.
+    pub(crate) listed: Vec<&'a Member>,
+    /// Sorted, without duplicates or the node itself.
+    pub(crate) unconditional: Vec<NodeId>,
+    pub(crate) private_ids: Vec<NodeId>,
+}
+
 impl ConsumerPlan {
+    /// A public node or sentry lists its topology neighbours (a sentry also its own validator
+    /// node); a validator node lists its own sentries only.
+    pub(crate) fn links<'a>(&'a self, member: &'a Member) -> Links<'a> {
+        let p2p = &self.settings.p2p;
+        let mut listed: Vec<&Member> = match member.role {
+            Role::Validator => self.sentries_of(member).collect(),
+            Role::Public | Role::Sentry(_) => {
+                let at = self
+                    .members
+                    .iter()
+                    .position(|m| std::ptr::eq(m, member))
+                    .expect("a public node is one of the consumer's members");
+                let mut listed: Vec<&Member> =
+                    self.graph[at].iter().map(|&j| &self.members[j]).collect();
+                if matches!(member.role, Role::Sentry(_)) {
+                    listed.extend(self.validator_node_of(member));
+                }
+                listed
+            }
+        };
+        listed.retain(|m| m.node_id != member.node_id);
+        let user = |l: &Option<crate::input::yaml::Located<Vec<NodeId>>>| {
+            l.iter()
+                .flat_map(|l| l.value.iter().cloned())
+                .collect::<Vec<_>>()
+        };
+        let mut unconditional = user(&p2p.unconditional_peer_ids);
+        let mut private_ids = user(&p2p.private_peer_ids);
+        let listed_ids = || listed.iter().map(|m| m.node_id.clone());
+        match member.role {
+            // A validator node's only peers are its sentries: never refused, whatever the limits.
+            Role::Validator => unconditional.extend(listed_ids()),
+            Role::Sentry(_) => {
+                // Its own validator and siblings must never be locked out by strangers filling the
+                // inbound slots (tendermint #1700), and the validator is never gossiped.
+                if let Some(v) = self.validator_node_of(member) {
+                    unconditional.push(v.node_id.clone());
+                    private_ids.push(v.node_id.clone());
+                }
+                unconditional.extend(self.sentries_of(member).map(|m| m.node_id.clone()));
+                if p2p.unconditional_mesh() {
+                    unconditional.extend(listed_ids());
+                }
+            }
+            Role::Public => {
+                if p2p.unconditional_mesh() {
+                    unconditional.extend(listed_ids());
+                }
+            }
+        }
+        for ids in [&mut unconditional, &mut private_ids] {
+            ids.retain(|id| *id != member.node_id);
+            ids.sort();
+            ids.dedup();
+        }
+        Links {
+            listed,
+            unconditional,
+            private_ids,
+        }
+    }
+
     /// The validator node behind `sentry`'s validator, if it has one on this consumer.
     fn validator_node_of(&self, member: &Member) -> Option<&Member> {
         self.private
@@ -426,25 +497,12 @@ impl Plan {
     /// sentry also its own validator node); a validator node lists its own sentries only.
     pub(crate) fn view<'a>(&'a self, cp: &'a ConsumerPlan, member: &'a Member) -> View<'a> {
         let p2p = &cp.settings.p2p;
-        let mut listed: Vec<&Member> = match member.role {
-            Role::Validator => cp.sentries_of(member).collect(),
-            Role::Public | Role::Sentry(_) => {
-                let at = cp
-                    .members
-                    .iter()
-                    .position(|m| std::ptr::eq(m, member))
-                    .expect("a public node is one of the consumer's members");
-                let mut listed: Vec<&Member> =
-                    cp.graph[at].iter().map(|&j| &cp.members[j]).collect();
-                if matches!(member.role, Role::Sentry(_)) {
-                    listed.extend(cp.validator_node_of(member));
-                }
-                listed
-            }
-        };
-        listed.retain(|m| m.node_id != member.node_id);
-        let mut peers: Vec<(String, &Member)> =
-            listed.into_iter().map(|m| (m.peer_string(), m)).collect();
+        let links = cp.links(member);
+        let mut peers: Vec<(String, &Member)> = links
+            .listed
+            .into_iter()
+            .map(|m| (m.peer_string(), m))
+            .collect();
         peers.sort_by(|a, b| a.0.cmp(&b.0));
         peers.dedup_by(|a, b| a.1.node_id == b.1.node_id);
         let persistent_peers = peers
@@ -453,40 +511,7 @@ impl Plan {
             .collect::<Vec<_>>()
             .join(",");
         let peers: Vec<&Member> = peers.into_iter().map(|(_, m)| m).collect();
-
-        let user = |l: &Option<crate::input::yaml::Located<Vec<NodeId>>>| {
-            l.iter()
-                .flat_map(|l| l.value.iter().cloned())
-                .collect::<Vec<_>>()
-        };
-        let mut unconditional = user(&p2p.unconditional_peer_ids);
-        let mut private_ids = user(&p2p.private_peer_ids);
-        match member.role {
-            // A validator node's only peers are its sentries: never refused, whatever the limits.
-            Role::Validator => unconditional.extend(peers.iter().map(|m| m.node_id.clone())),
-            Role::Sentry(_) => {
-                // Its own validator and siblings must never be locked out by strangers filling the
-                // inbound slots (tendermint #1700), and the validator is never gossiped.
-                if let Some(v) = cp.validator_node_of(member) {
-                    unconditional.push(v.node_id.clone());
-                    private_ids.push(v.node_id.clone());
-                }
-                unconditional.extend(cp.sentries_of(member).map(|m| m.node_id.clone()));
-                if p2p.unconditional_mesh() {
-                    unconditional.extend(peers.iter().map(|m| m.node_id.clone()));
-                }
-            }
-            Role::Public => {
-                if p2p.unconditional_mesh() {
-                    unconditional.extend(peers.iter().map(|m| m.node_id.clone()));
-                }
-            }
-        }
-        for ids in [&mut unconditional, &mut private_ids] {
-            ids.retain(|id| *id != member.node_id);
-            ids.sort();
-            ids.dedup();
-        }
+        let (unconditional, private_ids) = (links.unconditional, links.private_ids);
         let pex = match member.role {
             Role::Validator => Some(false),
             _ => p2p.pex.as_ref().map(|p| p.value),
