@@ -10,7 +10,7 @@ use hickory_proto::rr::{Name, RData, RecordType};
 
 use crate::cosmos::dns::owners::{OwnerCollisions, SrvInstance, check_owner_collisions};
 use crate::cosmos::inventory::Inventory;
-use crate::cosmos::peers::{self, DnsLookup, Plan, PlanErrors, PortSource};
+use crate::cosmos::peers::{self, DnsLookup, Plan, PlanErrors, PortSource, Role};
 use crate::cosmos::state::{ProviderState, ResolvedEndpoint};
 use crate::input::address::Host;
 
@@ -105,12 +105,15 @@ pub(crate) fn resolve_endpoints(
         resolved.push(ResolvedEndpoint {
             validator: l.validator,
             consumer_id: l.consumer_id,
+            node: l.node,
             query: l.query,
             host: Host::Name(host),
             port,
         });
     }
-    resolved.sort_by(|a, b| (&a.validator, &a.consumer_id).cmp(&(&b.validator, &b.consumer_id)));
+    resolved.sort_by(|a, b| {
+        (&a.validator, &a.consumer_id, &a.node).cmp(&(&b.validator, &b.consumer_id, &b.node))
+    });
     Ok(resolved)
 }
 
@@ -119,23 +122,39 @@ pub(crate) fn resolve_endpoints(
 /// `consumer_template`, or the consumer went inactive). Left silent, a stale entry would look
 /// like a live peer to whoever reviews the snapshot; `resolve` or `fetch` rewrites the list.
 pub(crate) fn unused_resolved(plan: &Plan, state: &ProviderState) -> Vec<String> {
-    let used: std::collections::BTreeSet<(&str, &str)> = plan
+    let used: std::collections::BTreeSet<(&str, &str, Option<&str>)> = plan
         .consumers
         .iter()
         .flat_map(|cp| {
             cp.members
                 .iter()
                 .filter(|m| matches!(m.port_source, PortSource::Resolved { .. }))
-                .map(|m| (m.validator.as_str(), cp.consumer_id.as_str()))
+                .map(|m| {
+                    let sentry = match &m.role {
+                        Role::Sentry(name) => Some(name.as_str()),
+                        Role::Public | Role::Validator => None,
+                    };
+                    (m.validator.as_str(), cp.consumer_id.as_str(), sentry)
+                })
         })
         .collect();
     state
         .resolved_endpoints
         .iter()
-        .filter(|r| !used.contains(&(r.validator.as_str(), r.consumer_id.as_str())))
+        .filter(|r| {
+            !used.contains(&(
+                r.validator.as_str(),
+                r.consumer_id.as_str(),
+                r.node.as_deref(),
+            ))
+        })
         .map(|r| {
+            let node = r
+                .node
+                .as_ref()
+                .map_or_else(String::new, |n| format!(", sentry {n}"));
             format!(
-                "the snapshot's resolved_endpoints entry for validator {}, consumer {} (SRV {} -> {}:{}) is used by no validator and consumer any more; `peergen resolve` drops it",
+                "the snapshot's resolved_endpoints entry for validator {}{node}, consumer {} (SRV {} -> {}:{}) is used by no validator and consumer any more; `peergen resolve` drops it",
                 r.validator, r.consumer_id, r.query, r.host, r.port
             )
         })
@@ -171,11 +190,25 @@ pub(crate) fn lookup(query: &str, config: &ResolverConfig) -> Result<(String, u1
         ResponseCode::NXDomain => return Err("no such name (NXDOMAIN)".to_owned()),
         code => return Err(format!("the nameserver answered {code}")),
     }
-    let (target, port) = preferred(response.answers.iter().filter_map(|r| match &r.data {
-        RData::SRV(srv) => Some((srv.priority, srv.weight, srv.target.to_ascii(), srv.port)),
-        _ => None,
-    }))
-    .ok_or_else(|| "the name exists but has no SRV record".to_owned())?;
+    let answers: Vec<_> = response
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::SRV(srv) => Some((srv.priority, srv.weight, srv.target.to_ascii(), srv.port)),
+            _ => None,
+        })
+        .collect();
+    let count = answers.len();
+    let (target, port) =
+        preferred(answers).ok_or_else(|| "the name exists but has no SRV record".to_owned())?;
+    if count > 1 {
+        // One node ID cannot stand for several nodes: the other answers are another operator's
+        // further public nodes, which need their own IDs (as sentries with `endpoint_source: dns`).
+        tracing::warn!(
+            "SRV {query} has {count} answers; peergen keeps the preferred one ({}:{port}) for this node's one node ID. If they are separate public nodes, describe them as sentries, each with its node ID and `endpoint_source: dns` (docs/dns.md)",
+            target.trim_end_matches('.')
+        );
+    }
     if target == "." {
         return Err(
             "the SRV target is `.`: the service is decidedly not available there".to_owned(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::dns::{DnsName, DnsSettings};
 use super::endpoint::{EndpointTemplate, TemplatePort};
-use super::roles::{NodeIds, Sentry, default_node_id};
+use super::roles::{NodeIds, Sentry, SentryEndpoint, SrvRank, default_node_id};
 use super::settings::SettingsLayer;
 use super::{
     EndpointSource, Field, Inventory, InventoryError, ProviderAuth, ProviderSettings, Validator,
@@ -35,6 +35,7 @@ pub(super) struct PartialValidator {
     pub(super) dns_zone: Field<DnsName>,
     pub(super) private_endpoint: Field<EndpointTemplate>,
     pub(super) sentries: Field<Vec<Sentry>>,
+    pub(super) srv: Field<SrvRank>,
 }
 
 pub(super) struct Partial {
@@ -143,6 +144,7 @@ pub(super) fn merge(mut a: Partial, b: Partial) -> Result<Partial, InventoryErro
                         vb.private_endpoint,
                     )?,
                     sentries: take(&f("sentries"), va.sentries, vb.sentries)?,
+                    srv: take(&f("srv"), va.srv, vb.srv)?,
                 }
             }
         };
@@ -157,6 +159,13 @@ pub(super) fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, I
     for (name, v) in p.validators {
         let f = |field: &str| format!("validators.{name}.{field}");
         let endpoint = endpoint_source(&name, &v, p.dns.as_ref())?;
+        if let (Some(srv), false) = (&v.srv, matches!(endpoint, EndpointSource::Template(_))) {
+            return Err(invalid(
+                &srv.at,
+                format!("validators.{name}.srv"),
+                "only applies to a validator whose one public node has a consumer_template: with sentries set `srv:` on each sentry; with `endpoint_source: dns` the validator publishes its own records",
+            ));
+        }
         let ids = NodeIds {
             node_id: v.node_id,
             node_ids: v.node_ids,
@@ -192,6 +201,7 @@ pub(super) fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, I
                 provider_endpoint: v.provider_endpoint.map(|e| e.value),
                 endpoint,
                 dns_zone: v.dns_zone,
+                srv: v.srv.map(|s| s.value).unwrap_or_default(),
                 node_id,
                 node_ids,
                 ports: v.ports,
@@ -273,7 +283,7 @@ fn endpoint_source(
         }
     }
     if let Some(sentries) = &v.sentries {
-        return sentried(name, v, sentries);
+        return sentried(name, v, sentries, dns);
     }
     if let Some(p) = &v.private_endpoint {
         return Err(invalid(
@@ -336,8 +346,22 @@ fn sentried(
     name: &str,
     v: &PartialValidator,
     sentries: &Located<Vec<Sentry>>,
+    dns: Option<&Located<DnsSettings>>,
 ) -> Result<EndpointSource, InventoryError> {
     let f = |field: &str| format!("validators.{name}.{field}");
+    let has_zone = v.dns_zone.is_some() || dns.is_some_and(|d| d.value.default_zone.is_some());
+    for s in &sentries.value {
+        if let (SentryEndpoint::Dns(at), false) = (&s.endpoint, has_zone) {
+            return Err(invalid(
+                at,
+                format!("validators.{name}.sentries.{}.endpoint_source", s.name),
+                format!(
+                    "`dns` needs a zone to look in: set {} or dns.default_zone",
+                    f("dns_zone")
+                ),
+            ));
+        }
+    }
     if let Some(t) = &v.consumer_template {
         return Err(invalid(
             &t.at,
@@ -353,7 +377,7 @@ fn sentried(
             &src.at,
             f("endpoint_source"),
             format!(
-                "a validator with sentries (at {}) publishes its sentries, not its validator node; DNS-sourced sentries are not supported yet: give each sentry a consumer_template",
+                "a validator with sentries (at {}) publishes its sentries, not its validator node; to look the sentries up in DNS, set `endpoint_source: dns` on each sentry",
                 sentries.at
             ),
         ));

@@ -88,6 +88,8 @@ pub(crate) struct Validator {
     pub(crate) endpoint: EndpointSource,
     /// `dns_zone:`; else `dns.default_zone` applies (see [`Inventory::zone_for`]).
     pub(crate) dns_zone: Option<Located<DnsName>>,
+    /// `srv:`: the SRV priority and weight of the validator's only public node.
+    pub(crate) srv: roles::SrvRank,
     pub(crate) node_id: Field<NodeId>,
     pub(crate) node_ids: BTreeMap<String, Located<NodeId>>,
     pub(crate) ports: Field<ValidatorPorts>,

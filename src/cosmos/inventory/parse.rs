@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 use super::dns::DnsName;
 use super::endpoint::{EndpointTemplate, PortRange};
 use super::merge::{Partial, PartialValidator};
-use super::roles::{RawSentry, parse_node_ids, parse_sentries};
+use super::roles::{RawSentry, RawSrv, parse_node_ids, parse_sentries, parse_srv};
 use super::settings::{
     NamePattern, PortStrategy, Selection, SettingsLayer, Topology, Workload, WorkloadKind,
     check_duration,
@@ -98,6 +98,7 @@ struct RawValidator {
     dns_zone: Option<Spanned<String>>,
     private_endpoint: Option<Spanned<String>>,
     sentries: Option<Spanned<Vec<Spanned<RawSentry>>>>,
+    srv: Option<Spanned<RawSrv>>,
 }
 
 /// The output directory of zone files, which no validator's directory may take.
@@ -541,7 +542,15 @@ fn parse_validator(
         dns_zone: None,
         private_endpoint: None,
         sentries: None,
+        srv: None,
     };
+    if let Some(srv) = raw.srv {
+        let at = Origin::of(file, &srv);
+        v.srv = Some(Located {
+            value: parse_srv(file, &f, Some(srv))?,
+            at,
+        });
+    }
     if let Some(s) = raw.endpoint_source {
         let at = Origin::of(file, &s);
         let dns = match s.value.as_str() {

@@ -19,6 +19,13 @@ pub(crate) enum PlanError {
         chain_id: String,
         at: Origin,
     },
+    /// Every sentry of a validator is limited by `consumers:` to other consumers.
+    NoSentry {
+        validator: String,
+        consumer_id: String,
+        chain_id: String,
+        at: Origin,
+    },
     Endpoint {
         validator: String,
         consumer_id: String,
@@ -130,6 +137,15 @@ impl fmt::Display for PlanError {
             } => write!(
                 f,
                 "{at}: validators.{validator}: no node ID for consumer {consumer_id} ({chain_id}): set node_id, node_ids.{consumer_id} or node_key_file"
+            ),
+            PlanError::NoSentry {
+                validator,
+                consumer_id,
+                chain_id,
+                at,
+            } => write!(
+                f,
+                "{at}: validators.{validator}.sentries: no sentry serves consumer {consumer_id} ({chain_id}), which selects this validator: add {consumer_id} to a sentry's `consumers:` list, or remove `consumers:` from one"
             ),
             PlanError::Endpoint {
                 validator,

@@ -171,7 +171,9 @@ pub(crate) struct DnsLookup {
     pub(crate) validator: String,
     pub(crate) consumer_id: String,
     pub(crate) chain_id: String,
-    /// Absolute name without trailing dot: `_service._proto.<validator>-<slug>.<zone>`.
+    /// The sentry being looked up; `None` for a validator's only public node.
+    pub(crate) node: Option<String>,
+    /// Absolute name without trailing dot: `_service._proto.[<node>.]<validator>-<slug>.<zone>`.
     pub(crate) query: String,
 }
 

@@ -107,6 +107,9 @@ pub(crate) struct ConsumerValidator {
 pub(crate) struct ResolvedEndpoint {
     pub(crate) validator: String,
     pub(crate) consumer_id: String,
+    /// The sentry this endpoint belongs to; absent for a validator's only public node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) node: Option<String>,
     /// The DNS name that was queried.
     pub(crate) query: String,
     /// The SRV target, validated like every peer host when the snapshot is read.
