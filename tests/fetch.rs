@@ -1587,3 +1587,48 @@ fn fetch_logs_stay_line_oriented_without_a_terminal() {
         run.stderr
     );
 }
+
+/// A body that is not UTF-8 text (here gzip, which peergen never asks for) is a protocol error:
+/// named with its encoding, not retried as if the connection had failed.
+#[test]
+fn a_gzip_or_binary_body_is_a_protocol_error_not_retried() {
+    for (encoding, expected) in [
+        (
+            Some("gzip"),
+            "HTTP 200: the body is gzip-encoded; peergen asks for no content encoding",
+        ),
+        (
+            None,
+            "HTTP 200: the body is not UTF-8 text, so not a JSON answer",
+        ),
+    ] {
+        let mut p = standard(&["latest"], None);
+        let mut m = p
+            .server
+            .mock("GET", "/cosmos/base/tendermint/v1beta1/blocks/latest")
+            .with_status(200)
+            // The gzip magic and a deflate header: never valid UTF-8.
+            .with_body([0x1f_u8, 0x8b, 0x08, 0x00, 0xff, 0xfe]);
+        if let Some(e) = encoding {
+            m = m.with_header("content-encoding", e);
+        }
+        let m = m.expect(1).create();
+        let run = fails_keeping_snapshot(&p, &[], expected);
+        assert!(!run.stderr.contains("retry "), "{}", run.stderr);
+        m.assert();
+    }
+}
+
+/// A Top-N beyond 64 bits arrives as a JSON float; it is named as a bad Top-N, like any other.
+#[test]
+fn a_top_n_beyond_64_bits_is_named_as_a_bad_percentage() {
+    let mut p = standard(&["chains"], None);
+    let mut huge = chain("7", "huge-1", "LAUNCHED");
+    huge["top_N"] = json!(18_446_744_073_709_551_616.0_f64);
+    chains_with(&mut p, vec![huge]);
+    fails_keeping_snapshot(
+        &p,
+        &[],
+        "top_N: \"18446744073709552000\" is not a Top-N percentage",
+    );
+}

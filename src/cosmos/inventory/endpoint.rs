@@ -34,6 +34,11 @@ impl PortRange {
         let (a, b) = text
             .split_once('-')
             .ok_or_else(|| format!("{text:?} is not a port range FIRST-LAST"))?;
+        if a.trim().is_empty() {
+            return Err(format!(
+                "{text:?} is neither a port nor a range: ports are numbers from 1 to 65535 (a range is FIRST-LAST)"
+            ));
+        }
         let first = address::parse_port(a.trim()).map_err(|e| e.to_string())?;
         let last = address::parse_port(b.trim()).map_err(|e| e.to_string())?;
         if first > last {

@@ -193,7 +193,13 @@ impl Inventory {
         }
         let builtin = NamePattern::builtin;
         let first = self.files.first().map(Origin::file);
+        let pattern_at = settings::PatternOrigins {
+            namespace: layer.namespace.as_ref().map(|n| n.at.clone()),
+            configmap: layer.configmap.as_ref().map(|n| n.at.clone()),
+            workload: layer.workload.as_ref().map(|n| n.at.clone()),
+        };
         Settings {
+            pattern_at,
             selection: layer
                 .selection
                 .map_or(Selection::ConsumerValidators, |s| s.value),

@@ -132,12 +132,19 @@ pub(super) fn check_names(plan: &Plan, errors: &mut Vec<PlanError>) {
         let mut workloads: BTreeMap<(&str, String), String> = BTreeMap::new();
         for m in cp.members.iter().chain(&cp.private) {
             let view = Names::of(cp, m);
+            let origins = &cp.settings.pattern_at;
             let bad = |what: &'static str, value: &str, reason: String| PlanError::BadName {
                 validator: m.validator.clone(),
                 consumer_id: cp.consumer_id.clone(),
                 what,
                 value: value.to_owned(),
                 reason,
+                at: match what {
+                    "namespace" => origins.namespace.clone(),
+                    "configmap" => origins.configmap.clone(),
+                    "workload" => origins.workload.clone(),
+                    _ => None,
+                },
             };
             if let Err(r) = check_label(&view.namespace) {
                 errors.push(bad("namespace", &view.namespace, r));

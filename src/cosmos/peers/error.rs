@@ -63,6 +63,9 @@ pub(crate) enum PlanError {
         what: &'static str,
         value: String,
         reason: String,
+        /// Where the pattern making the name was written (none for a built-in default or a label
+        /// the provider chose).
+        at: Option<Origin>,
     },
     DuplicateName {
         validator: String,
@@ -228,10 +231,27 @@ impl fmt::Display for PlanError {
                 what,
                 value,
                 reason,
-            } => write!(
-                f,
-                "validator {validator}, consumer {consumer_id}: {what} {value:?} is not a valid Kubernetes name: {reason}; change the `{what}` pattern"
-            ),
+                at,
+            } => {
+                if let Some(at) = at {
+                    write!(f, "{at}: {what}: ")?;
+                }
+                write!(
+                    f,
+                    "validator {validator}, consumer {consumer_id}: {what} {value:?} is not a valid Kubernetes name: {reason}; "
+                )?;
+                match (at, *what) {
+                    (Some(_), _) => write!(f, "change this `{what}` pattern"),
+                    (None, "namespace" | "configmap" | "workload") => write!(
+                        f,
+                        "the built-in `{what}` pattern makes it from the validator and chain names; set `{what}:` under defaults or the consumer"
+                    ),
+                    (None, _) => write!(
+                        f,
+                        "the provider chose this value and Kubernetes labels cannot hold it"
+                    ),
+                }
+            }
             PlanError::DuplicateName {
                 validator,
                 what,

@@ -126,6 +126,32 @@ impl ResolvedEndpoint {
     }
 }
 
+/// serde_json's message without its position suffix, said in the snapshot's terms: numbers too
+/// large for their field are not "floating point", and a file that is not JSON at all (a YAML
+/// inventory passed as `--state`) is named as such.
+fn json_message(text: &str, e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    let message = message.split(" at line ").next().unwrap_or_default();
+    if let Some(rest) = message.strip_prefix("invalid type: floating point `")
+        && let Some((number, expected)) = rest.split_once("`, expected ")
+    {
+        let range = match expected {
+            "u8" => "0 to 255",
+            "u16" => "0 to 65535",
+            "u32" => "0 to 4294967295",
+            _ => "the field's range",
+        };
+        return format!("{number} is not a whole number from {range}");
+    }
+    let first = text.trim_start().chars().next();
+    if e.line() == 1 && e.column() <= 1 || first.is_some_and(|c| c != '{') {
+        return format!(
+            "{message}: a provider-state snapshot is a JSON object written by `peergen fetch` (is this an inventory or another file?)"
+        );
+    }
+    message.to_owned()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum StateError {
     #[error("{path}: cannot read provider-state snapshot: {source}")]
@@ -210,16 +236,13 @@ impl ProviderState {
     }
 
     pub(crate) fn from_json(path: &Path, text: &str) -> Result<ProviderState, StateError> {
+        // A UTF-8 byte-order mark is accepted, as the YAML inventories accept it.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let state: ProviderState = serde_json::from_str(text).map_err(|e| StateError::Parse {
             path: path.to_path_buf(),
             line: e.line(),
             column: e.column(),
-            message: e
-                .to_string()
-                .split(" at line ")
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
+            message: json_message(text, &e),
         })?;
         state.validate(path)?;
         Ok(state)
