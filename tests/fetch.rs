@@ -1632,3 +1632,44 @@ fn a_top_n_beyond_64_bits_is_named_as_a_bad_percentage() {
         "top_N: \"18446744073709552000\" is not a Top-N percentage",
     );
 }
+
+/// Consumers 1 and 3 share chain id sandbox-1: 1 renders as `sandbox-1/`, 3 as `sandbox-1--3/`.
+/// When 1 stops, 3 keeps its directory (and every name made from it): the snapshot records it.
+#[test]
+fn a_running_consumer_keeps_its_directory_when_its_namesake_stops() {
+    let env = Env::new();
+    let p = standard(&[], None);
+    let inv = inventory(&env, &p.url(), "");
+    fetch(&env, &inv, &[]).success();
+    assert_eq!(consumer(&snapshot(&env), "3")["name"], "sandbox-1--3");
+    let dirs = |env: &Env| -> Vec<String> {
+        env.run(["render", "-i", &inv, "--out", "out"]).success();
+        read_tree(&env.path("out"))
+            .keys()
+            .filter_map(|k| k.split('/').nth(1))
+            .filter(|d| d.starts_with("sandbox-1"))
+            .map(str::to_owned)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(dirs(&env), ["sandbox-1", "sandbox-1--3"]);
+
+    let mut q = standard(&["chains"], None);
+    let stopped = json!({"chainId": "sandbox-1", "consumerId": "1", "topN": 95, "phase": "CONSUMER_PHASE_STOPPED", "clientId": "07-tendermint-1"});
+    q.chains(vec![(
+        vec![
+            chain("0", "pion-1", "LAUNCHED"),
+            stopped,
+            chain("2", "stride-1", "STOPPED"),
+            chain("3", "sandbox-1", "LAUNCHED"),
+        ],
+        None,
+    )]);
+    let inv = inventory(&env, &q.url(), "");
+    fetch(&env, &inv, &["--max-drop-percent", "100"]).success();
+    let state = snapshot(&env);
+    assert_eq!(consumer(&state, "1")["name"], "sandbox-1");
+    assert_eq!(consumer(&state, "3")["name"], "sandbox-1--3");
+    assert_eq!(dirs(&env), ["sandbox-1--3"]);
+}

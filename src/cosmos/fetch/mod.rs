@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::cosmos::dns::srv::{self, SrvError};
 use crate::cosmos::fetch::http::{Auth, Client, ClientConfig, RestError, RetryPolicy};
-use crate::cosmos::inventory::{EndpointSource, Inventory, ProviderAuth};
+use crate::cosmos::inventory::{Inventory, ProviderAuth};
 use crate::cosmos::state::diff::{changes, safety_violations, same_content};
 use crate::cosmos::state::valcons::ValconsError;
 use crate::cosmos::state::{Phase, ProviderState, StateError};
@@ -252,13 +252,10 @@ pub(crate) fn fetch(request: &FetchRequest, inventory: &Inventory) -> Result<Fet
             }
         }
     }
+    crate::cosmos::state::names::assign(&mut new, previous.as_ref());
     // Consumer endpoints published in DNS are resolved only after every provider query succeeded
     // (the selected sets decide which names to ask for) and before anything is compared or written.
-    if inventory
-        .validators
-        .values()
-        .any(|v| matches!(v.endpoint, EndpointSource::Dns(_)))
-    {
+    if inventory.discovers_in_dns() {
         let config = srv::ResolverConfig::new(request.nameserver, request.dns_timeout)?;
         new.resolved_endpoints = srv::resolve_endpoints(inventory, &new, &config)?;
     }

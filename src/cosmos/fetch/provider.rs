@@ -499,6 +499,7 @@ fn fetch_consumer(
     let mut consumer = Consumer {
         consumer_id: listed.consumer_id.clone(),
         chain_id: listed.chain_id.clone(),
+        name: None,
         phase: listed.phase,
         top_n: listed.top_n,
         validators: Vec::new(),

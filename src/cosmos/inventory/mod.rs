@@ -220,6 +220,17 @@ impl Inventory {
         }
     }
 
+    /// Whether any validator or sentry takes its endpoint from SRV discovery.
+    pub(crate) fn discovers_in_dns(&self) -> bool {
+        self.validators.values().any(|v| match &v.endpoint {
+            EndpointSource::Dns(_) => true,
+            EndpointSource::Sentries { sentries, .. } => sentries
+                .iter()
+                .any(|s| matches!(s.endpoint, roles::SentryEndpoint::Dns(_))),
+            EndpointSource::Template(_) => false,
+        })
+    }
+
     /// The zone validator `v` belongs to: its `dns_zone`, else `dns.default_zone`.
     pub(crate) fn zone_for(&self, v: &Validator) -> Option<&ZoneSettings> {
         let dns = &self.dns.as_ref()?.value;

@@ -8,7 +8,7 @@ pub(crate) mod port;
 pub(crate) mod selection;
 pub(crate) mod topology;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use self::selection::Selected;
 use crate::cosmos::inventory::Inventory;
@@ -110,9 +110,8 @@ impl Member {
 pub(crate) struct ConsumerPlan {
     pub(crate) consumer_id: String,
     pub(crate) chain_id: String,
-    /// Directory name: the chain id, or `<chain_id>--<consumer_id>` when an active consumer with a
-    /// lower consumer id has the same chain id. Consumer ids only grow, so registering a new consumer
-    /// never renames a running one.
+    /// Directory and object name: the chain id or `<chain_id>--<consumer_id>`, given once and
+    /// kept in the snapshot (`state/names.rs`), so it never changes while the consumer runs.
     pub(crate) slug: String,
     pub(crate) phase: Phase,
     pub(crate) settings: Settings,
@@ -213,17 +212,7 @@ fn plan_with(
     let mut consumers = Vec::new();
     let mut inactive = Vec::new();
 
-    let mut first_with_chain: BTreeMap<&str, &str> = BTreeMap::new();
-    for c in state.consumers.iter().filter(|c| c.phase.is_active()) {
-        first_with_chain
-            .entry(c.chain_id.as_str())
-            .and_modify(|first| {
-                if crate::cosmos::state::consumer_id_order(&c.consumer_id, first).is_lt() {
-                    *first = &c.consumer_id;
-                }
-            })
-            .or_insert(&c.consumer_id);
-    }
+    let names = crate::cosmos::state::names::names(state);
     for (key, over) in &inventory.consumers {
         if !state
             .consumers
@@ -282,9 +271,7 @@ fn plan_with(
                 continue;
             }
         };
-        let first = first_with_chain.get(consumer.chain_id.as_str())
-            == Some(&consumer.consumer_id.as_str());
-        let slug = slug(&consumer.chain_id, &consumer.consumer_id, first);
+        let slug = names[&consumer.consumer_id].clone();
         let mut cp = ConsumerPlan {
             consumer_id: consumer.consumer_id.clone(),
             chain_id: consumer.chain_id.clone(),
@@ -389,21 +376,6 @@ fn plan_with(
         Ok(plan)
     } else {
         Err(PlanErrors(errors))
-    }
-}
-
-/// A consumer's directory name: its chain id, or `<chain_id>--<consumer_id>` for every consumer but
-/// the first of a shared chain id. The provider chooses chain ids, so a chain id that could be
-/// mistaken for a generated name always takes the suffix: one containing `--` (it could read as
-/// another consumer's suffixed name) and `kustomization.yaml` (the validator's own index file).
-/// Plain names then never hold `--`, and a suffixed name splits at its last `--` into a chain id
-/// and a numeric consumer id, so two consumers never share a directory.
-fn slug(chain_id: &str, consumer_id: &str, first_with_chain_id: bool) -> String {
-    let mistakable = chain_id.contains("--") || chain_id == "kustomization.yaml";
-    if first_with_chain_id && !mistakable {
-        chain_id.to_owned()
-    } else {
-        format!("{chain_id}--{consumer_id}")
     }
 }
 

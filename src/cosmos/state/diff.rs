@@ -236,6 +236,7 @@ mod tests {
                 .map(|(id, phase, ops)| Consumer {
                     consumer_id: id.to_owned(),
                     chain_id: format!("c-{id}"),
+                    name: None,
                     phase,
                     top_n: 0,
                     validators: ops

@@ -1,6 +1,7 @@
 //! The provider-state snapshot: the locked, reviewable JSON that `fetch` writes and `render` reads.
 
 pub(crate) mod diff;
+pub(crate) mod names;
 pub(crate) mod valcons;
 
 use std::collections::BTreeSet;
@@ -86,6 +87,10 @@ impl Phase {
 pub(crate) struct Consumer {
     pub(crate) consumer_id: String,
     pub(crate) chain_id: String,
+    /// The consumer's directory and object name, given once by `fetch` and kept (`names.rs`);
+    /// absent in snapshots written before names were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) name: Option<String>,
     pub(crate) phase: Phase,
     pub(crate) top_n: u32,
     /// The set the provider gives the consumer (`consumer_validators`), sorted by operator address.
@@ -292,6 +297,22 @@ impl ProviderState {
                     format!("{field}.consumer_id"),
                     format!("{:?} is not a consumer id", c.consumer_id),
                 ));
+            }
+            if let Some(name) = &c.name {
+                names::check_name(c, name).map_err(|m| invalid(format!("{field}.name"), m))?;
+                if let Some(other) = self
+                    .consumers
+                    .iter()
+                    .find(|o| o.consumer_id != c.consumer_id && o.name.as_ref() == Some(name))
+                {
+                    return Err(invalid(
+                        format!("{field}.name"),
+                        format!(
+                            "{name:?} is also the name of consumer {}; names are unique",
+                            other.consumer_id
+                        ),
+                    ));
+                }
             }
             if !ids.insert(&c.consumer_id) {
                 return Err(invalid(
