@@ -68,8 +68,8 @@ pub(super) fn run(args: &GraphArgs, out: &mut dyn Write) -> Result<ExitCode, Err
     Ok(ExitCode::SUCCESS)
 }
 
-/// The consumer `--consumer` names (consumer id, directory name or a chain id only one consumer
-/// has), or the only active one.
+/// The consumer `--consumer` names (its consumer id, a chain id only one consumer has, or its
+/// directory name), or the only active one.
 fn consumer<'a>(plan: &'a Plan, wanted: Option<&str>) -> Result<&'a ConsumerPlan, Error> {
     let list = || {
         plan.consumers
@@ -91,11 +91,7 @@ fn consumer<'a>(plan: &'a Plan, wanted: Option<&str>) -> Result<&'a ConsumerPlan
             ))),
         };
     };
-    if let Some(cp) = plan
-        .consumers
-        .iter()
-        .find(|cp| cp.consumer_id == wanted || cp.slug == wanted)
-    {
+    if let Some(cp) = plan.consumers.iter().find(|cp| cp.consumer_id == wanted) {
         return Ok(cp);
     }
     let by_chain: Vec<&ConsumerPlan> = plan
@@ -103,9 +99,11 @@ fn consumer<'a>(plan: &'a Plan, wanted: Option<&str>) -> Result<&'a ConsumerPlan
         .iter()
         .filter(|cp| cp.chain_id == wanted)
         .collect();
-    match by_chain.as_slice() {
-        [one] => Ok(one),
-        [] => {
+    let by_slug = plan.consumers.iter().find(|cp| cp.slug == wanted);
+    match (by_chain.as_slice(), by_slug) {
+        ([one], _) => Ok(one),
+        ([], Some(cp)) => Ok(cp),
+        ([], None) => {
             let inactive = plan
                 .inactive
                 .iter()
@@ -125,7 +123,7 @@ fn consumer<'a>(plan: &'a Plan, wanted: Option<&str>) -> Result<&'a ConsumerPlan
                 ),
             }))
         }
-        many => Err(Error::usage(format!(
+        (many, _) => Err(Error::usage(format!(
             "--consumer {wanted}: consumers {} share this chain id; name one by consumer id",
             many.iter()
                 .map(|cp| cp.consumer_id.as_str())

@@ -185,11 +185,11 @@ fn hostile_labels_cannot_inject_mermaid_or_markdown() {
         let nodes: Vec<mermaid::DiffNode> = names
             .iter()
             .enumerate()
-            .map(|(i, n)| mermaid::DiffNode { label: n.clone(), changed: i % 2 == 0 })
+            .map(|(i, n)| mermaid::DiffNode { label: n.clone(), changed: i.is_multiple_of(2) })
             .collect();
         let links: Vec<mermaid::DiffLink> = (1..nodes.len())
             .map(|i| mermaid::DiffLink {
-                change: if i % 2 == 0 { mermaid::Change::Added } else { mermaid::Change::Removed },
+                change: if i.is_multiple_of(2) { mermaid::Change::Added } else { mermaid::Change::Removed },
                 from: 0,
                 to: i,
                 mutual,

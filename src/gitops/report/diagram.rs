@@ -98,3 +98,101 @@ fn name(peer: &Peer, names: &BTreeMap<&NodeId, &str>) -> String {
         (None, _) => format!("{}…", &peer.node_id.as_str()[..12]),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gitops::changes::PeerChange;
+    use crate::gitops::report::{added_file, markdown};
+    use crate::input::address::Endpoint;
+
+    fn id(i: usize) -> NodeId {
+        NodeId::parse(&format!("{i:040x}")).unwrap()
+    }
+
+    /// `alice` gains `added` peers and loses peer 0; peer 1 is `bob` in the plan, the others are
+    /// known by moniker or not at all.
+    fn changes(added: usize) -> Changes {
+        let peer = |i: usize| Peer {
+            node_id: id(i),
+            address: Endpoint::parse(&format!("h{i}.example:26656")).unwrap(),
+            moniker: i.is_multiple_of(2).then(|| format!("m<{i}>")),
+        };
+        let mut node_ids = BTreeMap::new();
+        node_ids.insert(
+            "pion-1".to_owned(),
+            BTreeMap::from([("alice".to_owned(), id(1000)), ("bob".to_owned(), id(1))]),
+        );
+        Changes {
+            files: vec![added_file("a.yaml", 10)],
+            peers: vec![
+                PeerChange {
+                    validator: "alice".into(),
+                    slug: "pion-1".into(),
+                    consumer_id: "0".into(),
+                    chain_id: "pion-1".into(),
+                    before: Some(1),
+                    after: Some(added),
+                    added: (1..=added).map(peer).collect(),
+                    removed: vec![peer(0)],
+                    moved: Vec::new(),
+                },
+                PeerChange {
+                    validator: "bob".into(),
+                    slug: "pion-1".into(),
+                    consumer_id: "0".into(),
+                    chain_id: "pion-1".into(),
+                    before: Some(0),
+                    after: Some(1),
+                    added: vec![Peer {
+                        node_id: id(1000),
+                        address: Endpoint::parse("alice.example:26656").unwrap(),
+                        moniker: None,
+                    }],
+                    removed: Vec::new(),
+                    moved: Vec::new(),
+                },
+            ],
+            node_ids,
+            ..Changes::default()
+        }
+    }
+
+    #[test]
+    fn links_both_ends_add_are_drawn_once_and_nodes_are_named_by_the_plan() {
+        let Some(Diagram::Chart(chart)) = diagram(&changes(3), "pion-1") else {
+            panic!("a diagram")
+        };
+        assert_eq!(
+            chart,
+            "flowchart LR
+  n0[\"m#60;0#62;\"]
+  n1[\"bob\"]
+  n2[\"m#60;2#62;\"]
+  n3[\"000000000000#8230;\"]
+  n4[\"alice\"]
+  n1 <--> n4
+  n4 --> n2
+  n4 --> n3
+  n4 -.-> n0
+  linkStyle 0,1,2 stroke:#1a7f37,stroke-width:2px
+  linkStyle 3 stroke:#cf222e,stroke-width:2px
+  classDef changed fill:#ddf4ff,stroke:#0969da,stroke-width:2px
+  class n1,n4 changed
+"
+        );
+        assert!(diagram(&changes(3), "neutron-1").is_none());
+    }
+
+    #[test]
+    fn a_large_change_gets_counts_instead() {
+        let md = markdown::markdown(&changes(MAX_LINKS + 5), "peers/");
+        assert!(!md.contains("```mermaid"), "{md}");
+        assert!(
+            md.contains("_No diagram: 66 links added and 1 removed are more than the 60 a diagram shows; the table lists them._"),
+            "{md}"
+        );
+        let md = markdown::markdown(&changes(3), "peers/");
+        assert_eq!(md.matches("```mermaid\nflowchart LR\n").count(), 1, "{md}");
+    }
+}
