@@ -282,21 +282,7 @@ fn the_svg_of_the_sentry_fleet_renders_in_headless_chromium() {
     let html = env.write("graph.html", &page);
     let url = format!("file://{}", html.display());
     let out = chromium(&env, &["--dump-dom".to_owned(), url.clone()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let probe = dom
-        .split_once("<pre id=\"probe\">")
-        .and_then(|(_, rest)| rest.split_once("</pre>"))
-        .map(|(json, _)| {
-            json.replace("&lt;", "<")
-                .replace("&gt;", ">")
-                .replace("&amp;", "&")
-        })
-        .unwrap_or_else(|| panic!("the page did not load:\n{dom}"));
+    let probe = probe_of(&out, "probe");
     let result: serde_json::Value = serde_json::from_str(&probe)
         .unwrap_or_else(|e| panic!("{e}: the probe did not run: {probe}"));
     assert_eq!(result["loaded"], true);
@@ -342,13 +328,74 @@ fn the_svg_of_the_sentry_fleet_renders_in_headless_chromium() {
     );
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
-    let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
-    assert_eq!((be(16), be(20)), (w, h), "IHDR width and height");
-    assert!(
-        bytes.len() > 20_000,
-        "a drawing, not a blank page: {} bytes",
-        bytes.len()
+    // The screenshot looked at in turn: drawn into a canvas, its pixels counted.
+    let look = env.write("look.html", LOOK);
+    let out = chromium(
+        &env,
+        &[
+            "--allow-file-access-from-files".to_owned(),
+            "--virtual-time-budget=10000".to_owned(),
+            "--dump-dom".to_owned(),
+            format!("file://{}", look.display()),
+        ],
     );
+    let pixels: serde_json::Value = serde_json::from_str(&probe_of(&out, "pixels")).unwrap();
+    assert_eq!(
+        (pixels["width"].as_u64(), pixels["height"].as_u64()),
+        (Some(w.into()), Some(h.into()))
+    );
+    let total = f64::from(w * h);
+    let share = |key: &str| pixels[key].as_f64().unwrap() / total;
+    assert!(
+        (0.05..0.5).contains(&share("ink")),
+        "a drawing, not a blank or black page: {pixels}"
+    );
+    assert!(
+        share("own") > 0.02,
+        "alice's three nodes are filled in the --self colour: {pixels}"
+    );
+}
+
+/// A page that draws `graph.png` beside it into a canvas and counts pixels that are not white and
+/// pixels in the `--self` fill colour (#fff8c5).
+const LOOK: &str = r#"<!DOCTYPE html><html><body><pre id="pixels">not drawn</pre>
+<script>
+const img = new Image();
+img.onload = () => {
+  const c = document.createElement('canvas');
+  c.width = img.naturalWidth; c.height = img.naturalHeight;
+  const ctx = c.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  const d = ctx.getImageData(0, 0, c.width, c.height).data;
+  let ink = 0, own = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    const [r, g, b] = [d[i], d[i + 1], d[i + 2]];
+    if (!(r > 250 && g > 250 && b > 250)) ink++;
+    if (Math.abs(r - 0xff) < 4 && Math.abs(g - 0xf8) < 4 && Math.abs(b - 0xc5) < 4) own++;
+  }
+  document.getElementById('pixels').textContent = JSON.stringify({ width: c.width, height: c.height, ink, own });
+};
+img.onerror = () => { document.getElementById('pixels').textContent = 'not loaded'; };
+img.src = 'graph.png';
+</script></body></html>
+"#;
+
+/// The text a page's script wrote into `<pre id="{id}">`, from Chromium's `--dump-dom`.
+fn probe_of(out: &std::process::Output, id: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    dom.split_once(&format!("<pre id=\"{id}\">"))
+        .and_then(|(_, rest)| rest.split_once("</pre>"))
+        .map(|(text, _)| {
+            text.replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
+        .unwrap_or_else(|| panic!("the page did not load:\n{dom}"))
 }
 
 #[test]
