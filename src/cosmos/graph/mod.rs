@@ -102,12 +102,13 @@ pub(crate) fn build(cp: &ConsumerPlan, own: Option<&str>) -> Graph {
     members.sort_by(|a, b| {
         (&a.validator, rank(a), a.node_name()).cmp(&(&b.validator, rank(b), b.node_name()))
     });
-    let index_of = |m: &Member| {
-        members
-            .iter()
-            .position(|&n| std::ptr::eq(n, m))
-            .expect("a listed peer is one of the consumer's nodes")
-    };
+    // Members are told apart by address: two may share a node ID (a warning, not an error).
+    let positions: BTreeMap<*const Member, usize> = members
+        .iter()
+        .enumerate()
+        .map(|(i, &m)| (std::ptr::from_ref(m), i))
+        .collect();
+    let index_of = |m: &Member| positions[&std::ptr::from_ref(m)];
     let nodes: Vec<Node> = members
         .iter()
         .map(|m| Node {

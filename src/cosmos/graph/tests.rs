@@ -84,13 +84,9 @@ fn links_are_what_every_node_lists() {
                 .position(|n| n.label == m.label())
                 .unwrap();
             let links = cp.links(m);
-            let mut listed: Vec<&str> = links
-                .listed
-                .iter()
-                .map(|p| p.label().leak() as &str)
-                .collect();
+            let mut listed: Vec<String> = links.listed.iter().map(|p| p.label()).collect();
             listed.sort_unstable();
-            let mut drawn: Vec<&str> = graph
+            let mut drawn: Vec<String> = graph
                 .links
                 .iter()
                 .filter_map(|l| match (l.from == i, l.to == i) {
@@ -98,7 +94,7 @@ fn links_are_what_every_node_lists() {
                     (_, true) if l.mutual => Some(l.from),
                     _ => None,
                 })
-                .map(|j| graph.nodes[j].label.as_str())
+                .map(|j| graph.nodes[j].label.clone())
                 .collect();
             drawn.sort_unstable();
             assert_eq!(listed, drawn, "{} on {}", m.label(), cp.chain_id);
