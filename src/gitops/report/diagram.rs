@@ -100,7 +100,12 @@ fn name(peer: &Peer, names: &BTreeMap<&NodeId, &str>) -> String {
 }
 
 #[cfg(test)]
+#[path = "../../../tests/mermaid.rs"]
+mod grammar;
+
+#[cfg(test)]
 mod tests {
+    use super::grammar;
     use super::*;
     use crate::gitops::changes::PeerChange;
     use crate::gitops::report::{added_file, markdown};
@@ -182,6 +187,32 @@ mod tests {
 "
         );
         assert!(diagram(&changes(3), "neutron-1").is_none());
+    }
+
+    /// Monikers of peers the plan does not name are the labels: whatever they hold, the comment
+    /// has one diagram, in the subset, with each moniker shown as one label.
+    #[test]
+    fn hostile_monikers_stay_labels_in_the_comment() {
+        let evil = [
+            "\"]\n```\n<script>alert(1)</script>",
+            "end\n  n0 --> n1 #quot; `x` @octocat",
+            "<!-- x --> <details> | a | b |",
+        ];
+        let mut changes = changes(3);
+        for (peer, moniker) in changes.peers[0].added.iter_mut().skip(1).zip(evil) {
+            peer.moniker = Some(moniker.to_owned());
+        }
+        changes.peers[0].removed[0].moniker = Some(evil[2].to_owned());
+        let md = markdown::markdown(&changes, "peers/");
+        let (blocks, _) = grammar::blocks(&md);
+        assert_eq!(blocks.len(), 1, "{md}");
+        let chart = grammar::parse(&blocks[0]).unwrap_or_else(|e| panic!("{e}\n{md}"));
+        let labels: Vec<&str> = chart.nodes.values().map(|(_, l, _)| l.as_str()).collect();
+        for moniker in evil {
+            let shown = moniker.replace('\n', "\\n");
+            assert!(labels.contains(&shown.as_str()), "{shown:?} in {labels:?}");
+        }
+        assert_eq!((chart.nodes.len(), chart.links.len()), (5, 4));
     }
 
     #[test]
