@@ -1,6 +1,7 @@
 //! A parser for exactly the Mermaid flowchart subset peergen writes (docs/graph.md): anything
 //! else, a label that could end early, an undeclared node, a style naming a missing link, is an
-//! error. The unit tests of the Mermaid writer include this file too, so both sides use one grammar.
+//! error. The library's unit tests include this file too (`cosmos::graph::grammar`), so the writer
+//! and the tests of the CLI are held to one grammar.
 
 #![allow(dead_code, unreachable_pub)]
 

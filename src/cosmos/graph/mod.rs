@@ -216,5 +216,10 @@ impl Graph {
     }
 }
 
+/// The Mermaid subset's grammar, shared with the integration tests.
+#[cfg(test)]
+#[path = "../../../tests/mermaid.rs"]
+pub(crate) mod grammar;
+
 #[cfg(test)]
 mod tests;

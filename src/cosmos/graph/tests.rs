@@ -136,8 +136,7 @@ fn identical_inputs_give_identical_pictures() {
     }
 }
 
-#[path = "../../../tests/mermaid.rs"]
-mod grammar;
+use super::grammar;
 
 /// Text a moniker or name could hold to break out of a label, a diagram or the Markdown around it.
 fn hostile() -> impl proptest::strategy::Strategy<Value = String> {

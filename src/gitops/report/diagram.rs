@@ -100,13 +100,9 @@ fn name(peer: &Peer, names: &BTreeMap<&NodeId, &str>) -> String {
 }
 
 #[cfg(test)]
-#[path = "../../../tests/mermaid.rs"]
-mod grammar;
-
-#[cfg(test)]
 mod tests {
-    use super::grammar;
     use super::*;
+    use crate::cosmos::graph::grammar;
     use crate::gitops::changes::PeerChange;
     use crate::gitops::report::{added_file, markdown};
     use crate::input::address::Endpoint;
