@@ -262,3 +262,41 @@ fn the_flowchart_of_the_sentry_fleet_is_in_the_subset() {
         );
     }
 }
+
+/// With `unconditional_mesh: false`, only a validator's own links stay unconditional: its
+/// validator node with its sentries, and its sentries with each other.
+#[test]
+fn without_the_unconditional_mesh_only_a_validators_own_links_are_unconditional() {
+    let path = bundled("sentries.yaml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "    pex: true\n",
+        "    pex: true\n    unconditional_mesh: false\n",
+    );
+    let inventory = inventory::from_texts(&[(path.as_path(), text)]).unwrap();
+    let state = ProviderState::load(&bundled("example-state.json")).unwrap();
+    let plan = peers::plan(&inventory, &state).unwrap();
+    let graph = build(consumer(&plan, "pion-1"), None);
+    let unconditional: Vec<(&str, &str)> = graph
+        .links
+        .iter()
+        .filter(|l| l.unconditional)
+        .map(|l| {
+            (
+                graph.nodes[l.from].label.as_str(),
+                graph.nodes[l.to].label.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        unconditional,
+        [
+            ("alice/validator", "alice/sentry-a"),
+            ("alice/validator", "alice/sentry-b"),
+            ("alice/sentry-a", "alice/sentry-b"),
+            ("bob/validator", "bob/eu"),
+            ("bob/validator", "bob/us"),
+            ("bob/eu", "bob/us"),
+        ]
+    );
+    assert_eq!(graph.links.len(), 14);
+}
