@@ -11,6 +11,8 @@ mod dns;
 mod fetch;
 mod foundation;
 mod gitops;
+mod graph;
+mod mermaid;
 mod reliability;
 mod stellar;
 mod topology;

@@ -129,6 +129,14 @@ The snapshot is written atomically, only when every query succeeded, and only wh
 See docs/fetch.md."
     )]
     Fetch(FetchArgs),
+    /// Draw one consumer's peer graph: an adjacency summary, DOT, SVG (laid out by Graphviz) or Mermaid
+    #[command(
+        after_help = "Examples:\n  peergen graph -i inventories/sentries.yaml --consumer pion-1 --self alice\n  \
+peergen graph -i inventories/sentries.yaml --consumer neutron-1 --format svg > neutron-1.svg\n\n\
+Nodes are grouped by validator; dashed links join a validator node to its own sentries, thick links are unconditional.\n\
+--format svg runs Graphviz's `dot` (Debian package graphviz). See docs/graph.md."
+    )]
+    Graph(GraphArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -203,6 +211,32 @@ pub(crate) struct ApplyArgs {
     /// How many times to push before giving up on a remote that keeps moving
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub(crate) max_push_attempts: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GraphFormat {
+    Text,
+    Dot,
+    Svg,
+    Mermaid,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GraphArgs {
+    #[command(flatten)]
+    pub(crate) inputs: Inputs,
+    /// The consumer to draw: consumer id, directory name or chain id [default: the only active consumer]
+    #[arg(long, value_name = "ID")]
+    pub(crate) consumer: Option<String>,
+    /// Highlight this validator's nodes
+    #[arg(long = "self", value_name = "VALIDATOR")]
+    pub(crate) own: Option<String>,
+    /// What to print
+    #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
+    pub(crate) format: GraphFormat,
+    /// Seconds `dot` may run for --format svg
+    #[arg(long, value_name = "SECS", default_value_t = crate::cosmos::graph::svg::DEFAULT_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) timeout: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

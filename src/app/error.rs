@@ -2,6 +2,7 @@
 
 use crate::cosmos::dns::{srv::SrvError, zone::ZoneError};
 use crate::cosmos::fetch::FetchError;
+use crate::cosmos::graph::svg::SvgError;
 use crate::cosmos::inventory::InventoryError;
 use crate::cosmos::node_id::NodeKeyError;
 use crate::cosmos::peers::PlanErrors;
@@ -60,6 +61,8 @@ pub(crate) enum Kind {
     Fetch(#[from] FetchError),
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error(transparent)]
+    Svg(#[from] SvgError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -102,5 +105,6 @@ from_stage!(
     StellarError,
     FetchError,
     LockError,
+    SvgError,
     std::io::Error,
 );

@@ -8,6 +8,7 @@ mod apply;
 mod check;
 mod error;
 mod fetch;
+mod graph;
 mod node_id;
 mod plan;
 mod port;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
         Command::Verify(target) => verify::run(&target, color, out),
         Command::Apply(args) => apply::run(args, color, out),
         Command::Fetch(args) => fetch::run(&args, out),
+        Command::Graph(args) => graph::run(&args, out),
     }
 }
 

@@ -4,6 +4,7 @@
 pub(crate) mod date;
 pub(crate) mod dns;
 pub(crate) mod fetch;
+pub(crate) mod graph;
 pub(crate) mod inventory;
 pub(crate) mod node_id;
 pub(crate) mod peers;

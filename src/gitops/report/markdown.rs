@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use super::diagram::{self, Diagram};
 use super::file_diff;
 use crate::gitops::changes::{Changes, Peer};
 use crate::input::printable::printable;
@@ -25,6 +26,49 @@ fn push_line(out: &mut String, cut: &mut usize, line: &str) {
     } else {
         out.push_str(line);
         out.push('\n');
+    }
+}
+
+/// Appends all of `lines` or, when they would not fit the budget whole, `instead`: a diagram cut
+/// in half would leave its code fence open.
+fn push_block(out: &mut String, cut: &mut usize, lines: &[String], instead: &str) {
+    let len: usize = lines.iter().map(|l| l.len() + 1).sum();
+    if *cut == 0 && out.len() + len + MARKDOWN_RESERVE <= MARKDOWN_LIMIT {
+        for l in lines {
+            push_line(out, cut, l);
+        }
+    } else {
+        push_line(out, cut, instead);
+    }
+}
+
+/// The consumer's change diagram (links added in green, removed in red), or its counts when it
+/// is too large to draw, or a note when it would not fit.
+fn push_diagram(out: &mut String, cut: &mut usize, changes: &Changes, slug: &str) {
+    match diagram::diagram(changes, slug) {
+        None => {}
+        Some(Diagram::TooLarge { added, removed }) => push_line(
+            out,
+            cut,
+            &format!(
+                "_No diagram: {added} links added and {removed} removed are more than the {} a diagram shows; the table lists them._\n",
+                diagram::MAX_LINKS
+            ),
+        ),
+        Some(Diagram::Chart(chart)) => {
+            let mut lines = vec![
+                "Links added (green) and removed (red, dashed); blue nodes are those whose peer lists change:\n".to_owned(),
+                "```mermaid".to_owned(),
+            ];
+            lines.extend(chart.lines().map(str::to_owned));
+            lines.push("```\n".to_owned());
+            push_block(
+                out,
+                cut,
+                &lines,
+                "_No diagram: it would exceed GitHub's comment size limit; the table lists the links._\n",
+            );
+        }
     }
 }
 
@@ -181,6 +225,7 @@ pub(crate) fn markdown(changes: &Changes, prefix: &str) -> String {
             }
         }
         push_line(&mut out, &mut cut, "");
+        push_diagram(&mut out, &mut cut, changes, slug);
     }
     if !changes.removed_consumers.is_empty() {
         push_line(&mut out, &mut cut, "#### Consumers removed\n");
