@@ -70,10 +70,6 @@ pub(super) fn check_collisions(consumers: &[ConsumerPlan], errors: &mut Vec<Plan
                 }
                 continue;
             }
-            let taken = &used[&m.endpoint.host];
-            let suggestion = (m.endpoint.port..=u16::MAX)
-                .skip(1)
-                .find(|p| !taken.contains(p));
             errors.push(PlanError::PortCollision {
                 validator: m.validator.clone(),
                 endpoint: m.endpoint.clone(),
@@ -87,7 +83,7 @@ pub(super) fn check_collisions(consumers: &[ConsumerPlan], errors: &mut Vec<Plan
                     cp.chain_id.clone(),
                     m.port_source.clone(),
                 ),
-                suggestion,
+                fix: None,
             });
         }
     }

@@ -39,7 +39,8 @@ pub(crate) enum PlanError {
         endpoint: Endpoint,
         first: (String, String, PortSource),
         second: (String, String, PortSource),
-        suggestion: Option<u16>,
+        /// Proven by re-planning (`port_fix.rs`); `None` when no change was found to work.
+        fix: Option<super::port_fix::PortFix>,
     },
     SharedAddress {
         endpoint: Endpoint,
@@ -166,13 +167,12 @@ impl fmt::Display for PlanError {
                 endpoint,
                 first,
                 second,
-                suggestion,
+                fix,
             } => {
                 write!(
                     f,
                     "port collision: validator {validator} would serve consumer {} ({}) and consumer {} ({}) both at {endpoint}; \
-                     {}'s port comes from {} and {}'s from {}. peergen never moves a port silently: \
-                     give one consumer its own port, e.g. `consumers: {{\"{}\": {{port: {}}}}}` in the inventory",
+                     {}'s port comes from {} and {}'s from {}. peergen never moves a port silently: ",
                     first.0,
                     first.1,
                     second.0,
@@ -181,22 +181,22 @@ impl fmt::Display for PlanError {
                     describe_port_source(&first.2, &first.0),
                     second.0,
                     describe_port_source(&second.2, &second.0),
-                    second.0,
-                    suggestion.map_or_else(|| "PORT".to_owned(), |p| p.to_string()),
                 )?;
-                if matches!(
-                    second.2,
-                    PortSource::ValidatorRange(_)
-                        | PortSource::Template(_)
-                        | PortSource::ValidatorFixed(_)
-                ) {
-                    write!(
+                match fix {
+                    Some(super::port_fix::PortFix::ValidatorOverride { consumer, port }) => write!(
                         f,
-                        ", or `validators.{validator}.port_overrides: {{\"{}\": PORT}}`",
+                        "give consumer {consumer} its own port with `validators.{validator}.port_overrides: {{\"{consumer}\": {port}}}` (checked: the plan with it has no collision)"
+                    ),
+                    Some(super::port_fix::PortFix::ConsumerPort { consumer, port }) => write!(
+                        f,
+                        "give consumer {consumer} its own port with `consumers: {{\"{consumer}\": {{port: {port}}}}}` (checked: the plan with it has no collision)"
+                    ),
+                    None => write!(
+                        f,
+                        "give consumer {} another port where it comes from (the template's port, the validator's `ports`, or `port_overrides`); no single inventory change was found that resolves it",
                         second.0
-                    )?;
+                    ),
                 }
-                Ok(())
             }
             PlanError::SharedAddress {
                 endpoint,

@@ -5,6 +5,7 @@ mod checks;
 mod error;
 mod member;
 pub(crate) mod port;
+mod port_fix;
 pub(crate) mod selection;
 pub(crate) mod topology;
 
@@ -190,6 +191,10 @@ pub(crate) fn plan(inventory: &Inventory, state: &ProviderState) -> Result<Plan,
         state,
         &mut DnsMode::Snapshot(&state.resolved_endpoints),
     )
+    .map_err(|mut e| {
+        port_fix::suggest(inventory, state, &mut e.0);
+        e
+    })
 }
 
 /// The SRV names to resolve: every `endpoint_source: dns` validator × consumer it is selected for.
