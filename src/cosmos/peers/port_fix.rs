@@ -32,27 +32,27 @@ pub(crate) enum PortFix {
 /// Fills in a verified fix for the first [`SEARCHED`] port collisions of `errors`.
 pub(super) fn suggest(inventory: &Inventory, state: &ProviderState, errors: &mut [PlanError]) {
     let before = errors.len();
-    let mut searched = 0;
-    for i in 0..errors.len() {
-        let PlanError::PortCollision {
-            validator,
-            endpoint,
-            second,
-            ..
-        } = &errors[i]
-        else {
-            continue;
-        };
-        if searched == SEARCHED {
-            break;
-        }
-        searched += 1;
-        let (validator, consumer, source, from) = (
-            validator.clone(),
-            second.0.clone(),
-            second.2.clone(),
-            endpoint.port,
-        );
+    let wanted: Vec<(usize, String, String, PortSource, u16)> = errors
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match e {
+            PlanError::PortCollision {
+                validator,
+                endpoint,
+                second,
+                ..
+            } => Some((
+                i,
+                validator.clone(),
+                second.0.clone(),
+                second.2.clone(),
+                endpoint.port,
+            )),
+            _ => None,
+        })
+        .take(SEARCHED)
+        .collect();
+    for (i, validator, consumer, source, from) in wanted {
         let fix = (from..=u16::MAX)
             .skip(1)
             .filter(|p| !RESERVED.contains(p))
@@ -125,8 +125,10 @@ fn resolves(
             match changed.consumers.iter_mut().find(|(k, _)| k == consumer) {
                 Some((_, layer)) => layer.value.port = Some(strategy),
                 None => {
-                    let mut layer = crate::cosmos::inventory::settings::SettingsLayer::default();
-                    layer.port = Some(strategy);
+                    let layer = crate::cosmos::inventory::settings::SettingsLayer {
+                        port: Some(strategy),
+                        ..Default::default()
+                    };
                     changed
                         .consumers
                         .push((consumer.clone(), Located { value: layer, at }));
