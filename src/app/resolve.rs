@@ -7,15 +7,21 @@ use std::time::Duration;
 use super::Error;
 use super::cli::ResolveArgs;
 use super::source::load;
-use crate::cosmos::dns::srv;
+use crate::cosmos::dns::addresses;
+use crate::cosmos::dns::srv::{self, SrvError};
 
 pub(super) fn run(args: &ResolveArgs, out: &mut dyn Write) -> Result<ExitCode, Error> {
     let loaded = load(&args.inputs)?;
     let config = srv::ResolverConfig::new(args.nameserver, Duration::from_secs(args.timeout))?;
     let resolved = srv::resolve_endpoints(&loaded.inventory, &loaded.state, &config)?;
     let count = resolved.len();
-    let mut state = loaded.state;
-    if state.resolved_endpoints == resolved {
+    let mut state = loaded.state.clone();
+    state.resolved_endpoints = resolved;
+    if loaded.inventory.allowlist.is_some() {
+        let plan = crate::cosmos::peers::plan(&loaded.inventory, &state).map_err(SrvError::from)?;
+        state.resolved_addresses = addresses::resolve_addresses(&plan, &config)?;
+    }
+    if state == loaded.state {
         // Same answers: the snapshot keeps its bytes and its modification time.
         writeln!(
             out,
@@ -24,7 +30,6 @@ pub(super) fn run(args: &ResolveArgs, out: &mut dyn Write) -> Result<ExitCode, E
         )?;
         return Ok(ExitCode::SUCCESS);
     }
-    state.resolved_endpoints = resolved;
     srv::write_snapshot(&loaded.state_path, &state)?;
     writeln!(
         out,

@@ -1,5 +1,6 @@
-//! Format-aware escaping: every value a template prints into TOML or YAML goes through here. Zone
-//! files are not templated: `zone` writes them from validated names only.
+//! Format-aware escaping: every value a template prints into TOML, YAML or an nftables file, and
+//! every string peergen puts into a PromQL label matcher, goes through here. Zone files are not
+//! templated: `zone` writes them from validated names only.
 
 use std::fmt::Write as _;
 
@@ -83,6 +84,49 @@ pub(crate) fn yaml_block(text: &str, indent: usize) -> String {
         out.push_str(line);
     }
     out
+}
+
+/// A PromQL double-quoted string literal. Prometheus reads these with Go's escape rules
+/// (`strconv.Unquote`); printable ASCII other than `"` and `\` is copied, and every other
+/// character is written as a `\u`/`\U` escape, so no value can close the literal, end the
+/// matcher or smuggle a line break into the rule file.
+pub(crate) fn promql_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            ' '..='~' => out.push(c),
+            c if u32::from(c) <= 0xffff => {
+                write!(out, "\\u{:04x}", u32::from(c)).expect("write to String");
+            }
+            c => write!(out, "\\U{:08x}", u32::from(c)).expect("write to String"),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A token an nftables file may hold unquoted: identifiers, addresses, prefixes and numbers
+/// (`[A-Za-z0-9_.:/@-]`, starting with a letter, digit or `_`). Anything else (blanks, quotes,
+/// braces, `;`, `#`, line breaks) is refused rather than escaped: nft has no escape syntax that
+/// would keep it inert.
+pub(crate) fn nft_token(s: &str) -> Result<&str, String> {
+    let ok = s
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'/' | b'@' | b'-')
+        });
+    if ok {
+        Ok(s)
+    } else {
+        Err(format!(
+            "{s:?} cannot be printed into an nftables file: only letters, digits and `_.:/@-` are"
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -143,6 +143,8 @@ pub(crate) struct Plan {
     pub(crate) consumers: Vec<ConsumerPlan>,
     pub(crate) inactive: Vec<InactiveConsumer>,
     pub(crate) warnings: Vec<String>,
+    /// The snapshot's locked A/AAAA answers, which allowlists admit.
+    pub(crate) locked_addresses: Vec<crate::cosmos::state::ResolvedAddress>,
 }
 
 /// One node's view of one consumer: what its peer config says.
@@ -378,6 +380,7 @@ fn plan_with(
         consumers,
         inactive,
         warnings,
+        locked_addresses: state.resolved_addresses.clone(),
     };
     check_names(&plan, &mut errors);
     if errors.is_empty() {
@@ -393,11 +396,13 @@ fn plan_with(
 /// A consumer's directory name: its chain id, or `<chain_id>--<consumer_id>` for every consumer but
 /// the first of a shared chain id. The provider chooses chain ids, so a chain id that could be
 /// mistaken for a generated name always takes the suffix: one containing `--` (it could read as
-/// another consumer's suffixed name) and `kustomization.yaml` (the validator's own index file).
+/// another consumer's suffixed name), `kustomization.yaml` (the validator's own index file) and
+/// `prometheus-rule.yaml` (its alert rules).
 /// Plain names then never hold `--`, and a suffixed name splits at its last `--` into a chain id
 /// and a numeric consumer id, so two consumers never share a directory.
 fn slug(chain_id: &str, consumer_id: &str, first_with_chain_id: bool) -> String {
-    let mistakable = chain_id.contains("--") || chain_id == "kustomization.yaml";
+    let mistakable = chain_id.contains("--")
+        || matches!(chain_id, "kustomization.yaml" | "prometheus-rule.yaml");
     if first_with_chain_id && !mistakable {
         chain_id.to_owned()
     } else {

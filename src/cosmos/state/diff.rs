@@ -250,6 +250,7 @@ mod tests {
                 })
                 .collect(),
             resolved_endpoints: Vec::new(),
+            resolved_addresses: Vec::new(),
         }
     }
 
