@@ -11,7 +11,8 @@ use crate::cosmos::peers::View;
 use crate::output::escape::promql_string;
 
 /// The probe's gauges (`peergen probe --format prometheus`), per consumer and planned peer, with
-/// labels `chain_id` and `peer` (the planned node ID).
+/// labels `chain_id` and `peer` (the planned node ID), and `consumer` (the consumer id), which the
+/// rules match only where two active consumers share a chain id.
 pub(crate) const PROBE_UP: &str = "peergen_probe_up";
 pub(crate) const PROBE_ID_MATCH: &str = "peergen_probe_id_match";
 
@@ -179,6 +180,18 @@ pub(crate) fn rule_files(
             .or_default()
             .extend(view.peers.iter().map(|m| m.node_id.as_str().to_owned()));
     }
+    let mut consumers_of_chain: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for v in views {
+        consumers_of_chain
+            .entry(v.consumer.chain_id.as_str())
+            .or_default()
+            .insert(v.consumer.consumer_id.as_str());
+    }
+    let shared_chain_ids: BTreeSet<&str> = consumers_of_chain
+        .into_iter()
+        .filter(|(_, ids)| ids.len() > 1)
+        .map(|(chain, _)| chain)
+        .collect();
     for file in files.values_mut() {
         for group in &mut file.groups {
             let (consumer_id, chain_id) = group.consumer.clone();
@@ -187,8 +200,15 @@ pub(crate) fn rule_files(
                 continue;
             }
             let ids: Vec<&str> = peers.iter().map(String::as_str).collect();
+            // Two active consumers may share a chain id; the probe's `consumer` label (the
+            // consumer id) then tells their series apart.
+            let consumer = if shared_chain_ids.contains(chain_id.as_str()) {
+                format!("consumer={}, ", promql_string(&consumer_id))
+            } else {
+                String::new()
+            };
             let probe = format!(
-                "{{chain_id={}, peer=~{}}}",
+                "{{{consumer}chain_id={}, peer=~{}}}",
                 promql_string(&chain_id),
                 promql_string(&ids.join("|"))
             );
@@ -218,7 +238,7 @@ pub(crate) fn rule_files(
             group.rules.push(Rule {
                 alert: PLANNED_PEER_ID_MISMATCH,
                 expr: format!(
-                    "{PROBE_ID_MATCH}{probe} == 0 and on (chain_id, peer) {PROBE_UP}{probe} == 1"
+                    "{PROBE_ID_MATCH}{probe} == 0 and on (consumer, chain_id, peer) {PROBE_UP}{probe} == 1"
                 ),
                 for_duration: monitoring.for_duration.clone(),
                 labels,

@@ -262,6 +262,20 @@ pub(crate) fn parse_monitoring(
     let labels = match raw.labels {
         Some(l) => {
             let l = patterns(file, "monitoring.labels", l, check_prometheus_name)?;
+            if let Some((name, _)) = l.value.iter().find(|(_, p)| p.0.contains('\u{fffd}')) {
+                return Err(invalid(
+                    &l.at,
+                    format!("monitoring.labels.{name}"),
+                    "holds U+FFFD, which Prometheus cannot evaluate in a matcher (its lexer reads it as invalid UTF-8)",
+                ));
+            }
+            if let Some((name, _)) = l.value.iter().find(|(_, p)| p.0.is_empty()) {
+                return Err(invalid(
+                    &l.at,
+                    format!("monitoring.labels.{name}"),
+                    "is empty, which matches series without the label; give the value the node's metrics carry",
+                ));
+            }
             if l.value.contains_key("chain_id") {
                 return Err(invalid(
                     &l.at,
