@@ -291,6 +291,9 @@ struct RuleEntry {
     for_duration: Option<String>,
 }
 
+/// A group as verification compares it: its name and each rule's alert, expression and `for`.
+type GroupShape = (String, Vec<(String, String, Option<String>)>);
+
 /// Checks the rendered text is a `monitoring.coreos.com/v1` PrometheusRule with exactly the
 /// planned groups, alerts, expressions and durations.
 pub(crate) fn verify(text: &str, planned: &RuleFile) -> Result<(), String> {
@@ -305,7 +308,7 @@ pub(crate) fn verify(text: &str, planned: &RuleFile) -> Result<(), String> {
             planned.namespace, planned.name
         ));
     }
-    let got: Vec<(String, Vec<(String, String, Option<String>)>)> = doc
+    let got: Vec<GroupShape> = doc
         .spec
         .groups
         .into_iter()
@@ -318,7 +321,7 @@ pub(crate) fn verify(text: &str, planned: &RuleFile) -> Result<(), String> {
             (g.name, rules)
         })
         .collect();
-    let want: Vec<(String, Vec<(String, String, Option<String>)>)> = planned
+    let want: Vec<GroupShape> = planned
         .groups
         .iter()
         .map(|g| {
