@@ -314,7 +314,7 @@ fn tendermint_nodes_and_another_duration_get_their_own_metric_names() {
     let env = Env::new();
     env.write(
         "monitoring.yaml",
-        "monitoring:\n  metric_namespace: tendermint\n  for: 90s\n  severity: critical\n  rule_namespace: observability\n  labels:\n    job: \"{{validator}}-{{chain_id}}-{{node}}\"\n",
+        "monitoring:\n  metric_namespace: tendermint\n  for: 90s\n  severity: critical\n  rule_namespace: observability\n  labels:\n    job: \"{{validator}}-{{chain_id}}-{{node}}\"\n    hostile: \"x\\\"} or vector(1) # \\n\\u2028$value }}\"\n",
     );
     env.run([
         "render",
@@ -328,13 +328,26 @@ fn tendermint_nodes_and_another_duration_get_their_own_metric_names() {
     .success();
     let rules = env.read("out/bob/prometheus-rule.yaml");
     assert!(rules.contains("namespace: \"observability\""), "{rules}");
-    assert!(
-        rules.contains(
-            "tendermint_p2p_peers{chain_id=\\\"pion-1\\\", job=\\\"bob-pion-1-eu\\\"} < 5"
-        ),
-        "{rules}"
-    );
     assert!(!rules.contains("cometbft_"));
+    // A hostile label value stays one string inside one matcher: promtool reads every rule.
+    let doc: Value = serde_saphyr::from_str(&rules).unwrap();
+    let expr = doc["spec"]["groups"][0]["rules"][0]["expr"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        expr,
+        r#"tendermint_p2p_peers{chain_id="pion-1", hostile="x\"} or vector(1) # \u000a\u2028$value }}", job="bob-pion-1-eu"} < 5"#
+    );
+    std::fs::write(
+        env.path("rules.json"),
+        json!({"groups": doc["spec"]["groups"]}).to_string(),
+    )
+    .unwrap();
+    run_tool(
+        "promtool",
+        &["check", "rules", "rules.json"],
+        env.dir.path(),
+    );
     assert_eq!(
         rules.matches("for: \"90s\"").count(),
         rules.matches("- alert:").count()

@@ -1,4 +1,5 @@
-//! `peergen resolve`: re-resolve the SRV records of DNS-sourced validators into the snapshot.
+//! `peergen resolve`: re-resolve the SRV records of DNS-sourced validators (and, with an
+//! `allowlist:`, the A/AAAA answers of planned host names) into the snapshot.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -17,24 +18,25 @@ pub(super) fn run(args: &ResolveArgs, out: &mut dyn Write) -> Result<ExitCode, E
     let count = resolved.len();
     let mut state = loaded.state.clone();
     state.resolved_endpoints = resolved;
+    let mut what = format!("{count} SRV records");
     if loaded.inventory.allowlist.is_some() {
         let plan = crate::cosmos::peers::plan(&loaded.inventory, &state).map_err(SrvError::from)?;
         state.resolved_addresses = addresses::resolve_addresses(&plan, &config)?;
+        what.push_str(&format!(
+            " and {} host names",
+            state.resolved_addresses.len()
+        ));
     }
     if state == loaded.state {
         // Same answers: the snapshot keeps its bytes and its modification time.
         writeln!(
             out,
-            "resolved {count} SRV records: {} unchanged",
+            "resolved {what}: {} unchanged",
             loaded.state_path.display()
         )?;
         return Ok(ExitCode::SUCCESS);
     }
     srv::write_snapshot(&loaded.state_path, &state)?;
-    writeln!(
-        out,
-        "resolved {count} SRV records into {}",
-        loaded.state_path.display()
-    )?;
+    writeln!(out, "resolved {what} into {}", loaded.state_path.display())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -24,6 +24,14 @@ pub(crate) enum AllowlistError {
         peer: String,
         host: String,
     },
+    #[error(
+        "allowlist of {node} on consumer {consumer_id}: the NetworkPolicy name (the ConfigMap name + `-allowlist`) {message}"
+    )]
+    Name {
+        node: String,
+        consumer_id: String,
+        message: String,
+    },
     #[error("allowlist.{field}.{key} of {node} on consumer {consumer_id}: {message}")]
     Label {
         field: &'static str,
@@ -178,8 +186,14 @@ pub(crate) fn node_allowlist(
     let (ipv4, ipv6): (Vec<IpAddr>, Vec<IpAddr>) = addresses.into_iter().partition(IpAddr::is_ipv4);
     let ipv4: Vec<String> = ipv4.into_iter().map(cidr).collect();
     let ipv6: Vec<String> = ipv6.into_iter().map(cidr).collect();
+    let name = format!("{}-allowlist", view.configmap);
+    crate::input::name::check_subdomain(&name).map_err(|message| AllowlistError::Name {
+        node: member.label(),
+        consumer_id: cp.consumer_id.clone(),
+        message,
+    })?;
     Ok(Some(NodeAllowlist {
-        name: format!("{}-allowlist", view.configmap),
+        name,
         namespace: view.namespace.clone(),
         table: format!(
             "peergen_{}_{}_{}",
