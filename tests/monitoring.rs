@@ -652,3 +652,42 @@ fn resolve_locks_addresses_from_named_and_keeps_the_snapshot_on_failure() {
     .stderr_has("allowlist: host bob-us-pion-1.example.org: A lookup: no such name (NXDOMAIN)");
     assert_eq!(env.read("state.json"), before);
 }
+
+/// A public node no planned peer links to gets a NetworkPolicy that admits nothing on the P2P port
+/// (`ingress: []`, never a rule without `from`, which Kubernetes reads as every source) and empty
+/// nftables sets; both still pass the schema and `nft -c`.
+#[test]
+fn a_node_without_planned_peers_is_closed_not_open() {
+    let env = Env::new();
+    env.write(
+        "inv.yaml",
+        "validators:\n  carol:\n    operator_address: cosmosvaloper1jk2pp655zxy2gazhxj50s8jk3750y8np6wz4lm\n    consumer_template: \"203.0.113.7:{{port}}\"\n    node_id: cccccccccccccccccccccccccccccccccccccccc\nallowlist:\n  pod_selector: {app: \"{{chain_id}}\"}\n",
+    );
+    env.run([
+        "render",
+        "-i",
+        "inv.yaml",
+        "--state",
+        example_state().to_str().unwrap(),
+        "--out",
+        "out",
+    ])
+    .success();
+    let policy = env.read("out/carol/pion-1/network-policy.yaml");
+    let doc: Value = serde_saphyr::from_str(&policy).unwrap();
+    assert_eq!(doc["spec"]["ingress"], json!([]), "{policy}");
+    assert_eq!(doc["spec"]["policyTypes"], json!(["Ingress"]));
+    let nft = env.read("out/carol/pion-1/allowlist.nft");
+    assert!(!nft.contains("elements"), "{nft}");
+    run_tool(
+        "nft",
+        &["-c", "-f", "out/carol/pion-1/allowlist.nft"],
+        env.dir.path(),
+    );
+    let checked = Command::new(repo_root().join(".ci/venv/bin/kubernetes-validate"))
+        .args(["--strict", "out/carol/pion-1/network-policy.yaml"])
+        .current_dir(env.dir.path())
+        .output()
+        .unwrap();
+    assert!(checked.status.success(), "{checked:?}");
+}

@@ -140,6 +140,21 @@ mod tests {
     }
 
     #[test]
+    fn nft_tokens_are_words_addresses_and_numbers_only() {
+        for ok in [
+            "peergen_alice_pion-1_sentry-a",
+            "198.51.100.1/32",
+            "2001:db9::1/128",
+            "a1@h:1",
+        ] {
+            assert_eq!(nft_token(ok), Ok(ok));
+        }
+        for bad in ["", "a b", "a;b", "a\nb", "a}", "\"a\"", "#x", "-x", "{x"] {
+            assert!(nft_token(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn yaml_escapes_what_its_printable_set_excludes() {
         assert_eq!(yaml_string("a\u{fffe}b\u{ffff}"), "\"a\\uFFFEb\\uFFFF\"");
         assert_eq!(yaml_string("\u{2028}\u{feff}"), "\"\\u2028\\uFEFF\"");
