@@ -1673,3 +1673,81 @@ fn a_running_consumer_keeps_its_directory_when_its_namesake_stops() {
     assert_eq!(consumer(&state, "3")["name"], "sandbox-1--3");
     assert_eq!(dirs(&env), ["sandbox-1--3"]);
 }
+
+/// With `allowlist:` in the inventory, `fetch` resolves every planned host name's A and AAAA
+/// records from a real `named` and locks them into the snapshot; a name that does not resolve fails
+/// the fetch and leaves the previous snapshot byte-identical.
+#[test]
+fn fetch_locks_the_addresses_an_allowlist_needs() {
+    let p = standard(&[], None);
+    let env = Env::new();
+    let inv = inventory(&env, &p.url(), "");
+    env.write(
+        "allowlist.yaml",
+        "allowlist:\n  pod_selector: {app.kubernetes.io/instance: \"{{chain_id}}\"}\n",
+    );
+    let zone = |extra: &str| {
+        format!(
+            "$ORIGIN example.org.\n$TTL 300\n@ IN SOA ns1.example.org. hostmaster.example.org. 1 3600 600 604800 300\n@ IN NS ns1.example.org.\nns1 IN A 127.0.0.1\nalice-pion-1 IN A 198.51.100.1\nalice-pion-1 IN AAAA 2001:db9::1\n{extra}"
+        )
+    };
+    let named = crate::dns::start_named(&[(
+        "example.org",
+        env.write("wild.zone", &zone("* IN A 198.51.100.9\n")),
+    )]);
+    let ns = format!("127.0.0.1:{}", named.port);
+    fetch(
+        &env,
+        &inv,
+        &[
+            "-i",
+            "allowlist.yaml",
+            "--nameserver",
+            &ns,
+            "--dns-timeout",
+            "2",
+        ],
+    )
+    .success();
+    let state = snapshot(&env);
+    let locked = state["resolved_addresses"].as_array().unwrap();
+    assert!(locked.len() >= 3, "{locked:?}");
+    assert_eq!(
+        locked[0],
+        json!({"host": "alice-pion-1.example.org", "addresses": ["198.51.100.1", "2001:db9::1"]})
+    );
+    assert!(
+        locked[1..]
+            .iter()
+            .all(|r| r["addresses"] == json!(["198.51.100.9"])),
+        "{locked:?}"
+    );
+    cli(
+        &env,
+        &["render", "-i", &inv, "-i", "allowlist.yaml", "--out", "out"],
+    )
+    .success();
+    let policy = env.read("out/bob/pion-1/network-policy.yaml");
+    assert!(policy.contains("cidr: \"2001:db9::1/128\""), "{policy}");
+
+    // Without the wildcard only alice's name resolves: the fetch fails, the snapshot stays.
+    drop(named);
+    let before = env.read("state.json");
+    let named = crate::dns::start_named(&[("example.org", env.write("only.zone", &zone("")))]);
+    let ns = format!("127.0.0.1:{}", named.port);
+    fetch(
+        &env,
+        &inv,
+        &[
+            "-i",
+            "allowlist.yaml",
+            "--nameserver",
+            &ns,
+            "--dns-timeout",
+            "2",
+        ],
+    )
+    .failure()
+    .stderr_has("allowlist: host alice-sandbox-1.example.org: A lookup: no such name (NXDOMAIN)");
+    assert_eq!(env.read("state.json"), before);
+}

@@ -13,6 +13,7 @@ mod foundation;
 mod gitops;
 mod graph;
 mod mermaid;
+mod monitoring;
 mod reliability;
 mod stellar;
 mod topology;

@@ -26,6 +26,10 @@ pub(crate) enum SrvError {
         query: String,
         problem: String,
     },
+    #[error(
+        "allowlist: host {host}: {problem}; every planned peer needs a locked address (or give its endpoint as an IP address)"
+    )]
+    Address { host: String, problem: String },
     #[error(transparent)]
     OwnerCollision(#[from] OwnerCollisions),
     #[error("{path}: no nameserver line; pass --nameserver HOST:PORT")]
@@ -173,23 +177,7 @@ fn lookup_error(l: &DnsLookup, problem: String) -> SrvError {
 
 /// One SRV lookup: the [`preferred`] answer as a validated host and port.
 pub(crate) fn lookup(query: &str, config: &ResolverConfig) -> Result<(String, u16), String> {
-    let name = Name::from_ascii(format!("{query}.")).map_err(|e| format!("not a DNS name: {e}"))?;
-    let mut request = Message::query();
-    request.metadata.recursion_desired = true;
-    request.add_query(Query::query(name, RecordType::SRV));
-    let bytes = request
-        .to_vec()
-        .map_err(|e| format!("cannot encode query: {e}"))?;
-    let id = request.metadata.id;
-    let mut response = exchange_udp(&bytes, id, config)?;
-    if response.metadata.truncation {
-        response = exchange_tcp(&bytes, id, config)?;
-    }
-    match response.metadata.response_code {
-        ResponseCode::NoError => {}
-        ResponseCode::NXDomain => return Err("no such name (NXDOMAIN)".to_owned()),
-        code => return Err(format!("the nameserver answered {code}")),
-    }
+    let response = ask(query, RecordType::SRV, config)?;
     let answers: Vec<_> = response
         .answers
         .iter()
@@ -221,6 +209,32 @@ pub(crate) fn lookup(query: &str, config: &ResolverConfig) -> Result<(String, u1
         Ok(Host::Name(host)) => Ok((host, port)),
         Ok(Host::Ip(_)) => Err(format!("SRV target {target} is not a host name")),
         Err(e) => Err(format!("SRV target: {e}")),
+    }
+}
+
+/// One question to the configured server (UDP, then TCP when truncated): the answer of a NOERROR
+/// response, an error naming NXDOMAIN or any other response code.
+pub(crate) fn ask(
+    query: &str,
+    record_type: RecordType,
+    config: &ResolverConfig,
+) -> Result<Message, String> {
+    let name = Name::from_ascii(format!("{query}.")).map_err(|e| format!("not a DNS name: {e}"))?;
+    let mut request = Message::query();
+    request.metadata.recursion_desired = true;
+    request.add_query(Query::query(name, record_type));
+    let bytes = request
+        .to_vec()
+        .map_err(|e| format!("cannot encode query: {e}"))?;
+    let id = request.metadata.id;
+    let mut response = exchange_udp(&bytes, id, config)?;
+    if response.metadata.truncation {
+        response = exchange_tcp(&bytes, id, config)?;
+    }
+    match response.metadata.response_code {
+        ResponseCode::NoError => Ok(response),
+        ResponseCode::NXDomain => Err("no such name (NXDOMAIN)".to_owned()),
+        code => Err(format!("the nameserver answered {code}")),
     }
 }
 

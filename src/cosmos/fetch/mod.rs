@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::cosmos::dns::addresses;
 use crate::cosmos::dns::srv::{self, SrvError};
 use crate::cosmos::fetch::http::{Auth, Client, ClientConfig, RestError, RetryPolicy};
 use crate::cosmos::inventory::{Inventory, ProviderAuth};
@@ -258,6 +259,13 @@ pub(crate) fn fetch(request: &FetchRequest, inventory: &Inventory) -> Result<Fet
     if inventory.discovers_in_dns() {
         let config = srv::ResolverConfig::new(request.nameserver, request.dns_timeout)?;
         new.resolved_endpoints = srv::resolve_endpoints(inventory, &new, &config)?;
+    }
+    // An allowlist admits addresses, never names: the planned host names are resolved now, once
+    // the endpoints are known, and locked into the snapshot for review.
+    if inventory.allowlist.is_some() {
+        let config = srv::ResolverConfig::new(request.nameserver, request.dns_timeout)?;
+        let plan = crate::cosmos::peers::plan(inventory, &new).map_err(SrvError::from)?;
+        new.resolved_addresses = addresses::resolve_addresses(&plan, &config)?;
     }
     new.normalise();
     let text = new.to_json();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::dns::{DnsName, DnsSettings};
 use super::endpoint::{EndpointTemplate, TemplatePort};
+use super::monitoring::{Allowlist, Monitoring};
 use super::roles::{NodeIds, Sentry, SentryEndpoint, SrvRank, default_node_id};
 use super::settings::SettingsLayer;
 use super::{
@@ -50,6 +51,8 @@ pub(super) struct Partial {
     pub(super) consumers: BTreeMap<String, Located<SettingsLayer>>,
     pub(super) validators: BTreeMap<String, PartialValidator>,
     pub(super) dns: Option<Located<DnsSettings>>,
+    pub(super) monitoring: Option<Located<Monitoring>>,
+    pub(super) allowlist: Option<Located<Allowlist>>,
 }
 
 fn take<T>(field: &str, a: Field<T>, b: Field<T>) -> Result<Field<T>, InventoryError> {
@@ -100,6 +103,8 @@ pub(super) fn merge(mut a: Partial, b: Partial) -> Result<Partial, InventoryErro
     a.defaults = take("defaults", a.defaults, b.defaults)?;
     a.consumers = take_map("consumers", a.consumers, b.consumers)?;
     a.dns = take("dns", a.dns, b.dns)?;
+    a.monitoring = take("monitoring", a.monitoring, b.monitoring)?;
+    a.allowlist = take("allowlist", a.allowlist, b.allowlist)?;
     for (name, vb) in b.validators {
         let va = match a.validators.remove(&name) {
             None => vb,
@@ -254,6 +259,8 @@ pub(super) fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, I
         consumers: p.consumers.into_iter().collect(),
         validators,
         dns: p.dns,
+        monitoring: p.monitoring,
+        allowlist: p.allowlist,
         warnings,
     })
 }

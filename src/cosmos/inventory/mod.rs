@@ -4,6 +4,7 @@
 pub(crate) mod dns;
 pub(crate) mod endpoint;
 mod merge;
+pub(crate) mod monitoring;
 mod parse;
 pub(crate) mod roles;
 pub(crate) mod settings;
@@ -127,6 +128,10 @@ pub(crate) struct Inventory {
     pub(crate) validators: BTreeMap<String, Validator>,
     /// The `dns:` section: zones to write and the SRV naming used to publish and resolve endpoints.
     pub(crate) dns: Option<Located<DnsSettings>>,
+    /// The `monitoring:` section: a PrometheusRule per validator (docs/monitoring.md).
+    pub(crate) monitoring: Option<Located<monitoring::Monitoring>>,
+    /// The `allowlist:` section: who may reach each public node's P2P port (docs/output.md).
+    pub(crate) allowlist: Option<Located<monitoring::Allowlist>>,
     pub(crate) warnings: Vec<String>,
 }
 

@@ -34,6 +34,8 @@ struct RawInventory {
     consumers: Option<BTreeMap<String, Spanned<RawSettings>>>,
     validators: Option<BTreeMap<String, Spanned<RawValidator>>>,
     dns: Option<Spanned<crate::cosmos::inventory::dns::RawDns>>,
+    monitoring: Option<Spanned<super::monitoring::RawMonitoring>>,
+    allowlist: Option<Spanned<super::monitoring::RawAllowlist>>,
 }
 
 #[derive(Deserialize)]
@@ -240,6 +242,14 @@ pub(super) fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, Invent
         Some(d) => Some(crate::cosmos::inventory::dns::parse(file, d)?),
         None => None,
     };
+    let monitoring = raw
+        .monitoring
+        .map(|m| super::monitoring::parse_monitoring(file, m))
+        .transpose()?;
+    let allowlist = raw
+        .allowlist
+        .map(|a| super::monitoring::parse_allowlist(file, a))
+        .transpose()?;
     Ok(Partial {
         version,
         provider_chain_id: chain_id,
@@ -252,6 +262,8 @@ pub(super) fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, Invent
         consumers,
         validators,
         dns,
+        monitoring,
+        allowlist,
     })
 }
 

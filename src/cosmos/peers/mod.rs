@@ -143,6 +143,8 @@ pub(crate) struct Plan {
     pub(crate) consumers: Vec<ConsumerPlan>,
     pub(crate) inactive: Vec<InactiveConsumer>,
     pub(crate) warnings: Vec<String>,
+    /// The snapshot's locked A/AAAA answers, which allowlists admit.
+    pub(crate) locked_addresses: Vec<crate::cosmos::state::ResolvedAddress>,
 }
 
 /// One node's view of one consumer: what its peer config says.
@@ -372,6 +374,7 @@ fn plan_with(
         consumers,
         inactive,
         warnings,
+        locked_addresses: state.resolved_addresses.clone(),
     };
     check_names(&plan, &mut errors);
     if errors.is_empty() {

@@ -5,6 +5,7 @@ pub(crate) mod names;
 pub(crate) mod valcons;
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,10 @@ pub(crate) struct ProviderState {
     /// Consumer endpoints resolved at fetch time (DNS SRV discovery), so `render` stays offline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) resolved_endpoints: Vec<ResolvedEndpoint>,
+    /// A/AAAA answers of planned peer host names, locked at fetch time when the inventory asks for
+    /// an allowlist, so `render` writes addresses without asking DNS.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) resolved_addresses: Vec<ResolvedAddress>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +125,15 @@ pub(crate) struct ResolvedEndpoint {
     /// The SRV target, validated like every peer host when the snapshot is read.
     pub(crate) host: Host,
     pub(crate) port: u16,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResolvedAddress {
+    /// A host name some planned peer endpoint names (never an IP literal).
+    pub(crate) host: Host,
+    /// Its A and AAAA answers, sorted, at least one.
+    pub(crate) addresses: Vec<IpAddr>,
 }
 
 impl ResolvedEndpoint {
@@ -344,6 +358,29 @@ impl ProviderState {
                 ));
             }
         }
+        let mut hosts = BTreeSet::new();
+        for (i, r) in self.resolved_addresses.iter().enumerate() {
+            let field = format!("resolved_addresses[{i}]");
+            if matches!(r.host, Host::Ip(_)) {
+                return Err(invalid(
+                    format!("{field}.host"),
+                    format!("{} is an IP address; only host names are resolved", r.host),
+                ));
+            }
+            if !hosts.insert(&r.host) {
+                return Err(invalid(
+                    format!("{field}.host"),
+                    format!("{} appears twice", r.host),
+                ));
+            }
+            if r.addresses.is_empty() {
+                return Err(invalid(
+                    format!("{field}.addresses"),
+                    "is empty; a locked host name has at least one address (fetch again)"
+                        .to_owned(),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -361,6 +398,11 @@ impl ProviderState {
         }
         self.resolved_endpoints
             .sort_by(|a, b| (&a.validator, &a.consumer_id).cmp(&(&b.validator, &b.consumer_id)));
+        self.resolved_addresses.sort_by(|a, b| a.host.cmp(&b.host));
+        for r in &mut self.resolved_addresses {
+            r.addresses.sort();
+            r.addresses.dedup();
+        }
     }
 
     pub(crate) fn to_json(&self) -> String {

@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{Consumer, ProviderState, consumer_id_order};
 
 /// A name made only of the chain id could be mistaken for a generated one: it holds `--` (a
-/// suffixed name of another consumer) or is the validator's own index file. Plain names then never
+/// suffixed name of another consumer) or is one of the validator's own files (its index and its
+/// alert rules). Plain names then never
 /// hold `--`, and a suffixed name splits at its last `--` into a chain id and a consumer id, so two
 /// consumers never share a directory.
 fn mistakable(chain_id: &str) -> bool {
-    chain_id.contains("--") || chain_id == "kustomization.yaml"
+    chain_id.contains("--") || matches!(chain_id, "kustomization.yaml" | "prometheus-rule.yaml")
 }
 
 /// The one name a consumer may have besides its chain id.
@@ -127,6 +128,7 @@ mod tests {
             bonded_validators: Vec::new(),
             consumers,
             resolved_endpoints: Vec::new(),
+            resolved_addresses: Vec::new(),
         }
     }
 
