@@ -12,6 +12,7 @@ use crate::input::printable::printable;
 use crate::output::lock::LockError;
 use crate::output::template::TemplateError;
 use crate::output::tree::TreeError;
+use crate::probe::ProbeError;
 use crate::stellar::StellarError;
 
 /// What a command failed with. Opaque outside the crate: only the message and
@@ -60,6 +61,8 @@ pub(crate) enum Kind {
     Fetch(#[from] FetchError),
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error(transparent)]
+    Probe(#[from] ProbeError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -102,5 +105,6 @@ from_stage!(
     StellarError,
     FetchError,
     LockError,
+    ProbeError,
     std::io::Error,
 );
