@@ -48,8 +48,13 @@ impl ProbeKey {
 pub(super) fn handshake(stream: TcpStream, key: &ProbeKey, network: &str) -> Result<Seen, String> {
     let signing = key.signing_key();
     let own_id = NodeId::from_pubkey(signing.verification_key().as_bytes());
-    let mut conn = SecretConnection::new(stream, signing, Version::V0_34)
-        .map_err(|e| format!("secret connection: {}", first_line(&e.to_string())))?;
+    let mut conn = SecretConnection::new(stream, signing, Version::V0_34).map_err(|e| {
+        // The library's message is the kind only ("io error"); its tracer holds the cause.
+        format!(
+            "secret connection: {}",
+            first_line(&format!("{:#}", e.trace()))
+        )
+    })?;
     let node_id = match conn.remote_pubkey() {
         PublicKey::Ed25519(pk) => NodeId::from_pubkey(pk.as_bytes()),
     };
