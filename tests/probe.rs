@@ -61,10 +61,19 @@ enum Behaviour {
         key: ed25519_consensus::SigningKey,
         network: String,
     },
+    /// Completes the handshake on the planned network with this moniker and version.
+    Announcing {
+        key: ed25519_consensus::SigningKey,
+        moniker: String,
+        version: String,
+    },
     /// Accepts and never sends a byte.
     Silent,
     /// Answers with bytes that are not a handshake.
     Garbage,
+    /// Completes the key exchange, then sends its authentication in a 200-byte chunk where
+    /// tendermint-p2p 0.41.0 reads exactly 103 bytes: the library panics on the probe's side.
+    OversizedAuth,
 }
 
 /// A test peer listening on `ip`; it serves every connection in a thread and records the
@@ -94,7 +103,23 @@ fn spawn_peer(ip: &str, behaviour: Behaviour) -> Peer {
                 }
                 Behaviour::Cometbft { key, network } => {
                     let (key, network, seen) = (key.clone(), network.clone(), seen.clone());
-                    std::thread::spawn(move || serve_cometbft(stream, key, &network, &seen));
+                    std::thread::spawn(move || {
+                        serve_cometbft(stream, key, (&network, "test-peer", "0.38.17"), &seen)
+                    });
+                }
+                Behaviour::Announcing {
+                    key,
+                    moniker,
+                    version,
+                } => {
+                    let (key, moniker, version, seen) =
+                        (key.clone(), moniker.clone(), version.clone(), seen.clone());
+                    std::thread::spawn(move || {
+                        serve_cometbft(stream, key, (CHAIN, &moniker, &version), &seen)
+                    });
+                }
+                Behaviour::OversizedAuth => {
+                    std::thread::spawn(move || serve_oversized_auth(stream));
                 }
             }
         }
@@ -105,7 +130,7 @@ fn spawn_peer(ip: &str, behaviour: Behaviour) -> Peer {
 fn serve_cometbft(
     stream: TcpStream,
     key: ed25519_consensus::SigningKey,
-    network: &str,
+    (network, moniker, version): (&str, &str, &str),
     seen: &Mutex<Vec<DefaultNodeInfo>>,
 ) {
     stream
@@ -124,9 +149,9 @@ fn serve_cometbft(
         default_node_id: id,
         listen_addr: "tcp://0.0.0.0:26656".to_owned(),
         network: network.to_owned(),
-        version: "0.38.17".to_owned(),
+        version: version.to_owned(),
         channels: vec![0x40, 0x20, 0x21, 0x22, 0x23, 0x30, 0x38, 0x00],
-        moniker: "test-peer".to_owned(),
+        moniker: moniker.to_owned(),
         other: None,
     };
     if conn
@@ -141,6 +166,38 @@ fn serve_cometbft(
     {
         seen.lock().unwrap().push(theirs);
     }
+}
+
+fn serve_oversized_auth(mut stream: TcpStream) {
+    use chacha20poly1305::aead::{AeadInPlace, KeyInit, generic_array::GenericArray};
+    use curve25519_dalek_ng::constants::X25519_BASEPOINT;
+    use curve25519_dalek_ng::montgomery::MontgomeryPoint;
+    use curve25519_dalek_ng::scalar::Scalar;
+    use tendermint_p2p::secret_connection::Kdf;
+
+    let mut hello = [0u8; 35];
+    if stream.read_exact(&mut hello).is_err() {
+        return;
+    }
+    let secret = Scalar::from_bytes_mod_order([7; 32]);
+    let ours = X25519_BASEPOINT * secret;
+    let mut reply = vec![0x22, 0x0a, 0x20];
+    reply.extend_from_slice(ours.as_bytes());
+    let theirs = MontgomeryPoint(hello[3..].try_into().unwrap());
+    let shared = secret * theirs;
+    let kdf =
+        Kdf::derive_secrets_and_challenge(shared.as_bytes(), ours.as_bytes() < theirs.as_bytes());
+    let mut frame = [0u8; 4 + DATA_MAX_SIZE];
+    frame[..4].copy_from_slice(&200u32.to_le_bytes());
+    let tag = chacha20poly1305::ChaCha20Poly1305::new(&kdf.send_secret.into())
+        .encrypt_in_place_detached(GenericArray::from_slice(&[0u8; 12]), b"", &mut frame)
+        .unwrap();
+    let _ = stream
+        .write_all(&reply)
+        .and_then(|()| stream.write_all(&frame))
+        .and_then(|()| stream.write_all(&tag));
+    let mut sink = [0u8; 2048];
+    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
 }
 
 /// A bech32 operator address for test validator `i`.
@@ -257,6 +314,7 @@ fn network() -> Network {
         .unwrap();
     let silent = spawn_peer("127.0.0.15", Behaviour::Silent);
     let garbage = spawn_peer("127.0.0.16", Behaviour::Garbage);
+    let trap = spawn_peer("127.0.0.17", Behaviour::OversizedAuth);
     let validators = [
         planned("a-ok", ok.addr, &ok_id),
         // The inventory still names the node ID the peer had before its key changed.
@@ -266,6 +324,7 @@ fn network() -> Network {
         planned("e-timeout", silent.addr, &"e".repeat(40)),
         planned("f-garbage", garbage.addr, &"f".repeat(40)),
         planned("g-dns", "peer.invalid:26656", &"9".repeat(40)),
+        planned("h-panic", trap.addr, &"8".repeat(40)),
     ];
     write_inputs(&env, &validators, "");
     let ports = [
@@ -275,6 +334,7 @@ fn network() -> Network {
         closed,
         silent.addr,
         garbage.addr,
+        trap.addr,
     ]
     .iter()
     .map(SocketAddr::port)
@@ -328,7 +388,7 @@ fn every_verdict_against_real_peers() {
     run.exit(2);
     assert!(
         started.elapsed() < Duration::from_secs(10),
-        "7 peers with a 2 s timeout took {:?}",
+        "8 peers with a 2 s timeout took {:?}",
         started.elapsed()
     );
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
@@ -366,6 +426,17 @@ fn every_verdict_against_real_peers() {
     let garbage = verdict("f-garbage");
     assert_eq!(garbage["verdict"], "handshake-failed", "{garbage}");
     assert_eq!(verdict("g-dns")["verdict"], "dns-failure");
+    let trap = verdict("h-panic");
+    assert_eq!(trap["verdict"], "handshake-failed", "{trap}");
+    assert!(
+        trap["detail"].as_str().unwrap().contains("panicked"),
+        "{trap}"
+    );
+    assert!(
+        !run.stderr.contains("panicked at"),
+        "a contained panic prints no crash report: {}",
+        run.stderr
+    );
     assert_eq!(doc["matches_plan"], false);
 
     // The probe announced itself under a throw-away key on the planned network, and a new one
@@ -432,6 +503,67 @@ fn all_matching_exits_zero_and_only_planned_peers_are_dialled() {
     assert!(run.stdout.starts_with("VERDICT"), "{}", run.stdout);
     assert_eq!(ok.received.lock().unwrap().len(), 1);
     assert!(stranger.received.lock().unwrap().is_empty());
+}
+
+#[test]
+fn what_a_peer_announces_stays_inert_in_every_format() {
+    let env = Env::new();
+    let key = known_key(4);
+    let id = node_id_of(&node_key_json(&key));
+    let hostile =
+        "@everyone <img src=x onerror=alert(1)> `x` | [a](https://evil.example) \u{1b}[2J\u{202e}";
+    let peer = spawn_peer(
+        "127.0.0.51",
+        Behaviour::Announcing {
+            key,
+            moniker: hostile.to_owned(),
+            version: "1.0\n# HELP".to_owned(),
+        },
+    );
+    write_inputs(&env, &[planned("alice", peer.addr, &id)], "");
+    let markdown = probe(&env, &["--format", "markdown"]);
+    markdown.success();
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+    let mut code = String::new();
+    for event in Parser::new_ext(&markdown.stdout, Options::ENABLE_TABLES) {
+        match event {
+            Event::Start(Tag::Link { .. } | Tag::Image { .. } | Tag::Emphasis | Tag::Strong) => {
+                panic!("markup from a peer: {}", markdown.stdout)
+            }
+            // The report's own marker and folding are the only HTML.
+            Event::Html(h) | Event::InlineHtml(h) => assert!(
+                ["<!-- peergen-probe -->", "<details>", "</details>"]
+                    .iter()
+                    .any(|own| h.trim().starts_with(own)),
+                "HTML from a peer: {h}"
+            ),
+            Event::Code(c) => code.push_str(&c),
+            Event::Text(t) => assert!(!t.contains("everyone"), "{t}"),
+            _ => {}
+        }
+    }
+    assert!(
+        code.contains("@everyone <img src=x onerror=alert(1)>"),
+        "{code}"
+    );
+    assert!(!markdown.stdout.contains('\u{1b}') && !markdown.stdout.contains('\u{202e}'));
+    for format in ["text", "json", "prometheus"] {
+        let run = probe(&env, &["--format", format]);
+        run.success();
+        assert!(
+            !run.stdout.contains('\u{1b}') && !run.stdout.contains('\u{202e}'),
+            "{format}: {}",
+            run.stdout
+        );
+        // The version's line break cannot start a line of its own in any report.
+        assert!(
+            run.stdout
+                .lines()
+                .all(|l| !l.starts_with("# HELP") || l.starts_with("# HELP peergen_probe_")),
+            "{format}: {}",
+            run.stdout
+        );
+    }
 }
 
 /// 500 planned peers that all time out finish within timeout × ceil(500 / concurrency) + slack.

@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use super::Report;
+use crate::input::printable::is_bidi_control;
 
 pub(crate) const FORMAT: &str = "peergen/probe/v1";
 
@@ -85,7 +86,17 @@ pub(crate) fn json(report: &Report) -> String {
         "nodes": nodes,
         "stellar_nodes": stellar,
     });
-    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    text.push('\n');
-    text
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    // serde_json escapes control characters but writes bidi overrides raw; as `\uXXXX` escapes
+    // they decode to the same strings and cannot reorder a terminal's view of the report.
+    let mut out = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
+        if is_bidi_control(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\n');
+    out
 }
