@@ -100,11 +100,11 @@ pub(super) fn handshake(stream: TcpStream, key: &ProbeKey, network: &str) -> Res
 fn read_node_info(conn: &mut impl Read) -> Result<DefaultNodeInfo, String> {
     let mut buf = Vec::new();
     loop {
-        if let Some((prefix, len)) = length_prefix(&buf)? {
-            if buf.len() >= prefix + len {
-                return DefaultNodeInfo::decode(&buf[prefix..prefix + len])
-                    .map_err(|e| format!("the peer's NodeInfo does not decode: {e}"));
-            }
+        if let Some((prefix, len)) = length_prefix(&buf)?
+            && buf.len() >= prefix + len
+        {
+            return DefaultNodeInfo::decode(&buf[prefix..prefix + len])
+                .map_err(|e| format!("the peer's NodeInfo does not decode: {e}"));
         }
         let mut frame = [0u8; DATA_MAX_SIZE];
         let n = conn

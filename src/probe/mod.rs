@@ -16,17 +16,8 @@ use crate::input::yaml::Origin;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ProbeError {
-    #[error(
-        "{at}: validators.{validator}.rpc_template {template:?} on consumer {consumer_id} ({chain_id}): {message}"
-    )]
-    RpcAddress {
-        at: Origin,
-        validator: String,
-        template: String,
-        consumer_id: String,
-        chain_id: String,
-        message: String,
-    },
+    #[error(transparent)]
+    RpcAddress(Box<RpcAddressError>),
     #[error("--self {name}: {why}; known validators: {known}")]
     UnknownSelf {
         name: String,
@@ -41,4 +32,18 @@ pub(crate) enum ProbeError {
     Admin { text: String, why: String },
     #[error("cannot start the probe's threads: {0}")]
     Threads(std::io::Error),
+}
+
+/// An `rpc_template` that expands to no valid address on one consumer; boxed in [`ProbeError`].
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{at}: validators.{validator}.rpc_template {template:?} on consumer {consumer_id} ({chain_id}): {message}"
+)]
+pub(crate) struct RpcAddressError {
+    pub(crate) at: Origin,
+    pub(crate) validator: String,
+    pub(crate) template: String,
+    pub(crate) consumer_id: String,
+    pub(crate) chain_id: String,
+    pub(crate) message: String,
 }

@@ -45,9 +45,8 @@ pub(crate) fn probe_all(targets: &[Target], limits: Limits) -> Result<Vec<Outcom
     let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; targets.len()]);
     let workers = limits.concurrency.clamp(1, targets.len().max(1));
     std::thread::scope(|s| {
-        let mut handles = Vec::new();
         for _ in 0..workers {
-            let handle = std::thread::Builder::new()
+            std::thread::Builder::new()
                 .name("peergen-probe".to_owned())
                 .spawn_scoped(s, || {
                     loop {
@@ -59,7 +58,6 @@ pub(crate) fn probe_all(targets: &[Target], limits: Limits) -> Result<Vec<Outcom
                     }
                 })
                 .map_err(ProbeError::Threads)?;
-            handles.push(handle);
         }
         Ok::<(), ProbeError>(())
     })?;

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::net::IpAddr;
 
-use super::ProbeError;
+use super::{ProbeError, RpcAddressError};
 use crate::cosmos::inventory::Inventory;
 use crate::cosmos::inventory::endpoint::Vars;
 use crate::cosmos::inventory::settings::DEFAULT_MAX_INBOUND;
@@ -208,17 +208,16 @@ pub(crate) fn cosmos(
                 consumer_id: &cp.consumer_id,
                 validator: &v.name,
             };
-            let endpoint = rpc
-                .value
-                .expand(&vars)
-                .map_err(|e| ProbeError::RpcAddress {
+            let endpoint = rpc.value.expand(&vars).map_err(|e| {
+                ProbeError::RpcAddress(Box::new(RpcAddressError {
                     at: rpc.at.clone(),
                     validator: v.name.clone(),
                     template: rpc.value.as_str().to_owned(),
                     consumer_id: cp.consumer_id.clone(),
                     chain_id: cp.chain_id.clone(),
                     message: e.to_string(),
-                })?;
+                }))
+            })?;
             let view = plan.view(cp, member);
             let mut planned: Vec<PlannedPeer> = view
                 .peers
