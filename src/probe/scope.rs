@@ -321,3 +321,71 @@ pub(crate) fn stellar(
     scope.admin.sort_by(|a, b| a.node.cmp(&b.node));
     Ok(scope)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::cosmos::inventory;
+    use crate::cosmos::peers;
+    use crate::cosmos::state::ProviderState;
+
+    fn sentries() -> (Plan, Inventory) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let inv = inventory::load(&[root.join("inventories/sentries.yaml")]).unwrap();
+        let state =
+            ProviderState::load(&PathBuf::from(root).join("inventories/example-state.json"))
+                .unwrap();
+        (peers::plan(&inv, &state).unwrap(), inv)
+    }
+
+    fn peers_of(scope: &Scope, chain: &str) -> Vec<String> {
+        scope
+            .targets
+            .iter()
+            .filter(|t| t.network.name() == chain)
+            .map(|t| format!("{} {}", t.peer, t.address))
+            .collect()
+    }
+
+    #[test]
+    fn without_self_every_public_node_and_never_a_private_one() {
+        let (plan, inv) = sentries();
+        let scope = cosmos(&plan, &inv, None, &[]).unwrap();
+        let cp = &plan.consumers[0];
+        assert_eq!(peers_of(&scope, &cp.chain_id).len(), cp.members.len());
+        assert!(
+            scope
+                .targets
+                .iter()
+                .all(|t| !t.peer.ends_with("/validator")),
+            "{:?}",
+            scope.targets
+        );
+    }
+
+    #[test]
+    fn with_self_whom_its_nodes_dial_including_its_own_validator_node() {
+        let (plan, inv) = sentries();
+        let scope = cosmos(&plan, &inv, Some("alice"), &["pion-1".to_owned()]).unwrap();
+        let listed = peers_of(&scope, "pion-1");
+        assert!(
+            listed.iter().any(|p| p
+                .starts_with("alice/validator alice-validator-pion-1.alice.svc.cluster.local:")),
+            "a sentry dials its validator node: {listed:?}"
+        );
+        assert!(
+            listed.iter().any(|p| p.starts_with("bob/eu ")),
+            "{listed:?}"
+        );
+        assert!(
+            scope.targets.iter().all(|t| t.network.name() == "pion-1"),
+            "--consumer narrows the scope"
+        );
+        let mut unique = listed.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), listed.len(), "each planned address once");
+    }
+}
