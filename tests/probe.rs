@@ -460,9 +460,26 @@ fn every_format_is_snapshotted() {
         run.exit(2);
         insta::assert_snapshot!(format!("probe_{format}"), masked(&net, &run.stdout));
     }
-    let metrics = net.env.write(
-        "peergen_probe.prom",
-        &probe(&net.env, &["--format", "prometheus"]).stdout,
+    // One run gives the report on stdout and the metrics file beside it.
+    net.env.write("metrics/.keep", "");
+    let run = probe(
+        &net.env,
+        &[
+            "--format",
+            "markdown",
+            "--metrics",
+            "metrics/peergen_probe.prom",
+        ],
+    );
+    run.exit(2).stdout_has("<!-- peergen-probe -->");
+    let metrics = net.env.path("metrics/peergen_probe.prom");
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    insta::assert_snapshot!("probe_prometheus", masked(&net, &text));
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&metrics).unwrap().permissions().mode() & 0o777,
+        0o644,
+        "readable by the collector"
     );
     let check = std::process::Command::new(tool("promtool"))
         .args(["check", "metrics"])

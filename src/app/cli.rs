@@ -305,6 +305,9 @@ pub(crate) struct ProbeArgs {
     /// Peers probed at once
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub(crate) concurrency: u16,
+    /// Also write the Prometheus exposition to FILE, atomically (for node-exporter's textfile collector)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) metrics: Option<PathBuf>,
     /// Stellar: an own node's stellar-core admin endpoint, VALIDATOR=HOST:PORT (repeatable)
     #[arg(long, value_name = "VALIDATOR=HOST:PORT")]
     pub(crate) admin: Vec<String>,

@@ -3,6 +3,7 @@
 //! nodes over RPC, and reports with Terraform-style exit codes (0 matches, 2 mismatch, 1 error).
 
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -59,10 +60,34 @@ pub(super) fn run(args: &ProbeArgs, color: bool, out: &mut dyn Write) -> Result<
         ProbeFormat::Json => report::json::json(&report),
         ProbeFormat::Prometheus => report::prometheus::prometheus(&report),
     };
+    if let Some(path) = &args.metrics {
+        write_atomically(path, &report::prometheus::prometheus(&report))?;
+    }
     out.write_all(text.as_bytes())?;
     Ok(if report.has_mismatch() {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The collector may read the file at any moment: it is written beside its place and renamed in.
+fn write_atomically(path: &Path, text: &str) -> Result<(), Error> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let fail = |e: std::io::Error| Error::usage(format!("--metrics {}: {e}", path.display()));
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+    file.write_all(text.as_bytes()).map_err(fail)?;
+    // A temporary file is private to its owner; the collector usually runs as another user.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(fail)?;
+    }
+    file.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
 }

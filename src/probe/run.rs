@@ -220,7 +220,8 @@ impl Progress {
     }
 
     fn done(&self, o: &Outcome) {
-        let peer = crate::input::printable::printable(&o.target.peer);
+        let printable = crate::input::printable::printable;
+        let peer = printable(&o.target.peer);
         match &self.bar {
             Some(bar) => {
                 bar.set_message(peer);
@@ -228,7 +229,7 @@ impl Progress {
             }
             None => tracing::info!(
                 "{} {peer} {}: {}",
-                o.target.network.name(),
+                printable(o.target.network.name()),
                 o.target.address,
                 o.verdict.name()
             ),

@@ -93,7 +93,7 @@ pub(crate) fn text(report: &Report, color: bool) -> String {
             ),
             printable(&n.node.node),
             printable(n.node.network.name()),
-            n.node.network.consumer_id().unwrap_or_default(),
+            printable(n.node.network.consumer_id().unwrap_or_default()),
             n.node.address
         );
         if let Ok(f) = &n.result {
