@@ -137,3 +137,49 @@ pub(crate) fn markdown(report: &Report) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::run::Outcome;
+    use crate::probe::scope::{Address, Network, Target};
+    use crate::probe::verdict::Verdict;
+
+    #[test]
+    fn a_large_report_stays_within_the_comment_limit_and_says_what_it_cut() {
+        let peers = (0..3000)
+            .map(|i| Outcome {
+                target: Target {
+                    network: Network::Cosmos {
+                        consumer_id: "0".to_owned(),
+                        chain_id: "pion-1".to_owned(),
+                    },
+                    peer: format!("validator-{i:04}"),
+                    address: Address {
+                        host: format!("validator-{i:04}.example.org"),
+                        port: 26656,
+                    },
+                    node_id: None,
+                },
+                resolved: Vec::new(),
+                verdict: Verdict::Refused("connection refused".to_owned()),
+                seen: None,
+                seconds: None,
+            })
+            .collect();
+        let report = Report {
+            peers,
+            ..Report::default()
+        };
+        let text = markdown(&report);
+        assert!(text.len() <= LIMIT, "{} bytes", text.len());
+        assert!(text.starts_with(MARKER));
+        let shown = text.matches("| refused |").count();
+        assert!(shown > 100 && shown < 3000, "{shown} rows");
+        assert!(
+            text.contains(&format!("_{} more rows are not shown", 3000 - shown)),
+            "{}",
+            &text[text.len() - 300..]
+        );
+    }
+}

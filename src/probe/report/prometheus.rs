@@ -266,6 +266,34 @@ pub(crate) fn prometheus(report: &Report) -> String {
 mod tests {
     use super::*;
 
+    /// The exposition format's reading of an escaped label value.
+    fn unescape(text: &str) -> Option<String> {
+        let mut out = String::new();
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next()? {
+                    '\\' => out.push('\\'),
+                    '"' => out.push('"'),
+                    'n' => out.push('\n'),
+                    _ => return None,
+                },
+                '"' | '\n' => return None,
+                c => out.push(c),
+            }
+        }
+        Some(out)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn label_values_round_trip(value in proptest::prelude::any::<String>()) {
+            let escaped = escape(&value);
+            proptest::prop_assert!(!escaped.contains('\n'));
+            proptest::prop_assert_eq!(unescape(&escaped), Some(value));
+        }
+    }
+
     #[test]
     fn label_values_are_escaped() {
         assert_eq!(escape("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
