@@ -14,6 +14,7 @@ mod gitops;
 mod graph;
 mod mermaid;
 mod monitoring;
+mod probe;
 mod reliability;
 mod stellar;
 mod topology;

@@ -13,6 +13,7 @@ use crate::input::printable::printable;
 use crate::output::lock::LockError;
 use crate::output::template::TemplateError;
 use crate::output::tree::TreeError;
+use crate::probe::ProbeError;
 use crate::stellar::StellarError;
 
 /// What a command failed with. Opaque outside the crate: only the message and
@@ -63,6 +64,8 @@ pub(crate) enum Kind {
     Lock(#[from] LockError),
     #[error(transparent)]
     Svg(#[from] SvgError),
+    #[error(transparent)]
+    Probe(#[from] ProbeError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -106,5 +109,6 @@ from_stage!(
     FetchError,
     LockError,
     SvgError,
+    ProbeError,
     std::io::Error,
 );

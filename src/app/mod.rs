@@ -12,6 +12,7 @@ mod graph;
 mod node_id;
 mod plan;
 mod port;
+mod probe;
 mod render;
 mod resolve;
 mod source;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
         Command::Apply(args) => apply::run(args, color, out),
         Command::Fetch(args) => fetch::run(&args, out),
         Command::Graph(args) => graph::run(&args, out),
+        Command::Probe(args) => probe::run(&args, color, out),
     }
 }
 

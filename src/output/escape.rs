@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use crate::input::printable::printable;
+
 /// A double-quoted string with `"`, `\`, newline, tab and carriage return backslash-escaped and
 /// every other control character (and whatever `also` names) as `\uXXXX`: a form TOML basic
 /// strings and YAML double-quoted scalars share.
@@ -127,6 +129,34 @@ pub(crate) fn nft_token(s: &str) -> Result<&str, String> {
             "{s:?} cannot be printed into an nftables file: only letters, digits and `_.:/@-` are"
         ))
     }
+}
+
+/// Text chosen by validators, the inventory or the chain, as an inert code span: GitHub turns
+/// `@name`, `#1`, bare URLs and HTML into mentions, references, links and markup everywhere but in
+/// code. Control and bidi characters are escaped, `|` is escaped for the table the span may sit in,
+/// and the fence is longer than any backtick run inside.
+pub(crate) fn md_code_span(s: &str) -> String {
+    if s.is_empty() {
+        return String::new();
+    }
+    let body = printable(s).replace('\n', "\\n").replace('|', "\\|");
+    let fence = "`".repeat(longest_run(&body, '`') + 1);
+    // A span may not start or end with its fence character, nor be stripped of a wanted space.
+    let pad = if body.starts_with(['`', ' ']) || body.ends_with(['`', ' ']) {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{body}{pad}{fence}")
+}
+
+fn longest_run(s: &str, of: char) -> usize {
+    let (mut longest, mut run) = (0, 0);
+    for c in s.chars() {
+        run = if c == of { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    longest
 }
 
 #[cfg(test)]

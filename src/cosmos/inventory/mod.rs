@@ -87,6 +87,9 @@ pub(crate) struct Validator {
     pub(crate) moniker: String,
     pub(crate) provider_endpoint: Option<Endpoint>,
     pub(crate) endpoint: EndpointSource,
+    /// `rpc_template`: the CometBFT RPC of the validator's own node (its validator node when it
+    /// has sentries), which `probe` asks for `/status` and `/net_info`.
+    pub(crate) rpc: Field<endpoint::RpcTemplate>,
     /// `dns_zone:`; else `dns.default_zone` applies (see [`Inventory::zone_for`]).
     pub(crate) dns_zone: Option<Located<DnsName>>,
     /// `srv:`: the SRV priority and weight of the validator's only public node.

@@ -91,6 +91,7 @@ struct RawValidator {
     moniker: Option<Spanned<String>>,
     provider_endpoint: Option<Spanned<String>>,
     consumer_template: Option<Spanned<String>>,
+    rpc_template: Option<Spanned<String>>,
     node_id: Option<Spanned<String>>,
     node_ids: Option<BTreeMap<String, Spanned<String>>>,
     node_key_file: Option<Spanned<String>>,
@@ -545,6 +546,7 @@ fn parse_validator(
         moniker: raw.moniker.map(|m| located(file, &m, m.value.clone())),
         provider_endpoint: None,
         consumer_template: None,
+        rpc_template: None,
         node_id: None,
         node_ids: BTreeMap::new(),
         node_key_file: None,
@@ -609,6 +611,14 @@ fn parse_validator(
             .map_err(|m| invalid(&at, f("consumer_template"), m))?;
         v.consumer_template = Some(Located {
             value: template,
+            at,
+        });
+    }
+    if let Some(t) = raw.rpc_template {
+        let at = Origin::of(file, &t);
+        v.rpc_template = Some(Located {
+            value: super::endpoint::RpcTemplate::parse(&t.value)
+                .map_err(|m| invalid(&at, f("rpc_template"), m))?,
             at,
         });
     }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::diagram::{self, Diagram};
 use super::file_diff;
 use crate::gitops::changes::{Changes, Peer};
-use crate::input::printable::printable;
+use crate::output::escape::md_code_span as md_text;
 
 /// First line of every Markdown plan, so a workflow can find and update its one comment.
 pub(crate) const MARKER: &str = "<!-- peergen-plan -->";
@@ -79,34 +79,6 @@ fn peer_cell(p: &Peer) -> String {
         p.address,
         md_text(p.moniker.as_deref().unwrap_or(""))
     )
-}
-
-/// Text chosen by validators, the inventory or the chain, as an inert code span: GitHub turns
-/// `@name`, `#1`, bare URLs and HTML into mentions, references, links and markup everywhere but in
-/// code. Control and bidi characters are escaped, `|` is escaped for the table the span may sit in,
-/// and the fence is longer than any backtick run inside.
-fn md_text(s: &str) -> String {
-    if s.is_empty() {
-        return String::new();
-    }
-    let body = printable(s).replace('\n', "\\n").replace('|', "\\|");
-    let fence = "`".repeat(longest_run(&body, '`') + 1);
-    // A span may not start or end with its fence character, nor be stripped of a wanted space.
-    let pad = if body.starts_with(['`', ' ']) || body.ends_with(['`', ' ']) {
-        " "
-    } else {
-        ""
-    };
-    format!("{fence}{pad}{body}{pad}{fence}")
-}
-
-fn longest_run(s: &str, of: char) -> usize {
-    let (mut longest, mut run) = (0, 0);
-    for c in s.chars() {
-        run = if c == of { run + 1 } else { 0 };
-        longest = longest.max(run);
-    }
-    longest
 }
 
 /// A fence longer than any backtick run inside, so a diff cannot close its own code block.
@@ -302,6 +274,7 @@ pub(crate) fn markdown(changes: &Changes, prefix: &str) -> String {
 mod tests {
     use super::*;
     use crate::gitops::report::added_file;
+    use crate::input::printable::printable;
 
     #[test]
     fn markdown_diff_is_truncated_with_a_note() {
