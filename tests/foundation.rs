@@ -68,7 +68,7 @@ fn example_renders_and_every_file_is_snapshotted() {
     let env = Env::new();
     let run = env.run(["render", "-i", &inv(), "--out", "out"]);
     run.success()
-        .stdout_has("52 written, 0 unchanged, 0 removed");
+        .stdout_has("53 written, 0 unchanged, 0 removed");
     let tree = read_tree(&env.path("out"));
     assert_eq!(tree.len(), 53, "{:?}", tree.keys().collect::<Vec<_>>());
     for (path, content) in &tree {
@@ -85,7 +85,7 @@ fn rendering_is_byte_for_byte_deterministic() {
     let before = read_tree(&env.path("a"));
     env.run(["render", "-i", &inv(), "--out", "a"])
         .success()
-        .stdout_has("0 written, 52 unchanged, 0 removed");
+        .stdout_has("0 written, 53 unchanged, 0 removed");
     assert_eq!(before, read_tree(&env.path("a")));
 }
 
@@ -888,7 +888,7 @@ fn registering_a_consumer_with_a_used_chain_id_renames_nothing() {
         "out",
     ])
     .success()
-    .stdout_has("0 written, 52 unchanged, 0 removed");
+    .stdout_has("0 written, 53 unchanged, 0 removed");
     assert_eq!(read_tree(&env.path("out")), before);
 }
 

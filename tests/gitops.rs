@@ -174,7 +174,7 @@ fn first_apply_commits_once_and_a_second_apply_changes_nothing() {
     let again = repo.run("apply", &[]);
     again
         .success()
-        .stdout_has("No changes: 52 files are up to date.")
+        .stdout_has("No changes: 53 files are up to date.")
         .stdout_has("no commit: main");
     assert_eq!(head(&work), first, "a second apply must not commit");
     assert_eq!(read_tree(&work.join("peers")), tree_before);
@@ -1105,4 +1105,27 @@ fn a_git_lock_file_is_named_with_what_to_do() {
     repo.run("apply", &[])
         .failure()
         .stderr_has("work/.git/index.lock exists: a git command is running in this repository, or one was killed (an interrupted peergen apply included); when no git process is running, remove it and run again");
+}
+
+/// One count everywhere: the files `render` reports, the files it writes, what a first `plan`
+/// adds and what a second `plan` finds up to date all include the ownership manifest.
+#[test]
+fn render_and_plan_count_the_same_files() {
+    let env = Env::new();
+    let inv = example_inventory().display().to_string();
+    let state = example_state().display().to_string();
+    let run = env.run(["render", "-i", &inv, "--state", &state, "--out", "out"]);
+    let files = read_tree(&env.path("out")).len();
+    run.success().stdout_has(&format!(
+        "rendered {files} files into out (the ownership manifest included): {files} written, 0 unchanged, 0 removed"
+    ));
+    env.run(["render", "-i", &inv, "--state", &state, "--out", "out"])
+        .success()
+        .stdout_has(&format!("{files} unchanged"));
+    let repo = env.path("repo");
+    git(&env.path(""), &["init", "-q", "repo"]);
+    let repo = repo.display().to_string();
+    env.run(["plan", "-i", &inv, "--state", &state, "--repo", &repo])
+        .success()
+        .stdout_has(&format!("Plan: {files} to add, 0 to change, 0 to remove"));
 }

@@ -21,8 +21,8 @@ pub(super) fn run(args: &RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Er
     }
     writeln!(
         out,
-        "rendered {} files into {}: {} written, {} unchanged, {} removed",
-        tree.len(),
+        "rendered {} files into {} (the ownership manifest included): {} written, {} unchanged, {} removed",
+        tree.len() + 1,
         args.out.display(),
         report.written.len(),
         report.unchanged,

@@ -224,7 +224,9 @@ pub(crate) fn compare(
     }
     let manifest = OutputTree::manifest_text(&tree.owned_after(&previous, only)).into_bytes();
     let old_manifest = read_optional(dir, MANIFEST)?;
-    if old_manifest.as_deref() != Some(manifest.as_slice()) {
+    if old_manifest.as_deref() == Some(manifest.as_slice()) {
+        changes.unchanged += 1;
+    } else {
         let action = if old_manifest.is_some() {
             Action::Change
         } else {

@@ -182,6 +182,7 @@ impl OutputTree {
         force: bool,
     ) -> Result<WriteReport, TreeError> {
         let previous = owned_files(dir)?;
+        let manifest_before = std::fs::read(dir.join(MANIFEST)).ok();
         let in_scope = |p: &str| in_scope(p, only);
         let stale: Vec<String> = previous
             .iter()
@@ -244,6 +245,13 @@ impl OutputTree {
             remove_empty_parents(dir, &path);
         }
         write_manifest(dir, &owned)?;
+        // The manifest is one of the files peergen writes, counted like the others (and like
+        // `plan` counts it).
+        if manifest_before.as_deref() == Some(OutputTree::manifest_text(&owned).as_bytes()) {
+            report.unchanged += 1;
+        } else {
+            report.written.push(MANIFEST.to_owned());
+        }
         Ok(report)
     }
 }

@@ -70,15 +70,22 @@ struct RawExternalDns {
     hostname: Option<Spanned<String>>,
 }
 
-/// The manifest files of `paths`: a directory contributes its `*.yaml`/`*.yml` files (not
-/// recursively), in name order.
-fn manifest_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, StellarInventoryError> {
+/// The manifest files of `paths`, each with the directory it was found in: a directory
+/// contributes its `*.yaml`/`*.yml` files (not recursively), in name order.
+fn manifest_files(
+    paths: &[PathBuf],
+) -> Result<Vec<(PathBuf, Option<PathBuf>)>, StellarInventoryError> {
     let mut files = Vec::new();
     for path in paths {
         if !path.is_dir() {
-            files.push(path.clone());
+            files.push((path.clone(), None));
             continue;
         }
+        // A directory is only ever read this way; say so, since a Cosmos inventory is one file.
+        tracing::info!(
+            "{}: a directory, read as StellarNode manifests (its *.yaml and *.yml files)",
+            path.display()
+        );
         let read_err = |source| StellarInventoryError::Read {
             path: path.clone(),
             source,
@@ -91,7 +98,7 @@ fn manifest_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, StellarInventoryErr
             }
         }
         found.sort();
-        files.extend(found);
+        files.extend(found.into_iter().map(|f| (f, Some(path.clone()))));
     }
     Ok(files)
 }
@@ -110,14 +117,27 @@ struct Node {
 pub(crate) fn load(paths: &[PathBuf]) -> Result<StellarInventory, StellarInventoryError> {
     let mut nodes: Vec<Node> = Vec::new();
     let mut sources = Vec::new();
-    for path in manifest_files(paths)? {
+    let mut per_dir: BTreeMap<PathBuf, (usize, usize)> = paths
+        .iter()
+        .filter(|p| p.is_dir())
+        .map(|p| (p.clone(), (0, 0)))
+        .collect();
+    for (path, dir) in manifest_files(paths)? {
         let (file, text) = super::file::read(&path)?;
+        let before = nodes.len();
         for doc in yaml::parse_multiple::<RawDoc>(&file, &text)? {
             if let Some(node) = parse_doc(&file, doc)? {
                 nodes.push(node);
             }
         }
+        if let Some(counts) = dir.and_then(|d| per_dir.get_mut(&d)) {
+            counts.0 += 1;
+            counts.1 += nodes.len() - before;
+        }
         sources.push(file);
+    }
+    if let Some((dir, (files, _))) = per_dir.into_iter().find(|(_, (_, n))| *n == 0) {
+        return Err(StellarInventoryError::NoStellarNodes { dir, files });
     }
     let mut organisations: BTreeMap<String, Organisation> = BTreeMap::new();
     let mut validators: BTreeMap<String, Validator> = BTreeMap::new();

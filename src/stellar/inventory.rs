@@ -18,6 +18,10 @@ pub(crate) const DEFAULT_NAMESPACE: &str = "{{validator}}";
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum StellarInventoryError {
+    #[error(
+        "{dir}: a directory given with -i is read as StellarNode manifests (docs/stellar.md), but its {files} *.yaml/*.yml files hold no StellarNode validator; to read an inventory, give its file"
+    )]
+    NoStellarNodes { dir: PathBuf, files: usize },
     #[error("{path}: cannot read: {source}")]
     Read {
         path: PathBuf,
