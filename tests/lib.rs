@@ -8,6 +8,7 @@ mod cases;
 mod cometbft;
 
 mod dns;
+mod docs;
 mod fetch;
 mod foundation;
 mod gitops;

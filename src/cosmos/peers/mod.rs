@@ -363,8 +363,15 @@ fn plan_with(
             .iter()
             .any(|cp| cp.members.iter().any(|m| m.validator == v.name));
         if !serves {
+            let check = match &v.operator_address {
+                Some(_) => "check its operator_address".to_owned(),
+                None => format!(
+                    "no provider validator has moniker {:?} in those sets: check its moniker, or set its operator_address",
+                    v.moniker
+                ),
+            };
             warnings.push(format!(
-                "{}: validators.{} is in no active consumer's selected set, so it gets no peer config; check its operator_address",
+                "{}: validators.{} is in no active consumer's selected set, so it gets no peer config; {check}",
                 v.at, v.name
             ));
         }
