@@ -630,7 +630,10 @@ fn a_checksum_branch_is_created_pushed_and_reused() {
         branch.starts_with("peergen/") && branch.len() == "peergen/".len() + 12,
         "{branch}"
     );
-    run.stdout_has(&format!("on {branch}; pushed to origin"));
+    run.stdout_has(&format!("on {branch}; pushed to origin"))
+        .stdout_has(&format!(
+            "; the working copy is now on {branch} (it was on main)"
+        ));
     assert_eq!(
         git(&repo.remote(), &["rev-parse", &branch]),
         git(&work, &["rev-parse", "HEAD"])
@@ -1128,4 +1131,27 @@ fn render_and_plan_count_the_same_files() {
     env.run(["plan", "-i", &inv, "--state", &state, "--repo", &repo])
         .success()
         .stdout_has(&format!("Plan: {files} to add, 0 to change, 0 to remove"));
+}
+
+/// Without --author-name/--author-email (or GIT_AUTHOR_*), the commit is authored by the
+/// repository's own git identity, as `git commit` would do.
+#[test]
+fn apply_takes_the_repositorys_git_identity_when_none_is_given() {
+    let repo = Repo::new();
+    let work = repo.work();
+    git(&work, &["config", "user.name", "Repo Owner"]);
+    git(&work, &["config", "user.email", "owner@example.org"]);
+    let out = repo
+        .env
+        .command()
+        .args(repo.args("apply", &[]))
+        .env_remove("GIT_AUTHOR_NAME")
+        .env_remove("GIT_AUTHOR_EMAIL")
+        .output()
+        .unwrap();
+    Run::from(out).success();
+    assert_eq!(
+        git(&work, &["log", "-1", "--format=%an <%ae>"]).trim(),
+        "Repo Owner <owner@example.org>"
+    );
 }

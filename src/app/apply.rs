@@ -45,14 +45,20 @@ pub(super) fn run(args: ApplyArgs, color: bool, out: &mut dyn Write) -> Result<E
         Some(oid) => format!("committed {oid} on {}", outcome.branch),
         None => format!("no commit: {} already holds this output", outcome.branch),
     };
-    let pushed = match (&opts.push, outcome.pushed) {
+    let mut tail = match (&opts.push, outcome.pushed) {
         (Some(remote), true) => format!("; pushed to {remote} (attempt {})", outcome.attempts),
         _ => String::new(),
     };
+    if let Some(from) = &outcome.switched_from {
+        tail.push_str(&format!(
+            "; the working copy is now on {} (it was on {from})",
+            outcome.branch
+        ));
+    }
     if format == PlanFormat::Text {
-        writeln!(out, "{done}{pushed}")?;
+        writeln!(out, "{done}{tail}")?;
     } else {
-        tracing::info!("{done}{pushed}");
+        tracing::info!("{done}{tail}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -210,12 +210,12 @@ pub(crate) struct ApplyArgs {
     /// minijinja template for the commit message (context in docs/gitops.md)
     #[arg(long, value_name = "FILE")]
     pub(crate) message_template: Option<PathBuf>,
-    /// Commit author name
-    #[arg(long, env = "GIT_AUTHOR_NAME", default_value = "peergen")]
-    pub(crate) author_name: String,
-    /// Commit author email
-    #[arg(long, env = "GIT_AUTHOR_EMAIL", default_value = "peergen@localhost")]
-    pub(crate) author_email: String,
+    /// Commit author name [default: the repository's git user.name, else "peergen"]
+    #[arg(long, env = "GIT_AUTHOR_NAME")]
+    pub(crate) author_name: Option<String>,
+    /// Commit author email [default: the repository's git user.email, else "peergen@localhost"]
+    #[arg(long, env = "GIT_AUTHOR_EMAIL")]
+    pub(crate) author_email: Option<String>,
     /// How many times to push before giving up on a remote that keeps moving
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub(crate) max_push_attempts: u32,

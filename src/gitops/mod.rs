@@ -173,8 +173,9 @@ pub(crate) struct ApplyOptions {
     pub(crate) force: bool,
     pub(crate) max_removal_percent: u8,
     pub(crate) message_template: Option<String>,
-    pub(crate) author_name: String,
-    pub(crate) author_email: String,
+    /// `None`: git's own identity (`user.name`/`user.email` of the repository's configuration).
+    pub(crate) author_name: Option<String>,
+    pub(crate) author_email: Option<String>,
     pub(crate) max_push_attempts: u32,
 }
 
@@ -182,6 +183,8 @@ pub(crate) struct ApplyOptions {
 #[derive(Debug, Default)]
 pub(crate) struct Outcome {
     pub(crate) branch: String,
+    /// The branch the working copy was on before `--branch` switched it.
+    pub(crate) switched_from: Option<String>,
     pub(crate) commit: Option<Oid>,
     pub(crate) pushed: bool,
     pub(crate) attempts: u32,
@@ -241,9 +244,13 @@ pub(crate) fn apply<E: From<GitopsError>>(
     let first = render(committed_output(&repo, target)?.path())?;
     let first_checksum = first.1.checksum();
     let mut rendered = Some(first);
+    let mut switched_from = None;
     let branch = match &opts.branch {
         Some(pattern) => {
             let name = pattern.replace(CHECKSUM_PLACEHOLDER, &first_checksum[..12]);
+            switched_from = current_branch(&repo, &target.repo)
+                .ok()
+                .filter(|b| *b != name);
             // Output can depend on the previous output (zone serials): render again on the
             // branch's own tree.
             if switch_branch(&repo, &name, opts.push.as_deref())? {
@@ -255,6 +262,7 @@ pub(crate) fn apply<E: From<GitopsError>>(
     };
     let mut outcome = Outcome {
         branch: branch.clone(),
+        switched_from,
         ..Outcome::default()
     };
     loop {
@@ -284,8 +292,20 @@ pub(crate) fn apply<E: From<GitopsError>>(
         } else {
             // Everything that can fail for reasons of its own comes before the first write.
             let message = message::message(&changes, &checksum, opts.message_template.as_deref())?;
-            let sig = Signature::now(&opts.author_name, &opts.author_email).map_err(git(
-                "building the author signature (--author-name, --author-email)",
+            let config = repo.config().ok();
+            let configured = |key: &str| config.as_ref().and_then(|c| c.get_string(key).ok());
+            let name = opts
+                .author_name
+                .clone()
+                .or_else(|| configured("user.name"))
+                .unwrap_or_else(|| "peergen".to_owned());
+            let email = opts
+                .author_email
+                .clone()
+                .or_else(|| configured("user.email"))
+                .unwrap_or_else(|| "peergen@localhost".to_owned());
+            let sig = Signature::now(&name, &email).map_err(git(
+                "building the author signature (--author-name, --author-email, git user.name/user.email)",
             ))?;
             let owned = owned_paths(target, committed.path(), &tree)?;
             check_owned_clean(&repo, target, &owned, &changes)?;
