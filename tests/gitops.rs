@@ -1155,3 +1155,51 @@ fn apply_takes_the_repositorys_git_identity_when_none_is_given() {
         "Repo Owner <owner@example.org>"
     );
 }
+
+/// A commit that fails after apply wrote and staged the files puts the working tree and the index
+/// back as they were: nothing half-applied, the next apply succeeds.
+#[test]
+fn a_failed_commit_restores_the_working_tree_and_the_index() {
+    let repo = Repo::new();
+    let work = repo.work();
+    repo.run("apply", &[]).success();
+    // An inventory change the next apply will write: carol leaves the inventory.
+    let edited = repo.env.write(
+        "edited.yaml",
+        &example_inventory_text().replace("  carol:", "  carol-gone:"),
+    );
+    let before = read_tree(&work.join("peers"));
+    let status_before = git(&work, &["status", "--porcelain"]);
+    let out = repo
+        .env
+        .command()
+        .args([
+            "apply",
+            "-i",
+            edited.to_str().unwrap(),
+            "--state",
+            "state.json",
+            "--repo",
+            "work",
+            "--path",
+            "peers",
+            "--force",
+        ])
+        .env("PEERGEN_TEST_FAULT", "fail-commit:1")
+        .env("GIT_AUTHOR_NAME", "Peergen Bot")
+        .env("GIT_AUTHOR_EMAIL", "bot@example.org")
+        .output()
+        .unwrap();
+    Run::from(out)
+        .failure()
+        .stderr_has("committing: test fault");
+    assert_eq!(read_tree(&work.join("peers")), before, "files restored");
+    assert_eq!(
+        git(&work, &["status", "--porcelain"]),
+        status_before,
+        "index restored"
+    );
+    assert_eq!(commits(&work, "HEAD"), 2);
+    repo.run_inventory(&edited, "apply", &["--force"]).success();
+    assert_eq!(commits(&work, "HEAD"), 3);
+}

@@ -352,6 +352,9 @@ fn commit(
     }
     index.write().map_err(git("writing the index"))?;
     crate::fault::point("index");
+    if crate::fault::fails("commit") {
+        return Err(git("committing")(git2::Error::from_str("test fault")));
+    }
     let tree_id = index.write_tree().map_err(git("writing the tree"))?;
     let parent = match repo.head() {
         Ok(head) => Some(head.peel_to_commit().map_err(git("reading HEAD"))?),
