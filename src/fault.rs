@@ -3,6 +3,9 @@
 //! temporary files stay behind. The integration tests use it to prove that the next run repairs
 //! whatever a killed run left. Points: `rename` (before each rename of a write into `--out` or the
 //! working tree), `index` (after apply wrote the index, before the commit moves the branch).
+//! `PEERGEN_TEST_PAUSE=<point>:<ms>` instead sleeps the first time `<point>` is reached, so a test
+//! can act in that window. Pause points: `publish-read` (after `publish` read the registry, before
+//! its transaction).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -21,5 +24,22 @@ pub(crate) fn point(name: &str) {
     let reached = REACHED.fetch_add(1, Ordering::SeqCst) + 1;
     if n.parse() == Ok(reached) {
         std::process::abort();
+    }
+}
+
+static PAUSED: AtomicU32 = AtomicU32::new(0);
+
+pub(crate) fn pause(name: &str) {
+    let Ok(spec) = std::env::var("PEERGEN_TEST_PAUSE") else {
+        return;
+    };
+    let Some((at, ms)) = spec.split_once(':') else {
+        return;
+    };
+    if at == name
+        && let Ok(ms) = ms.parse()
+        && PAUSED.fetch_add(1, Ordering::SeqCst) == 0
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 }

@@ -11,6 +11,7 @@ mod dns;
 mod fetch;
 mod foundation;
 mod gitops;
+mod registry;
 mod reliability;
 mod stellar;
 mod topology;

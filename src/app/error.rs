@@ -5,6 +5,7 @@ use crate::cosmos::fetch::FetchError;
 use crate::cosmos::inventory::InventoryError;
 use crate::cosmos::node_id::NodeKeyError;
 use crate::cosmos::peers::PlanErrors;
+use crate::cosmos::registry::RegistryError;
 use crate::cosmos::render::RenderError;
 use crate::cosmos::state::StateError;
 use crate::gitops::GitopsError;
@@ -60,6 +61,8 @@ pub(crate) enum Kind {
     Fetch(#[from] FetchError),
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -102,5 +105,6 @@ from_stage!(
     StellarError,
     FetchError,
     LockError,
+    RegistryError,
     std::io::Error,
 );

@@ -11,6 +11,7 @@ mod fetch;
 mod node_id;
 mod plan;
 mod port;
+mod publish;
 mod render;
 mod resolve;
 mod source;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
         Command::Verify(target) => verify::run(&target, color, out),
         Command::Apply(args) => apply::run(args, color, out),
         Command::Fetch(args) => fetch::run(&args, out),
+        Command::Publish(args) => publish::run(&args, out),
     }
 }
 

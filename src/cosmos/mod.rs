@@ -7,5 +7,6 @@ pub(crate) mod fetch;
 pub(crate) mod inventory;
 pub(crate) mod node_id;
 pub(crate) mod peers;
+pub(crate) mod registry;
 pub(crate) mod render;
 pub(crate) mod state;

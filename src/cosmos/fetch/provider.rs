@@ -94,6 +94,7 @@ pub(super) fn fetch_state(
         bonded_validators: bonded,
         consumers,
         resolved_endpoints: Vec::new(),
+        registry: None,
     })
 }
 

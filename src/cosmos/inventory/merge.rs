@@ -10,7 +10,7 @@ use super::endpoint::{EndpointTemplate, TemplatePort};
 use super::roles::{NodeIds, Sentry, default_node_id};
 use super::settings::SettingsLayer;
 use super::{
-    EndpointSource, Field, Inventory, InventoryError, ProviderAuth, ProviderSettings, Validator,
+    EndpointSource, RegistrySettings, Field, Inventory, InventoryError, ProviderAuth, ProviderSettings, Validator,
     ValidatorPorts, invalid,
 };
 use crate::cosmos::node_id::NodeId;
@@ -31,7 +31,7 @@ pub(super) struct PartialValidator {
     pub(super) node_key_file: Field<NodeId>,
     pub(super) ports: Field<ValidatorPorts>,
     pub(super) port_overrides: BTreeMap<String, Located<u16>>,
-    pub(super) endpoint_source_dns: Field<bool>,
+    pub(super) endpoint_source: Field<SourceKind>,
     pub(super) dns_zone: Field<DnsName>,
     pub(super) private_endpoint: Field<EndpointTemplate>,
     pub(super) sentries: Field<Vec<Sentry>>,
@@ -49,6 +49,15 @@ pub(super) struct Partial {
     pub(super) consumers: BTreeMap<String, Located<SettingsLayer>>,
     pub(super) validators: BTreeMap<String, PartialValidator>,
     pub(super) dns: Option<Located<DnsSettings>>,
+    pub(super) registry: Option<Located<RegistrySettings>>,
+}
+
+/// `endpoint_source:` as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum SourceKind {
+    Template,
+    Dns,
+    Registry,
 }
 
 fn take<T>(field: &str, a: Field<T>, b: Field<T>) -> Result<Field<T>, InventoryError> {
@@ -99,6 +108,7 @@ pub(super) fn merge(mut a: Partial, b: Partial) -> Result<Partial, InventoryErro
     a.defaults = take("defaults", a.defaults, b.defaults)?;
     a.consumers = take_map("consumers", a.consumers, b.consumers)?;
     a.dns = take("dns", a.dns, b.dns)?;
+    a.registry = take("registry", a.registry, b.registry)?;
     for (name, vb) in b.validators {
         let va = match a.validators.remove(&name) {
             None => vb,
@@ -131,10 +141,10 @@ pub(super) fn merge(mut a: Partial, b: Partial) -> Result<Partial, InventoryErro
                         va.port_overrides,
                         vb.port_overrides,
                     )?,
-                    endpoint_source_dns: take(
+                    endpoint_source: take(
                         &f("endpoint_source"),
-                        va.endpoint_source_dns,
-                        vb.endpoint_source_dns,
+                        va.endpoint_source,
+                        vb.endpoint_source,
                     )?,
                     dns_zone: take(&f("dns_zone"), va.dns_zone, vb.dns_zone)?,
                     private_endpoint: take(
@@ -156,13 +166,18 @@ pub(super) fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, I
     let mut validators = BTreeMap::new();
     for (name, v) in p.validators {
         let f = |field: &str| format!("validators.{name}.{field}");
-        let endpoint = endpoint_source(&name, &v, p.dns.as_ref())?;
+        let endpoint = endpoint_source(&name, &v, p.dns.as_ref(), p.registry.as_ref())?;
         let ids = NodeIds {
             node_id: v.node_id,
             node_ids: v.node_ids,
             node_key_file: v.node_key_file,
         };
-        let (node_id, node_ids) = default_node_id(ids, &v.at, &f, &format!("validators.{name}"))?;
+        // A registry-sourced validator's node IDs are the ones its operator published.
+        let (node_id, node_ids) = if matches!(endpoint, EndpointSource::Registry(_)) {
+            (None, BTreeMap::new())
+        } else {
+            default_node_id(ids, &v.at, &f, &format!("validators.{name}"))?
+        };
         if let (Some(ports), EndpointSource::Template(template)) = (&v.ports, &endpoint)
             && let TemplatePort::Range(_) | TemplatePort::Fixed(_) = template.value.port
         {
@@ -244,6 +259,7 @@ pub(super) fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, I
         consumers: p.consumers.into_iter().collect(),
         validators,
         dns: p.dns,
+        registry: p.registry.map(|r| r.value),
         warnings,
     })
 }
@@ -254,8 +270,16 @@ fn endpoint_source(
     name: &str,
     v: &PartialValidator,
     dns: Option<&Located<DnsSettings>>,
+    registry: Option<&Located<RegistrySettings>>,
 ) -> Result<EndpointSource, InventoryError> {
     let f = |field: &str| format!("validators.{name}.{field}");
+    if let Some(src) = v
+        .endpoint_source
+        .as_ref()
+        .filter(|s| s.value == SourceKind::Registry)
+    {
+        return registry_sourced(name, v, src, registry);
+    }
     if let Some(zone) = &v.dns_zone {
         let Some(dns) = dns else {
             return Err(invalid(
@@ -282,7 +306,14 @@ fn endpoint_source(
             "only applies with `sentries:`: it is where the sentries reach their private validator node",
         ));
     }
-    match (&v.endpoint_source_dns, &v.consumer_template) {
+    let dns_source = v
+        .endpoint_source
+        .as_ref()
+        .map(|s| Located {
+            value: s.value == SourceKind::Dns,
+            at: s.at.clone(),
+        });
+    match (&dns_source, &v.consumer_template) {
         (Some(src), Some(t)) if src.value => Err(invalid(
             &t.at,
             f("consumer_template"),
@@ -329,6 +360,57 @@ fn endpoint_source(
     }
 }
 
+/// `endpoint_source: registry`: every node (its one public node, or its sentries), node ID and
+/// address comes from the registry its operator published to, so the inventory describing any of
+/// them too would be a second, contradicting source.
+fn registry_sourced(
+    name: &str,
+    v: &PartialValidator,
+    src: &Located<SourceKind>,
+    registry: Option<&Located<RegistrySettings>>,
+) -> Result<EndpointSource, InventoryError> {
+    let f = |field: &str| format!("validators.{name}.{field}");
+    if registry.is_none() {
+        return Err(invalid(
+            &src.at,
+            f("endpoint_source"),
+            "`registry` needs a `registry:` section naming the etcd endpoints and key prefix",
+        ));
+    }
+    if v.operator_address.is_none() {
+        return Err(invalid(
+            &src.at,
+            f("operator_address"),
+            "missing: registry keys are named by operator address (every operator names validators differently), so a registry-sourced validator needs one",
+        ));
+    }
+    let written = [
+        ("consumer_template", v.consumer_template.as_ref().map(|l| &l.at)),
+        ("node_id", v.node_id.as_ref().map(|l| &l.at)),
+        ("node_ids", v.node_ids.values().next().map(|l| &l.at)),
+        ("node_key_file", v.node_key_file.as_ref().map(|l| &l.at)),
+        ("ports", v.ports.as_ref().map(|l| &l.at)),
+        ("port_overrides", v.port_overrides.values().next().map(|l| &l.at)),
+        ("dns_zone", v.dns_zone.as_ref().map(|l| &l.at)),
+        ("private_endpoint", v.private_endpoint.as_ref().map(|l| &l.at)),
+        ("sentries", v.sentries.as_ref().map(|l| &l.at)),
+    ];
+    if let Some((field, at)) = written
+        .into_iter()
+        .find_map(|(field, at)| at.map(|at| (field, at)))
+    {
+        return Err(invalid(
+            at,
+            f(field),
+            format!(
+                "does not apply with `endpoint_source: registry` (at {}): the validator's nodes, node IDs and addresses come from the registry",
+                src.at
+            ),
+        ));
+    }
+    Ok(EndpointSource::Registry(src.at.clone()))
+}
+
 /// The endpoint source of a validator behind sentries: its node has no public address, so a
 /// `consumer_template` or `endpoint_source: dns` of its own is a contradiction, and its sentries
 /// need `private_endpoint` to reach it.
@@ -348,7 +430,11 @@ fn sentried(
             ),
         ));
     }
-    if let Some(src) = v.endpoint_source_dns.as_ref().filter(|s| s.value) {
+    if let Some(src) = v
+        .endpoint_source
+        .as_ref()
+        .filter(|s| s.value == SourceKind::Dns)
+    {
         return Err(invalid(
             &src.at,
             f("endpoint_source"),

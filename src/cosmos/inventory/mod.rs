@@ -5,6 +5,7 @@ pub(crate) mod dns;
 pub(crate) mod endpoint;
 mod merge;
 mod parse;
+pub(crate) mod registry;
 pub(crate) mod roles;
 pub(crate) mod settings;
 
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use self::dns::{DnsName, DnsSettings, ZoneSettings};
 use self::endpoint::{EndpointTemplate, PortRange};
+use self::registry::RegistrySettings;
 use self::roles::Sentry;
 use self::settings::{
     DEFAULT_CONFIGMAP, NamePattern, PortStrategy, Selection, Settings, SettingsLayer, Topology,
@@ -76,6 +78,9 @@ pub(crate) enum EndpointSource {
         private_endpoint: Located<EndpointTemplate>,
         sentries: Vec<Sentry>,
     },
+    /// `endpoint_source: registry`: the nodes its operator published to the etcd registry, which
+    /// `fetch` locked into the snapshot.
+    Registry(Origin),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -125,6 +130,8 @@ pub(crate) struct Inventory {
     pub(crate) validators: BTreeMap<String, Validator>,
     /// The `dns:` section: zones to write and the SRV naming used to publish and resolve endpoints.
     pub(crate) dns: Option<Located<DnsSettings>>,
+    /// The `registry:` section: the etcd registry `fetch` reads and `publish` writes.
+    pub(crate) registry: Option<RegistrySettings>,
     pub(crate) warnings: Vec<String>,
 }
 
@@ -209,6 +216,7 @@ impl Inventory {
             topology: layer.topology.map_or(Topology::FullMesh, |t| t.value),
             p2p: layer.p2p,
             exclude: layer.exclude,
+            chain_registry: layer.chain_registry.is_some_and(|c| c.value),
         }
     }
 

@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 
 use super::dns::DnsName;
 use super::endpoint::{EndpointTemplate, PortRange};
-use super::merge::{Partial, PartialValidator};
+use super::merge::{Partial, PartialValidator, SourceKind};
 use super::roles::{RawSentry, parse_node_ids, parse_sentries};
 use super::settings::{
     NamePattern, PortStrategy, Selection, SettingsLayer, Topology, Workload, WorkloadKind,
@@ -34,6 +34,7 @@ struct RawInventory {
     consumers: Option<BTreeMap<String, Spanned<RawSettings>>>,
     validators: Option<BTreeMap<String, Spanned<RawValidator>>>,
     dns: Option<Spanned<crate::cosmos::inventory::dns::RawDns>>,
+    registry: Option<Spanned<super::registry::RawRegistry>>,
 }
 
 #[derive(Deserialize)]
@@ -66,6 +67,7 @@ struct RawSettings {
     topology: Option<Spanned<Json>>,
     p2p: Option<Spanned<RawP2p>>,
     exclude: Option<Spanned<Vec<String>>>,
+    chain_registry: Option<Spanned<Bool>>,
 }
 
 #[derive(Deserialize)]
@@ -239,6 +241,10 @@ pub(super) fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, Invent
         Some(d) => Some(crate::cosmos::inventory::dns::parse(file, d)?),
         None => None,
     };
+    let registry = match raw.registry {
+        Some(r) => Some(super::registry::parse(file, &dir, r)?),
+        None => None,
+    };
     Ok(Partial {
         version,
         provider_chain_id: chain_id,
@@ -251,6 +257,7 @@ pub(super) fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, Invent
         consumers,
         validators,
         dns,
+        registry,
     })
 }
 
@@ -504,6 +511,7 @@ fn parse_settings(
             layer.p2p.max_dial_period = Some(Located { value: d.value, at });
         }
     }
+    layer.chain_registry = raw.chain_registry.map(|b| located(file, &b, b.value.0));
     if let Some(ex) = raw.exclude {
         let at = Origin::of(file, &ex);
         layer.exclude = ex
@@ -537,27 +545,28 @@ fn parse_validator(
         node_key_file: None,
         ports: None,
         port_overrides: BTreeMap::new(),
-        endpoint_source_dns: None,
+        endpoint_source: None,
         dns_zone: None,
         private_endpoint: None,
         sentries: None,
     };
     if let Some(s) = raw.endpoint_source {
         let at = Origin::of(file, &s);
-        let dns = match s.value.as_str() {
-            "dns" => true,
-            "template" => false,
+        let kind = match s.value.as_str() {
+            "dns" => SourceKind::Dns,
+            "template" => SourceKind::Template,
+            "registry" => SourceKind::Registry,
             other => {
                 return Err(invalid(
                     &at,
                     f("endpoint_source"),
                     format!(
-                        "{other:?} is not an endpoint source; expected `template` (consumer_template) or `dns` (SRV records)"
+                        "{other:?} is not an endpoint source; expected `template` (consumer_template), `dns` (SRV records) or `registry` (etcd, see docs/registry.md)"
                     ),
                 ));
             }
         };
-        v.endpoint_source_dns = Some(Located { value: dns, at });
+        v.endpoint_source = Some(Located { value: kind, at });
     }
     if let Some(z) = raw.dns_zone {
         let at = Origin::of(file, &z);

@@ -92,6 +92,14 @@ pub(crate) enum PlanError {
         at: Origin,
         problem: String,
     },
+    /// A validator with `endpoint_source: registry` has no usable registry entry.
+    Registry {
+        validator: String,
+        consumer_id: String,
+        chain_id: String,
+        at: Origin,
+        problem: String,
+    },
 }
 
 fn describe_port_source(s: &PortSource, consumer_id: &str) -> String {
@@ -114,6 +122,9 @@ fn describe_port_source(s: &PortSource, consumer_id: &str) -> String {
         } => format!("the fixed `port` at {at}"),
         PortSource::Resolved { query } => {
             format!("the SRV record {query} resolved into the snapshot")
+        }
+        PortSource::Registry { revision } => {
+            format!("the registry entry (revision {revision}) fetched into the snapshot")
         }
     }
 }
@@ -264,6 +275,16 @@ impl fmt::Display for PlanError {
             } => write!(
                 f,
                 "{at}: validators.{validator} (endpoint_source: dns), consumer {consumer_id} ({chain_id}): {problem}"
+            ),
+            PlanError::Registry {
+                validator,
+                consumer_id,
+                chain_id,
+                at,
+                problem,
+            } => write!(
+                f,
+                "{at}: validators.{validator} (endpoint_source: registry), consumer {consumer_id} ({chain_id}): {problem}"
             ),
         }
     }

@@ -5,7 +5,9 @@ use super::selection::Selected;
 use super::{ConsumerPlan, DnsLookup, DnsMode, Member, PlanError, PortSource, Role, port};
 use crate::cosmos::inventory::endpoint::{EndpointTemplate, TemplatePort, Vars};
 use crate::cosmos::inventory::settings::Settings;
+use crate::cosmos::inventory::roles::VALIDATOR_NODE;
 use crate::cosmos::inventory::{EndpointSource, Inventory, Validator, ValidatorPorts};
+use crate::cosmos::state::registry::RegistryState;
 use crate::cosmos::node_id::NodeId;
 use crate::input::address::Endpoint;
 use crate::input::yaml::Located;
@@ -46,17 +48,42 @@ pub(super) struct Nodes {
     pub(super) private: Option<Member>,
 }
 
+/// Where endpoints that are not templates come from: SRV answers and registry entries.
+pub(super) struct Sources<'a, 'b> {
+    pub(super) dns: &'a mut DnsMode<'b>,
+    pub(super) registry: Option<&'a RegistryState>,
+}
+
 pub(super) fn member(
     inventory: &Inventory,
     v: &Validator,
     s: &Selected,
     consumer: &crate::cosmos::state::Consumer,
     cp: &ConsumerPlan,
-    dns: &mut DnsMode<'_>,
+    sources: Sources<'_, '_>,
     errors: &mut Vec<PlanError>,
 ) -> Option<Nodes> {
     let settings = &cp.settings;
     let (cid, chain) = (consumer.consumer_id.as_str(), consumer.chain_id.as_str());
+    let dns = sources.dns;
+    if let EndpointSource::Registry(at) = &v.endpoint {
+        return match registry_nodes(v, s, cid, sources.registry) {
+            Ok(public) => Some(Nodes {
+                public,
+                private: None,
+            }),
+            Err(problem) => {
+                errors.push(PlanError::Registry {
+                    validator: v.name.clone(),
+                    consumer_id: cid.to_owned(),
+                    chain_id: chain.to_owned(),
+                    at: at.clone(),
+                    problem,
+                });
+                None
+            }
+        };
+    }
     let no_node_id = |node: Option<&str>| PlanError::NoNodeId {
         validator: node.map_or_else(|| v.name.clone(), |n| format!("{}.sentries.{n}", v.name)),
         consumer_id: cid.to_owned(),
@@ -78,6 +105,7 @@ pub(super) fn member(
     };
     let template = match &v.endpoint {
         EndpointSource::Template(t) => t,
+        EndpointSource::Registry(_) => unreachable!("registry-sourced validators returned above"),
         EndpointSource::Dns(at) => {
             let endpoint = dns_endpoint(inventory, v, cp, dns).map_err(|problem| PlanError::Dns {
                 validator: v.name.clone(),
@@ -145,6 +173,51 @@ pub(super) fn member(
             None
         }
     }
+}
+
+/// The public nodes a registry-sourced validator published for one consumer: its one public node
+/// (`validator`), or its sentries; its validator node behind sentries is never published.
+fn registry_nodes(
+    v: &Validator,
+    s: &Selected,
+    cid: &str,
+    registry: Option<&RegistryState>,
+) -> Result<Vec<Member>, String> {
+    let entries: Vec<_> = registry
+        .map(|r| r.nodes(&v.name, cid).collect())
+        .unwrap_or_default();
+    if entries.is_empty() {
+        return Err(match registry {
+            None => "the snapshot holds no registry read: run `peergen fetch` to read the registry".to_owned(),
+            Some(r) => format!(
+                "the registry (read at revision {}) has no entry under {}{}/{cid}/: its operator has not run `peergen publish` for this consumer",
+                r.revision, r.prefix, s.operator_address
+            ),
+        });
+    }
+    if entries.len() > 1 && entries.iter().any(|e| e.node == VALIDATOR_NODE) {
+        return Err(format!(
+            "the registry lists node {VALIDATOR_NODE:?} beside sentries; a validator publishes either its one public node or its sentries, never a validator node behind them"
+        ));
+    }
+    Ok(entries
+        .into_iter()
+        .map(|e| Member {
+            validator: v.name.clone(),
+            moniker: s.moniker.clone(),
+            operator_address: s.operator_address.clone(),
+            node_id: e.node_id.clone(),
+            endpoint: e.address.clone(),
+            port_source: PortSource::Registry {
+                revision: e.revision,
+            },
+            role: if e.node == VALIDATOR_NODE {
+                Role::Public
+            } else {
+                Role::Sentry(e.node.clone())
+            },
+        })
+        .collect())
 }
 
 /// Expands `template` for one consumer, its port from (in order) the validator's per-consumer

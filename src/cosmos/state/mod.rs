@@ -1,6 +1,7 @@
 //! The provider-state snapshot: the locked, reviewable JSON that `fetch` writes and `render` reads.
 
 pub(crate) mod diff;
+pub(crate) mod registry;
 pub(crate) mod valcons;
 
 use std::collections::BTreeSet;
@@ -22,6 +23,9 @@ pub(crate) struct ProviderState {
     /// Consumer endpoints resolved at fetch time (DNS SRV discovery), so `render` stays offline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) resolved_endpoints: Vec<ResolvedEndpoint>,
+    /// Endpoints read from the etcd registry at fetch time, with the revision they were read at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) registry: Option<registry::RegistryState>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -297,6 +301,9 @@ impl ProviderState {
                 ));
             }
         }
+        if let Some(r) = &self.registry {
+            r.validate().map_err(|(field, m)| invalid(format!("registry.{field}"), m))?;
+        }
         Ok(())
     }
 
@@ -314,6 +321,9 @@ impl ProviderState {
         }
         self.resolved_endpoints
             .sort_by(|a, b| (&a.validator, &a.consumer_id).cmp(&(&b.validator, &b.consumer_id)));
+        if let Some(r) = &mut self.registry {
+            r.normalise();
+        }
     }
 
     pub(crate) fn to_json(&self) -> String {
