@@ -56,11 +56,64 @@ fn make_certs(dir: &Path) {
     )
     .unwrap();
     std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
-    run(&["req", "-x509", "-addext", "basicConstraints=critical,CA:TRUE", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=peergen test CA"]);
+    run(&[
+        "req",
+        "-x509",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=peergen test CA",
+    ]);
     // client-v1 has no extensions, so openssl makes an X.509 v1 certificate, which rustls refuses.
-    for (name, ext) in [("server", Some("server.ext")), ("client", Some("client.ext")), ("client-v1", None)] {
-        run(&["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", &format!("{name}.key"), "-out", &format!("{name}.csr"), "-subj", if name == "server" { "/CN=server" } else { "/O=peergen" }]);
-        let mut args = vec!["x509", "-req", "-in", "", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "", "-days", "2"];
+    for (name, ext) in [
+        ("server", Some("server.ext")),
+        ("client", Some("client.ext")),
+        ("client-v1", None),
+    ] {
+        run(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            if name == "server" {
+                "/CN=server"
+            } else {
+                "/O=peergen"
+            },
+        ]);
+        let mut args = vec![
+            "x509",
+            "-req",
+            "-in",
+            "",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "",
+            "-days",
+            "2",
+        ];
         let csr = format!("{name}.csr");
         let pem = format!("{name}.pem");
         args[3] = &csr;
@@ -265,7 +318,17 @@ fn publish(env: &Env, name: &str) -> Run {
     let mut args = vec!["fetch", "-i", "common.yaml", "-i", &own, "--out", &state];
     args.extend(FAST);
     run(env, &args).success();
-    let mut args = vec!["publish", "-i", "common.yaml", "-i", &own, "--state", &state, "--self", name];
+    let mut args = vec![
+        "publish",
+        "-i",
+        "common.yaml",
+        "-i",
+        &own,
+        "--state",
+        &state,
+        "--self",
+        name,
+    ];
     args.extend(FAST);
     run(env, &args)
 }
@@ -273,8 +336,17 @@ fn publish(env: &Env, name: &str) -> Run {
 /// alice's view: herself from her own file, bob and carol from the registry.
 fn fetch_alice(env: &Env, extra: &[&str]) -> Run {
     let mut args = vec![
-        "fetch", "-i", "common.yaml", "-i", "alice.yaml", "-i", "reg-bob.yaml", "-i", "reg-carol.yaml",
-        "--out", "alice-state.json",
+        "fetch",
+        "-i",
+        "common.yaml",
+        "-i",
+        "alice.yaml",
+        "-i",
+        "reg-bob.yaml",
+        "-i",
+        "reg-carol.yaml",
+        "--out",
+        "alice-state.json",
     ];
     args.extend(FAST);
     args.extend(extra);
@@ -294,18 +366,47 @@ fn published_endpoints_render_the_same_peers_as_the_template_fleet() {
     // bob publishes his two sentries, never his validator node; a second publish changes nothing.
     let bob_keys = etcd.dump(&format!("peergen/{CHAIN}/{}/", BOB.op));
     assert_eq!(bob_keys.len(), 2, "{bob_keys:?}");
-    assert!(bob_keys[0].starts_with(&format!("{}=", key(BOB.op, "0", "eu"))), "{bob_keys:?}");
-    assert!(bob_keys[0].contains(r#""address":"bob-eu-pion-1.example.org:"#), "{bob_keys:?}");
-    assert!(!bob_keys.iter().any(|k| k.contains("10.20.0.5")), "{bob_keys:?}");
+    assert!(
+        bob_keys[0].starts_with(&format!("{}=", key(BOB.op, "0", "eu"))),
+        "{bob_keys:?}"
+    );
+    assert!(
+        bob_keys[0].contains(r#""address":"bob-eu-pion-1.example.org:"#),
+        "{bob_keys:?}"
+    );
+    assert!(
+        !bob_keys.iter().any(|k| k.contains("10.20.0.5")),
+        "{bob_keys:?}"
+    );
     publish(&env, "bob").success().stdout_has("no changes");
 
     // Each operator fetches the others from the registry and renders its own subtree; the fleet
     // described by templates renders the same bytes.
-    fetch_alice(&env, &[]).success().stdout_has("registry peergen/cosmoshub-4/ at revision ");
+    fetch_alice(&env, &[])
+        .success()
+        .stdout_has("registry peergen/cosmoshub-4/ at revision ");
     let state = env.read("alice-state.json");
-    assert!(state.contains("\"registry\": {\n    \"revision\": "), "{state}");
-    assert!(state.contains(&format!("\"operator_address\": \"{}\"", BOB.op)), "{state}");
-    let mut fleet = vec!["fetch", "-i", "common.yaml", "-i", "alice.yaml", "-i", "bob.yaml", "-i", "carol.yaml", "--out", "fleet.json"];
+    assert!(
+        state.contains("\"registry\": {\n    \"revision\": "),
+        "{state}"
+    );
+    assert!(
+        state.contains(&format!("\"operator_address\": \"{}\"", BOB.op)),
+        "{state}"
+    );
+    let mut fleet = vec![
+        "fetch",
+        "-i",
+        "common.yaml",
+        "-i",
+        "alice.yaml",
+        "-i",
+        "bob.yaml",
+        "-i",
+        "carol.yaml",
+        "--out",
+        "fleet.json",
+    ];
     fleet.extend(FAST);
     run(&env, &fleet).success();
     for (me, files) in [
@@ -331,22 +432,50 @@ fn published_endpoints_render_the_same_peers_as_the_template_fleet() {
         let fleet_out = format!("fleet-{me}");
         run(
             &env,
-            &["render", "-i", "common.yaml", "-i", "alice.yaml", "-i", "bob.yaml", "-i", "carol.yaml", "--state", "fleet.json", "--self", me, "--out", &fleet_out],
+            &[
+                "render",
+                "-i",
+                "common.yaml",
+                "-i",
+                "alice.yaml",
+                "-i",
+                "bob.yaml",
+                "-i",
+                "carol.yaml",
+                "--state",
+                "fleet.json",
+                "--self",
+                me,
+                "--out",
+                &fleet_out,
+            ],
         )
         .success();
         let got = read_tree(&env.path(&out));
         let want = read_tree(&env.path(&fleet_out));
-        assert!(want.keys().filter(|k| k.ends_with("p2p.toml")).count() >= 2, "{me}: {:?}", want.keys());
-        assert_eq!(got, want, "{me}: registry-sourced peers differ from the template fleet");
+        assert!(
+            want.keys().filter(|k| k.ends_with("p2p.toml")).count() >= 2,
+            "{me}: {:?}",
+            want.keys()
+        );
+        assert_eq!(
+            got, want,
+            "{me}: registry-sourced peers differ from the template fleet"
+        );
     }
     // A peer list really holds registry entries: bob's sentries in alice's pion-1 config.
     let alice = env.read("alice-out/alice/pion-1/p2p.toml");
-    assert!(alice.contains("b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1@bob-eu-pion-1.example.org:"), "{alice}");
+    assert!(
+        alice.contains("b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1@bob-eu-pion-1.example.org:"),
+        "{alice}"
+    );
 
     // An unchanged registry leaves the snapshot alone even though etcd's revision moved.
     etcd.ok(&["put", "elsewhere/x", "1"]);
     let before = env.read("alice-state.json");
-    fetch_alice(&env, &[]).success().stdout_has("no changes; alice-state.json not rewritten");
+    fetch_alice(&env, &[])
+        .success()
+        .stdout_has("no changes; alice-state.json not rewritten");
     assert_eq!(env.read("alice-state.json"), before);
 
     // A changed entry shows up in the fetch summary, by validator, node and consumer.
@@ -376,13 +505,26 @@ fn registry_faults_leave_the_snapshot_byte_identical() {
     let revision_read = etcd.revision();
     let fails = |extra: &[&str], vars: &[(&str, &str)], message: &str| {
         let mut args = vec![
-            "fetch", "-i", "common.yaml", "-i", "alice.yaml", "-i", "reg-bob.yaml", "-i", "reg-carol.yaml",
-            "--out", "alice-state.json",
+            "fetch",
+            "-i",
+            "common.yaml",
+            "-i",
+            "alice.yaml",
+            "-i",
+            "reg-bob.yaml",
+            "-i",
+            "reg-carol.yaml",
+            "--out",
+            "alice-state.json",
         ];
         args.extend(FAST);
         args.extend(extra);
         with(&env, &args, vars).failure().stderr_has(message);
-        assert_eq!(env.read("alice-state.json"), good, "a failed fetch changed the snapshot");
+        assert_eq!(
+            env.read("alice-state.json"),
+            good,
+            "a failed fetch changed the snapshot"
+        );
     };
     let bob0 = key(BOB.op, "0", "eu");
     let good_value = etcd.ok(&["get", "--print-value-only", &bob0]);
@@ -403,8 +545,16 @@ fn registry_faults_leave_the_snapshot_byte_identical() {
 
     // A missing entry for a selected validator names validator and consumer.
     etcd.ok(&["del", &key(CAROL.op, "1", "validator")]);
-    fails(&[], &[], "validators.carol (endpoint_source: registry), consumer 1 (sandbox-1): the registry (read at revision ");
-    fails(&[], &[], &format!("has no entry under peergen/{CHAIN}/{}/1/", CAROL.op));
+    fails(
+        &[],
+        &[],
+        "validators.carol (endpoint_source: registry), consumer 1 (sandbox-1): the registry (read at revision ",
+    );
+    fails(
+        &[],
+        &[],
+        &format!("has no entry under peergen/{CHAIN}/{}/1/", CAROL.op),
+    );
     publish(&env, "carol").success();
 
     // An entry for a validator the inventory does not describe is a warning; a stale one is reported.
@@ -425,18 +575,39 @@ fn registry_faults_leave_the_snapshot_byte_identical() {
     // there yet: both are clear errors.
     let fails = |extra: &[&str], vars: &[(&str, &str)], message: &str| {
         let mut args = vec![
-            "fetch", "-i", "common.yaml", "-i", "alice.yaml", "-i", "reg-bob.yaml", "-i", "reg-carol.yaml",
-            "--out", "alice-state.json",
+            "fetch",
+            "-i",
+            "common.yaml",
+            "-i",
+            "alice.yaml",
+            "-i",
+            "reg-bob.yaml",
+            "-i",
+            "reg-carol.yaml",
+            "--out",
+            "alice-state.json",
         ];
         args.extend(FAST);
         args.extend(extra);
         with(&env, &args, vars).failure().stderr_has(message);
-        assert_eq!(env.read("alice-state.json"), good, "a failed fetch changed the snapshot");
+        assert_eq!(
+            env.read("alice-state.json"),
+            good,
+            "a failed fetch changed the snapshot"
+        );
     };
     let now = etcd.revision();
     etcd.ok(&["compaction", &now.to_string()]);
-    fails(&["--registry-revision", &revision_read.to_string()], &[], &format!("revision {revision_read} has been compacted"));
-    fails(&["--registry-revision", "999999"], &[], "revision 999999 is in the future of this cluster");
+    fails(
+        &["--registry-revision", &revision_read.to_string()],
+        &[],
+        &format!("revision {revision_read} has been compacted"),
+    );
+    fails(
+        &["--registry-revision", "999999"],
+        &[],
+        "revision 999999 is in the future of this cluster",
+    );
     fetch_alice(&env, &["--registry-revision", &now.to_string()]).success();
 
     // etcd down: every endpoint unreachable after the retries.
@@ -464,9 +635,21 @@ fn concurrent_publishers_retry_on_a_conflict_and_both_land() {
         let own = format!("{name}.yaml");
         let state = format!("{name}-own.json");
         let mut c = env.command();
-        c.args(["publish", "-i", "common.yaml", "-i", &own, "--state", &state, "--self", name, "--retry-backoff-ms", "1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        c.args([
+            "publish",
+            "-i",
+            "common.yaml",
+            "-i",
+            &own,
+            "--state",
+            &state,
+            "--self",
+            name,
+            "--retry-backoff-ms",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         if let Some(p) = pause {
             c.env("PEERGEN_TEST_PAUSE", p);
         }
@@ -488,30 +671,69 @@ fn concurrent_publishers_retry_on_a_conflict_and_both_land() {
         .stdout_has(&format!("- {stray} {{}}"))
         .stderr_has("the registry changed since revision");
     let all = etcd.dump(&format!("peergen/{CHAIN}/"));
-    assert!(all.iter().any(|k| k.starts_with(&key(ALICE.op, "0", "validator"))), "{all:?}");
-    assert!(all.iter().any(|k| k.starts_with(&key(BOB.op, "0", "eu"))), "{all:?}");
+    assert!(
+        all.iter()
+            .any(|k| k.starts_with(&key(ALICE.op, "0", "validator"))),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|k| k.starts_with(&key(BOB.op, "0", "eu"))),
+        "{all:?}"
+    );
     assert!(!all.iter().any(|k| k.starts_with(&stray)), "{all:?}");
 
     // --dry-run shows the diff of keys and writes nothing.
     let before = etcd.dump(&format!("peergen/{CHAIN}/"));
     std::fs::write(
         env.path("alice.yaml"),
-        env.read("alice.yaml").replace("alice-{{chain-id}}.example.org", "alice2-{{chain-id}}.example.org"),
+        env.read("alice.yaml").replace(
+            "alice-{{chain-id}}.example.org",
+            "alice2-{{chain-id}}.example.org",
+        ),
     )
     .unwrap();
-    let mut args = vec!["publish", "-i", "common.yaml", "-i", "alice.yaml", "--state", "alice-own.json", "--self", "alice", "--dry-run", "--consumer", "pion-1"];
+    let mut args = vec![
+        "publish",
+        "-i",
+        "common.yaml",
+        "-i",
+        "alice.yaml",
+        "--state",
+        "alice-own.json",
+        "--self",
+        "alice",
+        "--dry-run",
+        "--consumer",
+        "pion-1",
+    ];
     args.extend(FAST);
     let dry = run(&env, &args);
     dry.success()
         .stdout_has(&format!("~ {} ", key(ALICE.op, "0", "validator")))
         .stdout_has(r#"-> {"node_id":"1111111111111111111111111111111111111111","address":"alice2-pion-1.example.org:"#)
         .stdout_has("dry run: 1 changes, nothing written");
-    assert!(!dry.stdout.contains("/3/"), "--consumer pion-1 touches consumer 0 only:\n{}", dry.stdout);
+    assert!(
+        !dry.stdout.contains("/3/"),
+        "--consumer pion-1 touches consumer 0 only:\n{}",
+        dry.stdout
+    );
     assert_eq!(etcd.dump(&format!("peergen/{CHAIN}/")), before);
 
     // Only the publishing validator's keys: a registry-sourced --self is refused, and so is a
     // validator it does not describe.
-    let mut args = vec!["publish", "-i", "common.yaml", "-i", "alice.yaml", "-i", "reg-bob.yaml", "--state", "alice-own.json", "--self", "bob"];
+    let mut args = vec![
+        "publish",
+        "-i",
+        "common.yaml",
+        "-i",
+        "alice.yaml",
+        "-i",
+        "reg-bob.yaml",
+        "--state",
+        "alice-own.json",
+        "--self",
+        "bob",
+    ];
     args.extend(FAST);
     run(&env, &args).failure();
 }
@@ -523,11 +745,25 @@ fn tls_and_auth_publish_own_keys_only_and_fail_clearly() {
     let root = "root-pw-5e";
     etcd.ok(&["user", "add", &format!("root:{root}")]);
     etcd.ok(&["role", "add", "reader"]);
-    etcd.ok(&["role", "grant-permission", "reader", "--prefix=true", "read", &format!("peergen/{CHAIN}/")]);
+    etcd.ok(&[
+        "role",
+        "grant-permission",
+        "reader",
+        "--prefix=true",
+        "read",
+        &format!("peergen/{CHAIN}/"),
+    ]);
     for (name, op) in [("alice", ALICE.op), ("bob", BOB.op)] {
         let role = format!("{name}-publisher");
         etcd.ok(&["role", "add", &role]);
-        etcd.ok(&["role", "grant-permission", &role, "--prefix=true", "readwrite", &format!("peergen/{CHAIN}/{op}/")]);
+        etcd.ok(&[
+            "role",
+            "grant-permission",
+            &role,
+            "--prefix=true",
+            "readwrite",
+            &format!("peergen/{CHAIN}/{op}/"),
+        ]);
         etcd.ok(&["user", "add", &format!("{name}:{name}-s3cret")]);
         etcd.ok(&["user", "grant-role", name, &role]);
         etcd.ok(&["user", "grant-role", name, "reader"]);
@@ -545,10 +781,28 @@ fn tls_and_auth_publish_own_keys_only_and_fail_clearly() {
     let run_as = |args: &[&str], pw: &str| with(&env, args, &[("ETCD_PW", pw)]);
 
     common(&env, &p.url(), &etcd.url, &auth("alice"));
-    let mut fetch_own = vec!["fetch", "-i", "common.yaml", "-i", "alice.yaml", "--out", "alice-own.json"];
+    let mut fetch_own = vec![
+        "fetch",
+        "-i",
+        "common.yaml",
+        "-i",
+        "alice.yaml",
+        "--out",
+        "alice-own.json",
+    ];
     fetch_own.extend(FAST);
     run(&env, &fetch_own).success();
-    let mut publish = vec!["publish", "-i", "common.yaml", "-i", "alice.yaml", "--state", "alice-own.json", "--self", "alice"];
+    let mut publish = vec![
+        "publish",
+        "-i",
+        "common.yaml",
+        "-i",
+        "alice.yaml",
+        "--state",
+        "alice-own.json",
+        "--self",
+        "alice",
+    ];
     publish.extend(FAST);
 
     // A wrong password: a clear error that never shows it, and nothing written.
@@ -561,17 +815,42 @@ fn tls_and_auth_publish_own_keys_only_and_fail_clearly() {
         full.extend(args);
         etcd.ok(&full)
     };
-    assert_eq!(ctl_root(&["get", "--prefix", "peergen/", "--keys-only"]).trim(), "");
+    assert_eq!(
+        ctl_root(&["get", "--prefix", "peergen/", "--keys-only"]).trim(),
+        ""
+    );
 
     // With her own credentials alice publishes her keys; as alice, writing bob's keys is denied by
     // RBAC, and the transaction leaves nothing half-written.
-    run_as(&publish, "alice-s3cret").success().stdout_has("published ");
-    let mut fetch_bob = vec!["fetch", "-i", "common.yaml", "-i", "bob.yaml", "--out", "bob-own.json"];
+    run_as(&publish, "alice-s3cret")
+        .success()
+        .stdout_has("published ");
+    let mut fetch_bob = vec![
+        "fetch",
+        "-i",
+        "common.yaml",
+        "-i",
+        "bob.yaml",
+        "--out",
+        "bob-own.json",
+    ];
     fetch_bob.extend(FAST);
     run(&env, &fetch_bob).success();
-    let mut as_alice = vec!["publish", "-i", "common.yaml", "-i", "bob.yaml", "--state", "bob-own.json", "--self", "bob"];
+    let mut as_alice = vec![
+        "publish",
+        "-i",
+        "common.yaml",
+        "-i",
+        "bob.yaml",
+        "--state",
+        "bob-own.json",
+        "--self",
+        "bob",
+    ];
     as_alice.extend(FAST);
-    run_as(&as_alice, "alice-s3cret").failure().stderr_has("permission denied");
+    run_as(&as_alice, "alice-s3cret")
+        .failure()
+        .stderr_has("permission denied");
     let keys = ctl_root(&["get", "--prefix", "peergen/", "--keys-only"]);
     assert!(!keys.contains(BOB.op), "{keys}");
     assert!(keys.contains(ALICE.op), "{keys}");
@@ -580,14 +859,28 @@ fn tls_and_auth_publish_own_keys_only_and_fail_clearly() {
     common(&env, &p.url(), &etcd.url, &auth("bob"));
     run_as(&as_alice, "bob-s3cret").success();
     common(&env, &p.url(), &etcd.url, &auth("alice"));
-    let mut fetch = vec!["fetch", "-i", "common.yaml", "-i", "alice.yaml", "-i", "reg-bob.yaml", "--out", "alice-state.json"];
+    let mut fetch = vec![
+        "fetch",
+        "-i",
+        "common.yaml",
+        "-i",
+        "alice.yaml",
+        "-i",
+        "reg-bob.yaml",
+        "--out",
+        "alice-state.json",
+    ];
     fetch.extend(FAST);
     let ok = run_as(&fetch, "alice-s3cret");
     ok.success();
     assert!(env.read("alice-state.json").contains("\"node\": \"eu\""));
     let good = env.read("alice-state.json");
-    run_as(&fetch, "nope").failure().stderr_has("authentication failed");
-    run(&env, &fetch).failure().stderr_has("environment variable ETCD_PW is not set");
+    run_as(&fetch, "nope")
+        .failure()
+        .stderr_has("authentication failed");
+    run(&env, &fetch)
+        .failure()
+        .stderr_has("environment variable ETCD_PW is not set");
     // A client certificate rustls cannot use is a clear error naming the file.
     let v1 = format!(
         "  ca_file: {}\n  cert_file: {}\n  key_file: {}\n  username: alice\n  password_env: ETCD_PW\n",
@@ -598,10 +891,20 @@ fn tls_and_auth_publish_own_keys_only_and_fail_clearly() {
     common(&env, &p.url(), &etcd.url, &v1);
     run_as(&fetch, "alice-s3cret")
         .failure()
-        .stderr_has(&format!("{}: registry TLS: the client certificate and key are not usable", etcd.cert("client-v1.pem")));
+        .stderr_has(&format!(
+            "{}: registry TLS: the client certificate and key are not usable",
+            etcd.cert("client-v1.pem")
+        ));
     // Without the CA the server's certificate is not trusted.
-    common(&env, &p.url(), &etcd.url, "  username: alice\n  password_env: ETCD_PW\n");
-    run_as(&fetch, "alice-s3cret").failure().stderr_has("unreachable");
+    common(
+        &env,
+        &p.url(),
+        &etcd.url,
+        "  username: alice\n  password_env: ETCD_PW\n",
+    );
+    run_as(&fetch, "alice-s3cret")
+        .failure()
+        .stderr_has("unreachable");
     assert_eq!(env.read("alice-state.json"), good);
 }
 
@@ -610,18 +913,34 @@ fn chain_registry_peers_validate_against_the_published_schema() {
     let env = Env::new();
     let inv = std::fs::read_to_string(repo_root().join("inventories/sentries.yaml"))
         .unwrap()
-        .replace("keys/carol", &repo_root().join("inventories/keys/carol").display().to_string())
-        .replace("state: example-state.json", &format!("state: {}", example_state().display()))
-        .replace("  topology: full-mesh\n", "  topology: full-mesh\n  chain_registry: true\n");
+        .replace(
+            "keys/carol",
+            &repo_root()
+                .join("inventories/keys/carol")
+                .display()
+                .to_string(),
+        )
+        .replace(
+            "state: example-state.json",
+            &format!("state: {}", example_state().display()),
+        )
+        .replace(
+            "  topology: full-mesh\n",
+            "  topology: full-mesh\n  chain_registry: true\n",
+        );
     env.write("inv.yaml", &inv);
     run(&env, &["render", "-i", "inv.yaml", "--out", "out"]).success();
     let tree = read_tree(&env.path("out"));
-    let files: Vec<&String> = tree.keys().filter(|k| k.ends_with("chain-registry-peers.json")).collect();
+    let files: Vec<&String> = tree
+        .keys()
+        .filter(|k| k.ends_with("chain-registry-peers.json"))
+        .collect();
     assert!(!files.is_empty());
     // carol has no sentries: her one node is her validator node, which is never listed.
     assert!(files.iter().all(|f| !f.starts_with("carol/")), "{files:?}");
     let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("tests/data/chain-registry/chain.schema.json")).unwrap(),
+        &std::fs::read_to_string(repo_root().join("tests/data/chain-registry/chain.schema.json"))
+            .unwrap(),
     )
     .unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
@@ -636,14 +955,23 @@ fn chain_registry_peers_validate_against_the_published_schema() {
             "status": "live",
             "peers": peers,
         });
-        let errors: Vec<String> = validator.iter_errors(&chain).map(|e| e.to_string()).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&chain)
+            .map(|e| e.to_string())
+            .collect();
         assert!(errors.is_empty(), "{f}: {errors:?}");
         for p in peers["persistent_peers"].as_array().unwrap() {
-            assert_ne!(p["id"], "529a2b1b52c1a79a57989bb89630c08d1aaaa689", "{f}: alice's validator node listed");
+            assert_ne!(
+                p["id"], "529a2b1b52c1a79a57989bb89630c08d1aaaa689",
+                "{f}: alice's validator node listed"
+            );
         }
     }
     // The schema is a real judge: an entry without an id, or with an unknown field, fails it.
     let broken = serde_json::json!({"chain_name": "pion", "chain_type": "cosmos", "chain_id": "pion-1", "bech32_prefix": "cosmos", "status": "live", "peers": {"persistent_peers": [{"address": "a:1", "provider": "x", "extra": 1}]}});
     assert!(!validator.is_valid(&broken));
-    insta::assert_snapshot!("chain_registry_peers_alice_pion", tree["alice/pion-1/chain-registry-peers.json"]);
+    insta::assert_snapshot!(
+        "chain_registry_peers_alice_pion",
+        tree["alice/pion-1/chain-registry-peers.json"]
+    );
 }

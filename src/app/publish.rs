@@ -15,7 +15,7 @@ pub(super) fn run(args: &PublishArgs, out: &mut dyn Write) -> Result<ExitCode, E
     let loaded = load(&args.inputs)?;
     let plan = plan_cosmos(&loaded)?;
     let settings = registry::settings(&loaded.inventory)?;
-    let (own, desired, scope) = registry::desired(
+    let own = registry::desired(
         &plan,
         &loaded.inventory,
         settings,
@@ -34,9 +34,9 @@ pub(super) fn run(args: &PublishArgs, out: &mut dyn Write) -> Result<ExitCode, E
     let published = registry::publish(
         &etcd,
         &PublishRequest {
-            own: &own,
-            desired: &desired,
-            scope: scope.as_ref(),
+            own: &own.prefix,
+            desired: &own.desired,
+            scope: own.scope.as_ref(),
             lease_ttl: settings.lease_ttl,
             dry_run: args.dry_run,
             updated: &updated,

@@ -11,8 +11,8 @@ use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 
 use crate::cosmos::inventory::{EndpointSource, Inventory};
-use crate::cosmos::registry::chain_registry;
 use crate::cosmos::peers::{Member, Plan, Role, View};
+use crate::cosmos::registry::chain_registry;
 use crate::output::template::{TemplateError, Templates};
 use crate::output::tree::{OutputTree, TreeError};
 
@@ -217,7 +217,11 @@ pub(crate) fn render(
                 .push(view.member.node_name());
         }
     }
-    for cp in plan.consumers.iter().filter(|cp| cp.settings.chain_registry) {
+    for cp in plan
+        .consumers
+        .iter()
+        .filter(|cp| cp.settings.chain_registry)
+    {
         // Only the operator's own sentries: a registry-sourced validator's operator proposes its own.
         let own = inventory.validators.values().filter(|v| {
             matches!(v.endpoint, EndpointSource::Sentries { .. })
@@ -275,9 +279,10 @@ fn verify_chain_registry(path: &str, text: &str) -> Result<(), RenderError> {
         path: path.to_owned(),
         message,
     };
-    let doc: Doc = serde_json::from_str(text)
-        .map_err(|e| fail(format!("not chain-registry peers: {e}")))?;
-    if doc.persistent_peers.is_empty() || doc.persistent_peers.iter().any(|e| e.provider.is_empty()) {
+    let doc: Doc =
+        serde_json::from_str(text).map_err(|e| fail(format!("not chain-registry peers: {e}")))?;
+    if doc.persistent_peers.is_empty() || doc.persistent_peers.iter().any(|e| e.provider.is_empty())
+    {
         return Err(fail(
             "chain-registry requires a non-empty list and a provider per peer".to_owned(),
         ));

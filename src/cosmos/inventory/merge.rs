@@ -10,8 +10,8 @@ use super::endpoint::{EndpointTemplate, TemplatePort};
 use super::roles::{NodeIds, Sentry, default_node_id};
 use super::settings::SettingsLayer;
 use super::{
-    EndpointSource, RegistrySettings, Field, Inventory, InventoryError, ProviderAuth, ProviderSettings, Validator,
-    ValidatorPorts, invalid,
+    EndpointSource, Field, Inventory, InventoryError, ProviderAuth, ProviderSettings,
+    RegistrySettings, Validator, ValidatorPorts, invalid,
 };
 use crate::cosmos::node_id::NodeId;
 use crate::input::address::Endpoint;
@@ -306,13 +306,10 @@ fn endpoint_source(
             "only applies with `sentries:`: it is where the sentries reach their private validator node",
         ));
     }
-    let dns_source = v
-        .endpoint_source
-        .as_ref()
-        .map(|s| Located {
-            value: s.value == SourceKind::Dns,
-            at: s.at.clone(),
-        });
+    let dns_source = v.endpoint_source.as_ref().map(|s| Located {
+        value: s.value == SourceKind::Dns,
+        at: s.at.clone(),
+    });
     match (&dns_source, &v.consumer_template) {
         (Some(src), Some(t)) if src.value => Err(invalid(
             &t.at,
@@ -385,14 +382,23 @@ fn registry_sourced(
         ));
     }
     let written = [
-        ("consumer_template", v.consumer_template.as_ref().map(|l| &l.at)),
+        (
+            "consumer_template",
+            v.consumer_template.as_ref().map(|l| &l.at),
+        ),
         ("node_id", v.node_id.as_ref().map(|l| &l.at)),
         ("node_ids", v.node_ids.values().next().map(|l| &l.at)),
         ("node_key_file", v.node_key_file.as_ref().map(|l| &l.at)),
         ("ports", v.ports.as_ref().map(|l| &l.at)),
-        ("port_overrides", v.port_overrides.values().next().map(|l| &l.at)),
+        (
+            "port_overrides",
+            v.port_overrides.values().next().map(|l| &l.at),
+        ),
         ("dns_zone", v.dns_zone.as_ref().map(|l| &l.at)),
-        ("private_endpoint", v.private_endpoint.as_ref().map(|l| &l.at)),
+        (
+            "private_endpoint",
+            v.private_endpoint.as_ref().map(|l| &l.at),
+        ),
         ("sentries", v.sentries.as_ref().map(|l| &l.at)),
     ];
     if let Some((field, at)) = written

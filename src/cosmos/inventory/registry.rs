@@ -100,9 +100,8 @@ pub(super) fn parse(
             ));
         }
         (Some(e), None) => {
-            check_env_name(&e.value).map_err(|m| {
-                invalid(&Origin::of(file, e), "registry.password_env", m)
-            })?;
+            check_env_name(&e.value)
+                .map_err(|m| invalid(&Origin::of(file, e), "registry.password_env", m))?;
             Some(Password::Env(e.value.clone()))
         }
         (None, Some(_)) => path(&raw.password_file).map(Password::File),
@@ -225,7 +224,12 @@ mod tests {
             endpoint_url("https://etcd:2379/").as_deref(),
             Ok("https://etcd:2379")
         );
-        for bad in ["etcd:2379", "http://u:p@etcd:2379", "http://etcd:2379/v3", "http://"] {
+        for bad in [
+            "etcd:2379",
+            "http://u:p@etcd:2379",
+            "http://etcd:2379/v3",
+            "http://",
+        ] {
             assert!(endpoint_url(bad).is_err(), "{bad}");
         }
         assert!(check_prefix("/peergen/ics").is_ok());

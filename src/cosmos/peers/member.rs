@@ -4,11 +4,11 @@
 use super::selection::Selected;
 use super::{ConsumerPlan, DnsLookup, DnsMode, Member, PlanError, PortSource, Role, port};
 use crate::cosmos::inventory::endpoint::{EndpointTemplate, TemplatePort, Vars};
-use crate::cosmos::inventory::settings::Settings;
 use crate::cosmos::inventory::roles::VALIDATOR_NODE;
+use crate::cosmos::inventory::settings::Settings;
 use crate::cosmos::inventory::{EndpointSource, Inventory, Validator, ValidatorPorts};
-use crate::cosmos::state::registry::RegistryState;
 use crate::cosmos::node_id::NodeId;
+use crate::cosmos::state::registry::RegistryState;
 use crate::input::address::Endpoint;
 use crate::input::yaml::Located;
 
@@ -188,7 +188,8 @@ fn registry_nodes(
         .unwrap_or_default();
     if entries.is_empty() {
         return Err(match registry {
-            None => "the snapshot holds no registry read: run `peergen fetch` to read the registry".to_owned(),
+            None => "the snapshot holds no registry read: run `peergen fetch` to read the registry"
+                .to_owned(),
             Some(r) => format!(
                 "the registry (read at revision {}) has no entry under {}{}/{cid}/: its operator has not run `peergen publish` for this consumer",
                 r.revision, r.prefix, s.operator_address

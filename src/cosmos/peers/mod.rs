@@ -327,7 +327,8 @@ fn plan_with(
                 dns: &mut *dns,
                 registry: state.registry.as_ref(),
             };
-            if let Some(nodes) = member::member(inventory, v, s, consumer, &cp, sources, &mut errors)
+            if let Some(nodes) =
+                member::member(inventory, v, s, consumer, &cp, sources, &mut errors)
             {
                 cp.members.extend(nodes.public);
                 cp.private.extend(nodes.private);

@@ -479,10 +479,7 @@ impl Etcd {
             .as_ref()
             .and_then(|j| j.get("message").or_else(|| j.get("error")))
             .and_then(Json::as_str)
-            .map_or_else(
-                || text.chars().take(200).collect::<String>(),
-                str::to_owned,
-            );
+            .map_or_else(|| text.chars().take(200).collect::<String>(), str::to_owned);
         let code = json
             .as_ref()
             .and_then(|j| j.get("code"))
@@ -522,7 +519,11 @@ fn classify(
     if status >= 500 || code == Some(14) {
         return Failure::Transient(format!("HTTP {status}: {message}"));
     }
-    if code == Some(16) || message.contains("authentication failed") || message.contains("invalid auth token") || message.contains("user name is empty") {
+    if code == Some(16)
+        || message.contains("authentication failed")
+        || message.contains("invalid auth token")
+        || message.contains("user name is empty")
+    {
         return Failure::Fatal(EtcdError::Auth { endpoint, message });
     }
     if code == Some(7) || message.contains("permission denied") {

@@ -106,10 +106,7 @@ pub(crate) fn parse_value(bytes: &[u8]) -> Result<Value, String> {
     let raw: RawValue = serde_json::from_str(text).map_err(|e| {
         format!(
             "the value is not {{\"node_id\", \"address\", \"updated\"}} JSON: {}",
-            e.to_string()
-                .split(" at line ")
-                .next()
-                .unwrap_or_default()
+            e.to_string().split(" at line ").next().unwrap_or_default()
         )
     })?;
     // No trimming, no case folding beyond NodeId's: a value must already be what peergen writes.

@@ -33,9 +33,7 @@ pub(crate) enum RegistryError {
     NotConfigured,
     #[error("registry key {key}: {message}")]
     Malformed { key: String, message: String },
-    #[error(
-        "--self {name}: {message}"
-    )]
+    #[error("--self {name}: {message}")]
     SelfValidator { name: String, message: String },
     #[error(
         "publish {prefix}: the registry kept changing between read and write ({attempts} attempts); another publisher for the same validator is running"
@@ -85,8 +83,11 @@ pub(crate) fn connect(settings: &RegistrySettings, timing: Timing) -> Result<Etc
 fn read_password(password: &Password) -> Result<String, RegistryError> {
     let fail = |m: String| RegistryError::Etcd(EtcdError::Password(m));
     let value = match password {
-        Password::Env(name) => std::env::var(name)
-            .map_err(|_| fail(format!("environment variable {name} is not set (or not UTF-8)")))?,
+        Password::Env(name) => std::env::var(name).map_err(|_| {
+            fail(format!(
+                "environment variable {name} is not set (or not UTF-8)"
+            ))
+        })?,
         Password::File(path) => crate::input::file::read_text(path, 4096)
             .map_err(|e| fail(format!("{}: {e}", path.display())))?
             .trim_end_matches(['\r', '\n'])
@@ -196,6 +197,14 @@ pub(crate) struct Desired {
     pub(crate) address: Endpoint,
 }
 
+/// The publishing validator's key prefix, what its keys should hold, and which consumers' keys a
+/// publish may touch (`None`: all).
+pub(crate) struct Own {
+    pub(crate) prefix: String,
+    pub(crate) desired: BTreeMap<String, Desired>,
+    pub(crate) scope: Option<BTreeSet<String>>,
+}
+
 /// The publishing validator's keys and what they should hold: its public nodes (its one public
 /// node, or its sentries; never a validator node behind sentries) on every consumer it serves.
 pub(crate) fn desired(
@@ -205,7 +214,7 @@ pub(crate) fn desired(
     chain_id: &str,
     name: &str,
     consumers: &[String],
-) -> Result<(String, BTreeMap<String, Desired>, Option<BTreeSet<String>>), RegistryError> {
+) -> Result<Own, RegistryError> {
     let fail = |message: String| RegistryError::SelfValidator {
         name: name.to_owned(),
         message,
@@ -226,9 +235,10 @@ pub(crate) fn desired(
             "has `endpoint_source: registry`: publish writes what the inventory's templates produce, so the publishing validator's own endpoints must be described, not read".to_owned(),
         ));
     }
-    let operator = v.operator_address.as_deref().ok_or_else(|| {
-        fail("has no operator_address, which names its registry keys".to_owned())
-    })?;
+    let operator = v
+        .operator_address
+        .as_deref()
+        .ok_or_else(|| fail("has no operator_address, which names its registry keys".to_owned()))?;
     let own = layout::validator_prefix(&settings.prefix, chain_id, operator);
     // Consumer ids or chain ids, as `fetch --consumer` takes them.
     let scope: Option<BTreeSet<String>> = if consumers.is_empty() {
@@ -274,17 +284,33 @@ pub(crate) fn desired(
             "serves no active consumer in the snapshot (is it in a selected set?), so there is nothing to publish".to_owned(),
         ));
     }
-    Ok((own, out, scope))
+    Ok(Own {
+        prefix: own,
+        desired: out,
+        scope,
+    })
 }
 
 /// One key `publish` changes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Change {
-    Add { key: String, value: String },
-    Replace { key: String, old: String, value: String },
+    Add {
+        key: String,
+        value: String,
+    },
+    Replace {
+        key: String,
+        old: String,
+        value: String,
+    },
     /// Same content, written again to renew its lease.
-    Renew { key: String },
-    Remove { key: String, old: String },
+    Renew {
+        key: String,
+    },
+    Remove {
+        key: String,
+        old: String,
+    },
 }
 
 impl std::fmt::Display for Change {

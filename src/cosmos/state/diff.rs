@@ -182,7 +182,9 @@ fn registry_changes(prev: &ProviderState, new: &ProviderState, lines: &mut Vec<S
     }
     for ((v, c, n), peer) in &was {
         if !is.contains_key(&(*v, *c, *n)) {
-            lines.push(format!("registry: {v}/{n} on consumer {c} removed (was {peer})"));
+            lines.push(format!(
+                "registry: {v}/{n} on consumer {c} removed (was {peer})"
+            ));
         }
     }
 }
@@ -295,7 +297,7 @@ mod tests {
                 })
                 .collect(),
             resolved_endpoints: Vec::new(),
-        registry: None,
+            registry: None,
         }
     }
 

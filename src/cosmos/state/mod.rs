@@ -302,7 +302,8 @@ impl ProviderState {
             }
         }
         if let Some(r) = &self.registry {
-            r.validate().map_err(|(field, m)| invalid(format!("registry.{field}"), m))?;
+            r.validate()
+                .map_err(|(field, m)| invalid(format!("registry.{field}"), m))?;
         }
         Ok(())
     }

@@ -61,8 +61,12 @@ impl RegistryState {
                 .map_err(|m| (field("operator_address"), m))?;
             crate::cosmos::registry::layout::check_segment(&e.consumer_id)
                 .map_err(|m| (field("consumer_id"), m))?;
-            crate::input::name::check_label(&e.node)
-                .map_err(|m| (field("node"), format!("{m}: a node name becomes a directory")))?;
+            crate::input::name::check_label(&e.node).map_err(|m| {
+                (
+                    field("node"),
+                    format!("{m}: a node name becomes a directory"),
+                )
+            })?;
             if e.revision == 0 || e.revision > self.revision {
                 return Err((
                     field("revision"),
