@@ -557,6 +557,20 @@ fn registry_faults_leave_the_snapshot_byte_identical() {
     );
     publish(&env, "carol").success();
 
+    // A validator node listed beside sentries is refused: it would publish the private node.
+    let beside = key(BOB.op, "0", "validator");
+    etcd.ok(&[
+        "put",
+        &beside,
+        &good_value.trim_end().replace("bob-eu", "bob-validator"),
+    ]);
+    fails(
+        &[],
+        &[],
+        "the registry lists node \"validator\" beside sentries",
+    );
+    etcd.ok(&["del", &beside]);
+
     // An entry for a validator the inventory does not describe is a warning; a stale one is reported.
     etcd.ok(&[
         "put",
@@ -736,6 +750,40 @@ fn concurrent_publishers_retry_on_a_conflict_and_both_land() {
     ];
     args.extend(FAST);
     run(&env, &args).failure();
+}
+
+#[test]
+fn publish_with_a_lease_attaches_and_renews_its_keys() {
+    let p = standard(&[], None);
+    let etcd = Etcd::start();
+    let env = Env::new();
+    common(&env, &p.url(), &etcd.url, "  lease_ttl: 1h\n");
+    own_files(&env);
+    publish(&env, "carol").success().stdout_has("published ");
+    let lease_of = || {
+        let out = etcd.ok(&["get", &key(CAROL.op, "0", "validator"), "-w", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["kvs"][0]["lease"].as_i64().unwrap()
+    };
+    let first = lease_of();
+    assert_ne!(first, 0, "the key is attached to a lease");
+    let ttl = etcd.ok(&["lease", "timetolive", &format!("{first:x}")]);
+    assert!(
+        ttl.contains("remaining(3") || ttl.contains("remaining(35"),
+        "{ttl}"
+    );
+    // Publishing again renews every key onto a fresh lease, without changing its value.
+    let again = publish(&env, "carol");
+    again.success().stdout_has(&format!(
+        "= {} (lease renewed)",
+        key(CAROL.op, "0", "validator")
+    ));
+    assert!(
+        !again.stdout.contains("\n+ ") && !again.stdout.contains("\n~ "),
+        "{}",
+        again.stdout
+    );
+    assert_ne!(lease_of(), first);
 }
 
 #[test]

@@ -140,17 +140,27 @@ pub(super) fn parse(
 }
 
 /// `http(s)://host:port` and nothing else: no credentials, path, query or fragment to leak or
-/// misroute.
+/// misroute. Messages never quote the text, which may hold a password.
 fn endpoint_url(text: &str) -> Result<String, String> {
     let text = text.trim().trim_end_matches('/');
     let authority = text
         .strip_prefix("https://")
         .or_else(|| text.strip_prefix("http://"))
-        .ok_or_else(|| format!("{text:?} is not an http:// or https:// URL"))?;
-    if authority.is_empty() || authority.contains(['/', '@', '?', '#', ' ']) {
-        return Err(format!(
-            "{text:?} is not a client URL such as https://etcd-0.example.org:2379 (no user, path or query)"
-        ));
+        .ok_or_else(|| {
+            "is not an http:// or https:// client URL such as https://etcd-0.example.org:2379"
+                .to_owned()
+        })?;
+    if authority.contains('@') {
+        return Err(
+            "holds a user or password (not shown); give them as registry.username and password_env"
+                .to_owned(),
+        );
+    }
+    if authority.is_empty() || authority.contains(['/', '?', '#', ' ']) {
+        return Err(
+            "is not a client URL such as https://etcd-0.example.org:2379 (scheme, host and port only)"
+                .to_owned(),
+        );
     }
     Ok(text.to_owned())
 }
