@@ -1023,3 +1023,156 @@ fn chain_registry_peers_validate_against_the_published_schema() {
         tree["alice/pion-1/chain-registry-peers.json"]
     );
 }
+
+/// chain-registry as input: bob's entries in a chain.json in the upstream shape, with the
+/// malformed entries the upstream files are known to hold.
+#[test]
+fn chain_registry_input_skips_malformed_entries_and_renders_like_the_templates() {
+    let p = standard(&[], None);
+    let env = Env::new();
+    common(&env, &p.url(), "http://127.0.0.1:9", "");
+    own_files(&env);
+    let chain = repo_root().join("tests/data/chain-registry/chain.json");
+    env.write(
+        "cr-bob.yaml",
+        &format!(
+            "chain_registry:\n  sources:\n    pion-1: {}\n  providers:\n    \"Bob Staking 🐝\": bob\nvalidators:\n  bob:\n    operator_address: {}\n    endpoint_source: chain-registry\n",
+            chain.display(),
+            BOB.op
+        ),
+    );
+    let mut args = vec![
+        "fetch",
+        "-i",
+        "common.yaml",
+        "-i",
+        "alice.yaml",
+        "-i",
+        "cr-bob.yaml",
+        "--out",
+        "cr.json",
+    ];
+    args.extend(FAST);
+    let run_ = run(&env, &args);
+    run_.success();
+    let at = |i: usize| format!("{}: peers.persistent_peers[{i}]", chain.display());
+    for (i, why) in [
+        (
+            2,
+            " (provider \"Bob Staking 🐝\"): skipped: \"b1b1\" is not a node ID",
+        ),
+        (
+            3,
+            " (provider \"Bob Staking 🐝\"): skipped: \"bob-no-port.example.org\" has no port",
+        ),
+        (
+            4,
+            " (provider \"Bob Staking 🐝\"): skipped: 0.0.0.0 is not a usable peer address",
+        ),
+        (5, " (provider \"Bob Staking 🐝\"): skipped: "),
+        (
+            6,
+            ": skipped: not {id, address, provider}: unknown field `note`",
+        ),
+        (
+            7,
+            ": skipped: not {id, address, provider}: missing field `id`",
+        ),
+    ] {
+        run_.stderr_has(&format!("{}{why}", at(i)));
+    }
+    // dave's provider is mapped to nobody: ignored, and its escape sequence never printed.
+    assert!(!run_.stderr.contains('\u{1b}'), "{}", run_.stderr);
+    let state = env.read("cr.json");
+    assert!(state.contains("\"chain_registry\": ["), "{state}");
+    assert_eq!(
+        state.matches("\"validator\": \"bob\"").count(),
+        2,
+        "{state}"
+    );
+    assert!(state.contains("\"sha256\": \""), "{state}");
+    run(
+        &env,
+        &[
+            "render",
+            "-i",
+            "common.yaml",
+            "-i",
+            "alice.yaml",
+            "-i",
+            "cr-bob.yaml",
+            "--state",
+            "cr.json",
+            "--self",
+            "alice",
+            "--out",
+            "cr-out",
+        ],
+    )
+    .success();
+    let mut args = vec![
+        "fetch",
+        "-i",
+        "common.yaml",
+        "-i",
+        "alice.yaml",
+        "-i",
+        "bob.yaml",
+        "--out",
+        "fleet.json",
+    ];
+    args.extend(FAST);
+    run(&env, &args).success();
+    run(
+        &env,
+        &[
+            "render",
+            "-i",
+            "common.yaml",
+            "-i",
+            "alice.yaml",
+            "-i",
+            "bob.yaml",
+            "--state",
+            "fleet.json",
+            "--self",
+            "alice",
+            "--out",
+            "fleet-out",
+        ],
+    )
+    .success();
+    let peers = |dir: &str| env.read(&format!("{dir}/alice/pion-1/p2p.toml"));
+    assert!(
+        peers("cr-out")
+            .contains("b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1@bob-eu-pion-1.example.org:29536")
+    );
+    assert_eq!(peers("cr-out"), peers("fleet-out"));
+
+    // A chain.json that is not JSON is an error naming the file; the snapshot stays.
+    let before = env.read("cr.json");
+    env.write("broken.json", "{\"peers\": [");
+    env.write(
+        "cr-bob.yaml",
+        &format!(
+            "chain_registry:\n  sources:\n    pion-1: broken.json\n  providers:\n    \"Bob Staking 🐝\": bob\nvalidators:\n  bob:\n    operator_address: {}\n    endpoint_source: chain-registry\n",
+            BOB.op
+        ),
+    );
+    let mut args = vec![
+        "fetch",
+        "-i",
+        "common.yaml",
+        "-i",
+        "alice.yaml",
+        "-i",
+        "cr-bob.yaml",
+        "--out",
+        "cr.json",
+    ];
+    args.extend(FAST);
+    run(&env, &args)
+        .failure()
+        .stderr_has("broken.json: chain-registry chain.json: ");
+    assert_eq!(env.read("cr.json"), before);
+}

@@ -278,6 +278,17 @@ pub(crate) fn fetch(request: &FetchRequest, inventory: &Inventory) -> Result<Fet
         }
         new.registry = Some(read.state);
     }
+    let chain_registry_sourced = inventory
+        .validators
+        .values()
+        .any(|v| matches!(v.endpoint, EndpointSource::ChainRegistry(_)));
+    if chain_registry_sourced {
+        let (sources, warnings) = registry::chain_registry::read(inventory, &new)?;
+        for w in &warnings {
+            tracing::warn!("{w}");
+        }
+        new.chain_registry = sources;
+    }
     // Consumer endpoints published in DNS are resolved only after every provider query succeeded
     // (the selected sets decide which names to ask for) and before anything is compared or written.
     if inventory
@@ -289,7 +300,7 @@ pub(crate) fn fetch(request: &FetchRequest, inventory: &Inventory) -> Result<Fet
         new.resolved_endpoints = srv::resolve_endpoints(inventory, &new, &config)?;
     }
     new.normalise();
-    if registry_sourced {
+    if registry_sourced || chain_registry_sourced {
         // Every selected registry-sourced validator must have published for every consumer it
         // serves: planning the new snapshot names each one that did not.
         crate::cosmos::peers::plan(inventory, &new)?;

@@ -95,6 +95,7 @@ pub(super) fn fetch_state(
         consumers,
         resolved_endpoints: Vec::new(),
         registry: None,
+        chain_registry: Vec::new(),
     })
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::dns::{DnsName, DnsSettings};
 use super::endpoint::{EndpointTemplate, TemplatePort};
+use super::registry::ChainRegistrySettings;
 use super::roles::{NodeIds, Sentry, default_node_id};
 use super::settings::SettingsLayer;
 use super::{
@@ -50,6 +51,7 @@ pub(super) struct Partial {
     pub(super) validators: BTreeMap<String, PartialValidator>,
     pub(super) dns: Option<Located<DnsSettings>>,
     pub(super) registry: Option<Located<RegistrySettings>>,
+    pub(super) chain_registry: Option<Located<ChainRegistrySettings>>,
 }
 
 /// `endpoint_source:` as written.
@@ -58,6 +60,7 @@ pub(super) enum SourceKind {
     Template,
     Dns,
     Registry,
+    ChainRegistry,
 }
 
 fn take<T>(field: &str, a: Field<T>, b: Field<T>) -> Result<Field<T>, InventoryError> {
@@ -109,6 +112,7 @@ pub(super) fn merge(mut a: Partial, b: Partial) -> Result<Partial, InventoryErro
     a.consumers = take_map("consumers", a.consumers, b.consumers)?;
     a.dns = take("dns", a.dns, b.dns)?;
     a.registry = take("registry", a.registry, b.registry)?;
+    a.chain_registry = take("chain_registry", a.chain_registry, b.chain_registry)?;
     for (name, vb) in b.validators {
         let va = match a.validators.remove(&name) {
             None => vb,
@@ -166,14 +170,23 @@ pub(super) fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, I
     let mut validators = BTreeMap::new();
     for (name, v) in p.validators {
         let f = |field: &str| format!("validators.{name}.{field}");
-        let endpoint = endpoint_source(&name, &v, p.dns.as_ref(), p.registry.as_ref())?;
+        let endpoint = endpoint_source(
+            &name,
+            &v,
+            p.dns.as_ref(),
+            p.registry.as_ref().map(|r| &r.at),
+            p.chain_registry.as_ref().map(|r| &r.at),
+        )?;
         let ids = NodeIds {
             node_id: v.node_id,
             node_ids: v.node_ids,
             node_key_file: v.node_key_file,
         };
         // A registry-sourced validator's node IDs are the ones its operator published.
-        let (node_id, node_ids) = if matches!(endpoint, EndpointSource::Registry(_)) {
+        let (node_id, node_ids) = if matches!(
+            endpoint,
+            EndpointSource::Registry(_) | EndpointSource::ChainRegistry(_)
+        ) {
             (None, BTreeMap::new())
         } else {
             default_node_id(ids, &v.at, &f, &format!("validators.{name}"))?
@@ -260,6 +273,7 @@ pub(super) fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, I
         validators,
         dns: p.dns,
         registry: p.registry.map(|r| r.value),
+        chain_registry: p.chain_registry.map(|r| r.value),
         warnings,
     })
 }
@@ -270,15 +284,16 @@ fn endpoint_source(
     name: &str,
     v: &PartialValidator,
     dns: Option<&Located<DnsSettings>>,
-    registry: Option<&Located<RegistrySettings>>,
+    registry: Option<&Origin>,
+    chain_registry: Option<&Origin>,
 ) -> Result<EndpointSource, InventoryError> {
     let f = |field: &str| format!("validators.{name}.{field}");
     if let Some(src) = v
         .endpoint_source
         .as_ref()
-        .filter(|s| s.value == SourceKind::Registry)
+        .filter(|s| matches!(s.value, SourceKind::Registry | SourceKind::ChainRegistry))
     {
-        return registry_sourced(name, v, src, registry);
+        return registry_sourced(name, v, src, registry, chain_registry);
     }
     if let Some(zone) = &v.dns_zone {
         let Some(dns) = dns else {
@@ -364,14 +379,22 @@ fn registry_sourced(
     name: &str,
     v: &PartialValidator,
     src: &Located<SourceKind>,
-    registry: Option<&Located<RegistrySettings>>,
+    registry: Option<&Origin>,
+    chain_registry: Option<&Origin>,
 ) -> Result<EndpointSource, InventoryError> {
     let f = |field: &str| format!("validators.{name}.{field}");
-    if registry.is_none() {
+    let chain = src.value == SourceKind::ChainRegistry;
+    let source_name = if chain { "chain-registry" } else { "registry" };
+    if (if chain { chain_registry } else { registry }).is_none() {
         return Err(invalid(
             &src.at,
             f("endpoint_source"),
-            "`registry` needs a `registry:` section naming the etcd endpoints and key prefix",
+            if chain {
+                "`chain-registry` needs a `chain_registry:` section naming each consumer's chain.json and the provider names".to_owned()
+            } else {
+                "`registry` needs a `registry:` section naming the etcd endpoints and key prefix"
+                    .to_owned()
+            },
         ));
     }
     if v.operator_address.is_none() {
@@ -409,12 +432,16 @@ fn registry_sourced(
             at,
             f(field),
             format!(
-                "does not apply with `endpoint_source: registry` (at {}): the validator's nodes, node IDs and addresses come from the registry",
+                "does not apply with `endpoint_source: {source_name}` (at {}): the validator's nodes, node IDs and addresses come from the registry",
                 src.at
             ),
         ));
     }
-    Ok(EndpointSource::Registry(src.at.clone()))
+    Ok(if chain {
+        EndpointSource::ChainRegistry(src.at.clone())
+    } else {
+        EndpointSource::Registry(src.at.clone())
+    })
 }
 
 /// The endpoint source of a validator behind sentries: its node has no public address, so a

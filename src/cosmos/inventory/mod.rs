@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use self::dns::{DnsName, DnsSettings, ZoneSettings};
 use self::endpoint::{EndpointTemplate, PortRange};
-use self::registry::RegistrySettings;
+use self::registry::{ChainRegistrySettings, RegistrySettings};
 use self::roles::Sentry;
 use self::settings::{
     DEFAULT_CONFIGMAP, NamePattern, PortStrategy, Selection, Settings, SettingsLayer, Topology,
@@ -81,6 +81,9 @@ pub(crate) enum EndpointSource {
     /// `endpoint_source: registry`: the nodes its operator published to the etcd registry, which
     /// `fetch` locked into the snapshot.
     Registry(Origin),
+    /// `endpoint_source: chain-registry`: the entries of its `provider` name in the consumer's
+    /// chain-registry `chain.json`, which `fetch` locked into the snapshot.
+    ChainRegistry(Origin),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -132,6 +135,8 @@ pub(crate) struct Inventory {
     pub(crate) dns: Option<Located<DnsSettings>>,
     /// The `registry:` section: the etcd registry `fetch` reads and `publish` writes.
     pub(crate) registry: Option<RegistrySettings>,
+    /// The `chain_registry:` section: chain.json sources and the provider-name mapping.
+    pub(crate) chain_registry: Option<ChainRegistrySettings>,
     pub(crate) warnings: Vec<String>,
 }
 

@@ -35,6 +35,7 @@ struct RawInventory {
     validators: Option<BTreeMap<String, Spanned<RawValidator>>>,
     dns: Option<Spanned<crate::cosmos::inventory::dns::RawDns>>,
     registry: Option<Spanned<super::registry::RawRegistry>>,
+    chain_registry: Option<Spanned<super::registry::RawChainRegistry>>,
 }
 
 #[derive(Deserialize)]
@@ -245,6 +246,10 @@ pub(super) fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, Invent
         Some(r) => Some(super::registry::parse(file, &dir, r)?),
         None => None,
     };
+    let chain_registry = match raw.chain_registry {
+        Some(r) => Some(super::registry::parse_chain_registry(file, &dir, r)?),
+        None => None,
+    };
     Ok(Partial {
         version,
         provider_chain_id: chain_id,
@@ -258,6 +263,7 @@ pub(super) fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, Invent
         validators,
         dns,
         registry,
+        chain_registry,
     })
 }
 
@@ -556,12 +562,13 @@ fn parse_validator(
             "dns" => SourceKind::Dns,
             "template" => SourceKind::Template,
             "registry" => SourceKind::Registry,
+            "chain-registry" => SourceKind::ChainRegistry,
             other => {
                 return Err(invalid(
                     &at,
                     f("endpoint_source"),
                     format!(
-                        "{other:?} is not an endpoint source; expected `template` (consumer_template), `dns` (SRV records) or `registry` (etcd, see docs/registry.md)"
+                        "{other:?} is not an endpoint source; expected `template` (consumer_template), `dns` (SRV records), `registry` (etcd) or `chain-registry` (chain.json peers; docs/registry.md)"
                     ),
                 ));
             }

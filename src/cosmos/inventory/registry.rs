@@ -53,6 +53,57 @@ pub(crate) struct RegistrySettings {
 
 pub(crate) const DEFAULT_PREFIX: &str = "peergen";
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawChainRegistry {
+    sources: std::collections::BTreeMap<String, Spanned<String>>,
+    providers: std::collections::BTreeMap<String, Spanned<String>>,
+}
+
+/// `chain_registry:`: which `chain.json` holds each consumer's peers, and which `provider` name
+/// there is which inventory validator.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ChainRegistrySettings {
+    pub(crate) at: Origin,
+    /// Keyed by consumer id or chain id: a local `chain.json` (a chain-registry checkout).
+    pub(crate) sources: std::collections::BTreeMap<String, PathBuf>,
+    /// chain.json `provider` → inventory validator name.
+    pub(crate) providers: std::collections::BTreeMap<String, String>,
+}
+
+pub(super) fn parse_chain_registry(
+    file: &Arc<Path>,
+    dir: &Path,
+    raw: Spanned<RawChainRegistry>,
+) -> Result<crate::input::yaml::Located<ChainRegistrySettings>, InventoryError> {
+    let at = Origin::of(file, &raw);
+    let raw = raw.value;
+    let mut providers = std::collections::BTreeMap::new();
+    for (provider, v) in raw.providers {
+        crate::input::name::check_label(&v.value).map_err(|m| {
+            invalid(
+                &Origin::of(file, &v),
+                format!("chain_registry.providers.{provider}"),
+                format!("{m}: name an inventory validator"),
+            )
+        })?;
+        providers.insert(provider, v.value);
+    }
+    let sources = raw
+        .sources
+        .into_iter()
+        .map(|(k, v)| (k, dir.join(v.value)))
+        .collect();
+    Ok(crate::input::yaml::Located {
+        value: ChainRegistrySettings {
+            at: at.clone(),
+            sources,
+            providers,
+        },
+        at,
+    })
+}
+
 pub(super) fn parse(
     file: &Arc<Path>,
     dir: &Path,

@@ -92,8 +92,10 @@ pub(crate) enum PlanError {
         at: Origin,
         problem: String,
     },
-    /// A validator with `endpoint_source: registry` has no usable registry entry.
+    /// A validator with `endpoint_source: registry` or `chain-registry` has no usable entry.
     Registry {
+        /// `registry` or `chain-registry`.
+        source: &'static str,
         validator: String,
         consumer_id: String,
         chain_id: String,
@@ -125,6 +127,9 @@ fn describe_port_source(s: &PortSource, consumer_id: &str) -> String {
         }
         PortSource::Registry { revision } => {
             format!("the registry entry (revision {revision}) fetched into the snapshot")
+        }
+        PortSource::ChainRegistry { source } => {
+            format!("the chain-registry entry of {source} fetched into the snapshot")
         }
     }
 }
@@ -277,6 +282,7 @@ impl fmt::Display for PlanError {
                 "{at}: validators.{validator} (endpoint_source: dns), consumer {consumer_id} ({chain_id}): {problem}"
             ),
             PlanError::Registry {
+                source,
                 validator,
                 consumer_id,
                 chain_id,
@@ -284,7 +290,7 @@ impl fmt::Display for PlanError {
                 problem,
             } => write!(
                 f,
-                "{at}: validators.{validator} (endpoint_source: registry), consumer {consumer_id} ({chain_id}): {problem}"
+                "{at}: validators.{validator} (endpoint_source: {source}), consumer {consumer_id} ({chain_id}): {problem}"
             ),
         }
     }

@@ -8,7 +8,7 @@ use crate::cosmos::inventory::roles::VALIDATOR_NODE;
 use crate::cosmos::inventory::settings::Settings;
 use crate::cosmos::inventory::{EndpointSource, Inventory, Validator, ValidatorPorts};
 use crate::cosmos::node_id::NodeId;
-use crate::cosmos::state::registry::RegistryState;
+use crate::cosmos::state::registry::{ChainRegistrySource, RegistryState};
 use crate::input::address::Endpoint;
 use crate::input::yaml::Located;
 
@@ -52,6 +52,7 @@ pub(super) struct Nodes {
 pub(super) struct Sources<'a, 'b> {
     pub(super) dns: &'a mut DnsMode<'b>,
     pub(super) registry: Option<&'a RegistryState>,
+    pub(super) chain_registry: &'a [ChainRegistrySource],
 }
 
 pub(super) fn member(
@@ -66,14 +67,26 @@ pub(super) fn member(
     let settings = &cp.settings;
     let (cid, chain) = (consumer.consumer_id.as_str(), consumer.chain_id.as_str());
     let dns = sources.dns;
-    if let EndpointSource::Registry(at) = &v.endpoint {
-        return match registry_nodes(v, s, cid, sources.registry) {
+    let published = match &v.endpoint {
+        EndpointSource::Registry(at) => {
+            Some(("registry", at, registry_nodes(v, s, cid, sources.registry)))
+        }
+        EndpointSource::ChainRegistry(at) => Some((
+            "chain-registry",
+            at,
+            chain_registry_nodes(v, s, cid, sources.chain_registry),
+        )),
+        _ => None,
+    };
+    if let Some((source, at, nodes)) = published {
+        return match nodes {
             Ok(public) => Some(Nodes {
                 public,
                 private: None,
             }),
             Err(problem) => {
                 errors.push(PlanError::Registry {
+                    source,
                     validator: v.name.clone(),
                     consumer_id: cid.to_owned(),
                     chain_id: chain.to_owned(),
@@ -105,7 +118,9 @@ pub(super) fn member(
     };
     let template = match &v.endpoint {
         EndpointSource::Template(t) => t,
-        EndpointSource::Registry(_) => unreachable!("registry-sourced validators returned above"),
+        EndpointSource::Registry(_) | EndpointSource::ChainRegistry(_) => {
+            unreachable!("registry-sourced validators returned above")
+        }
         EndpointSource::Dns(at) => {
             let endpoint = dns_endpoint(inventory, v, cp, dns).map_err(|problem| PlanError::Dns {
                 validator: v.name.clone(),
@@ -203,22 +218,80 @@ fn registry_nodes(
     }
     Ok(entries
         .into_iter()
-        .map(|e| Member {
-            validator: v.name.clone(),
-            moniker: s.moniker.clone(),
-            operator_address: s.operator_address.clone(),
-            node_id: e.node_id.clone(),
-            endpoint: e.address.clone(),
-            port_source: PortSource::Registry {
-                revision: e.revision,
-            },
-            role: if e.node == VALIDATOR_NODE {
-                Role::Public
-            } else {
-                Role::Sentry(e.node.clone())
-            },
+        .map(|e| {
+            published_node(
+                v,
+                s,
+                &e.node,
+                &e.node_id,
+                &e.address,
+                PortSource::Registry {
+                    revision: e.revision,
+                },
+            )
         })
         .collect())
+}
+
+/// The entries of a chain-registry-sourced validator's providers in the consumer's chain.json.
+fn chain_registry_nodes(
+    v: &Validator,
+    s: &Selected,
+    cid: &str,
+    sources: &[ChainRegistrySource],
+) -> Result<Vec<Member>, String> {
+    let source = sources.iter().find(|c| c.consumer_id == cid).ok_or_else(|| {
+        "the snapshot holds no chain.json for this consumer: name one in chain_registry.sources and run `peergen fetch`".to_owned()
+    })?;
+    let peers: Vec<Member> = source
+        .peers
+        .iter()
+        .filter(|p| p.validator == v.name)
+        .map(|p| {
+            published_node(
+                v,
+                s,
+                &p.node,
+                &p.node_id,
+                &p.address,
+                PortSource::ChainRegistry {
+                    source: source.source.clone(),
+                },
+            )
+        })
+        .collect();
+    if peers.is_empty() {
+        return Err(format!(
+            "{} lists no valid peer of a provider chain_registry.providers maps to this validator",
+            source.source
+        ));
+    }
+    Ok(peers)
+}
+
+/// A node some registry published: `validator` is a validator's one public node, any other name
+/// a sentry.
+fn published_node(
+    v: &Validator,
+    s: &Selected,
+    node: &str,
+    node_id: &NodeId,
+    address: &Endpoint,
+    port_source: PortSource,
+) -> Member {
+    Member {
+        validator: v.name.clone(),
+        moniker: s.moniker.clone(),
+        operator_address: s.operator_address.clone(),
+        node_id: node_id.clone(),
+        endpoint: address.clone(),
+        port_source,
+        role: if node == VALIDATOR_NODE {
+            Role::Public
+        } else {
+            Role::Sentry(node.to_owned())
+        },
+    }
 }
 
 /// Expands `template` for one consumer, its port from (in order) the validator's per-consumer

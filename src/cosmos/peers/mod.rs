@@ -43,6 +43,10 @@ pub(crate) enum PortSource {
     Registry {
         revision: u64,
     },
+    /// The chain.json `fetch` read the entry from.
+    ChainRegistry {
+        source: String,
+    },
 }
 
 /// What a node is to the network.
@@ -326,6 +330,7 @@ fn plan_with(
             let sources = member::Sources {
                 dns: &mut *dns,
                 registry: state.registry.as_ref(),
+                chain_registry: &state.chain_registry,
             };
             if let Some(nodes) =
                 member::member(inventory, v, s, consumer, &cp, sources, &mut errors)

@@ -39,6 +39,11 @@ pub(crate) enum RegistryError {
         "publish {prefix}: the registry kept changing between read and write ({attempts} attempts); another publisher for the same validator is running"
     )]
     Conflict { prefix: String, attempts: u32 },
+    #[error("{}: chain-registry chain.json: {message}", path.display())]
+    ChainJson {
+        path: std::path::PathBuf,
+        message: String,
+    },
     #[error("refusing to touch {key}: it is not below {own}, the publishing validator's own keys")]
     NotOwnKey { key: String, own: String },
 }

@@ -298,6 +298,7 @@ mod tests {
                 .collect(),
             resolved_endpoints: Vec::new(),
             registry: None,
+            chain_registry: Vec::new(),
         }
     }
 

@@ -26,6 +26,9 @@ pub(crate) struct ProviderState {
     /// Endpoints read from the etcd registry at fetch time, with the revision they were read at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) registry: Option<registry::RegistryState>,
+    /// Peers read from chain-registry `chain.json` files at fetch time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) chain_registry: Vec<registry::ChainRegistrySource>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -324,6 +327,12 @@ impl ProviderState {
             .sort_by(|a, b| (&a.validator, &a.consumer_id).cmp(&(&b.validator, &b.consumer_id)));
         if let Some(r) = &mut self.registry {
             r.normalise();
+        }
+        self.chain_registry
+            .sort_by(|a, b| consumer_id_order(&a.consumer_id, &b.consumer_id));
+        for c in &mut self.chain_registry {
+            c.peers
+                .sort_by(|a, b| (&a.validator, &a.node).cmp(&(&b.validator, &b.node)));
         }
     }
 

@@ -89,3 +89,25 @@ impl RegistryState {
         Ok(())
     }
 }
+
+/// The chain-registry part of the snapshot: per consumer, the `chain.json` read at fetch time (by
+/// its sha256) and the valid peer entries of inventory validators' providers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChainRegistrySource {
+    pub(crate) consumer_id: String,
+    /// The file as the inventory names it.
+    pub(crate) source: String,
+    pub(crate) sha256: String,
+    pub(crate) peers: Vec<ChainRegistryPeer>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChainRegistryPeer {
+    pub(crate) validator: String,
+    /// `validator` for a provider's one entry; `node-1`, `node-2`, … (by node ID) for several.
+    pub(crate) node: String,
+    pub(crate) node_id: NodeId,
+    pub(crate) address: Endpoint,
+}
