@@ -137,7 +137,11 @@ fn read_file(
         let peer: RawPeer = match serde_json::from_value(entry.clone()) {
             Ok(p) => p,
             Err(e) => {
-                warnings.push(format!("{at}: skipped: not {{id, address, provider}}: {e}"));
+                // serde quotes the entry's own field names: escaped, like all registry text.
+                warnings.push(format!(
+                    "{at}: skipped: not {{id, address, provider}}: {}",
+                    printable(&e.to_string())
+                ));
                 continue;
             }
         };
