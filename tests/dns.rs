@@ -600,7 +600,7 @@ pub(crate) fn start_named(zones: &[(&str, PathBuf)]) -> Named {
     }
 }
 
-fn dig_srv(port: u16, name: &str) -> Vec<String> {
+pub(crate) fn dig_srv(port: u16, name: &str) -> Vec<String> {
     let out = Command::new(tool("dig"))
         .args([
             "@127.0.0.1",

@@ -1587,3 +1587,167 @@ fn fetch_logs_stay_line_oriented_without_a_terminal() {
         run.stderr
     );
 }
+
+/// A body that is not UTF-8 text (here gzip, which peergen never asks for) is a protocol error:
+/// named with its encoding, not retried as if the connection had failed.
+#[test]
+fn a_gzip_or_binary_body_is_a_protocol_error_not_retried() {
+    for (encoding, expected) in [
+        (
+            Some("gzip"),
+            "HTTP 200: the body is gzip-encoded; peergen asks for no content encoding",
+        ),
+        (
+            None,
+            "HTTP 200: the body is not UTF-8 text, so not a JSON answer",
+        ),
+    ] {
+        let mut p = standard(&["latest"], None);
+        let mut m = p
+            .server
+            .mock("GET", "/cosmos/base/tendermint/v1beta1/blocks/latest")
+            .with_status(200)
+            // The gzip magic and a deflate header: never valid UTF-8.
+            .with_body([0x1f_u8, 0x8b, 0x08, 0x00, 0xff, 0xfe]);
+        if let Some(e) = encoding {
+            m = m.with_header("content-encoding", e);
+        }
+        let m = m.expect(1).create();
+        let run = fails_keeping_snapshot(&p, &[], expected);
+        assert!(!run.stderr.contains("retry "), "{}", run.stderr);
+        m.assert();
+    }
+}
+
+/// A Top-N beyond 64 bits arrives as a JSON float; it is named as a bad Top-N, like any other.
+#[test]
+fn a_top_n_beyond_64_bits_is_named_as_a_bad_percentage() {
+    let mut p = standard(&["chains"], None);
+    let mut huge = chain("7", "huge-1", "LAUNCHED");
+    huge["top_N"] = json!(18_446_744_073_709_551_616.0_f64);
+    chains_with(&mut p, vec![huge]);
+    fails_keeping_snapshot(
+        &p,
+        &[],
+        "top_N: \"18446744073709552000\" is not a Top-N percentage",
+    );
+}
+
+/// Consumers 1 and 3 share chain id sandbox-1: 1 renders as `sandbox-1/`, 3 as `sandbox-1--3/`.
+/// When 1 stops, 3 keeps its directory (and every name made from it): the snapshot records it.
+#[test]
+fn a_running_consumer_keeps_its_directory_when_its_namesake_stops() {
+    let env = Env::new();
+    let p = standard(&[], None);
+    let inv = inventory(&env, &p.url(), "");
+    fetch(&env, &inv, &[]).success();
+    assert_eq!(consumer(&snapshot(&env), "3")["name"], "sandbox-1--3");
+    let dirs = |env: &Env| -> Vec<String> {
+        env.run(["render", "-i", &inv, "--out", "out"]).success();
+        read_tree(&env.path("out"))
+            .keys()
+            .filter_map(|k| k.split('/').nth(1))
+            .filter(|d| d.starts_with("sandbox-1"))
+            .map(str::to_owned)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(dirs(&env), ["sandbox-1", "sandbox-1--3"]);
+
+    let mut q = standard(&["chains"], None);
+    let stopped = json!({"chainId": "sandbox-1", "consumerId": "1", "topN": 95, "phase": "CONSUMER_PHASE_STOPPED", "clientId": "07-tendermint-1"});
+    q.chains(vec![(
+        vec![
+            chain("0", "pion-1", "LAUNCHED"),
+            stopped,
+            chain("2", "stride-1", "STOPPED"),
+            chain("3", "sandbox-1", "LAUNCHED"),
+        ],
+        None,
+    )]);
+    let inv = inventory(&env, &q.url(), "");
+    fetch(&env, &inv, &["--max-drop-percent", "100"]).success();
+    let state = snapshot(&env);
+    assert_eq!(consumer(&state, "1")["name"], "sandbox-1");
+    assert_eq!(consumer(&state, "3")["name"], "sandbox-1--3");
+    assert_eq!(dirs(&env), ["sandbox-1--3"]);
+}
+
+/// With `allowlist:` in the inventory, `fetch` resolves every planned host name's A and AAAA
+/// records from a real `named` and locks them into the snapshot; a name that does not resolve fails
+/// the fetch and leaves the previous snapshot byte-identical.
+#[test]
+fn fetch_locks_the_addresses_an_allowlist_needs() {
+    let p = standard(&[], None);
+    let env = Env::new();
+    let inv = inventory(&env, &p.url(), "");
+    env.write(
+        "allowlist.yaml",
+        "allowlist:\n  pod_selector: {app.kubernetes.io/instance: \"{{chain_id}}\"}\n",
+    );
+    let zone = |extra: &str| {
+        format!(
+            "$ORIGIN example.org.\n$TTL 300\n@ IN SOA ns1.example.org. hostmaster.example.org. 1 3600 600 604800 300\n@ IN NS ns1.example.org.\nns1 IN A 127.0.0.1\nalice-pion-1 IN A 198.51.100.1\nalice-pion-1 IN AAAA 2001:db9::1\n{extra}"
+        )
+    };
+    let named = crate::dns::start_named(&[(
+        "example.org",
+        env.write("wild.zone", &zone("* IN A 198.51.100.9\n")),
+    )]);
+    let ns = format!("127.0.0.1:{}", named.port);
+    fetch(
+        &env,
+        &inv,
+        &[
+            "-i",
+            "allowlist.yaml",
+            "--nameserver",
+            &ns,
+            "--dns-timeout",
+            "2",
+        ],
+    )
+    .success();
+    let state = snapshot(&env);
+    let locked = state["resolved_addresses"].as_array().unwrap();
+    assert!(locked.len() >= 3, "{locked:?}");
+    assert_eq!(
+        locked[0],
+        json!({"host": "alice-pion-1.example.org", "addresses": ["198.51.100.1", "2001:db9::1"]})
+    );
+    assert!(
+        locked[1..]
+            .iter()
+            .all(|r| r["addresses"] == json!(["198.51.100.9"])),
+        "{locked:?}"
+    );
+    cli(
+        &env,
+        &["render", "-i", &inv, "-i", "allowlist.yaml", "--out", "out"],
+    )
+    .success();
+    let policy = env.read("out/bob/pion-1/network-policy.yaml");
+    assert!(policy.contains("cidr: \"2001:db9::1/128\""), "{policy}");
+
+    // Without the wildcard only alice's name resolves: the fetch fails, the snapshot stays.
+    drop(named);
+    let before = env.read("state.json");
+    let named = crate::dns::start_named(&[("example.org", env.write("only.zone", &zone("")))]);
+    let ns = format!("127.0.0.1:{}", named.port);
+    fetch(
+        &env,
+        &inv,
+        &[
+            "-i",
+            "allowlist.yaml",
+            "--nameserver",
+            &ns,
+            "--dns-timeout",
+            "2",
+        ],
+    )
+    .failure()
+    .stderr_has("allowlist: host alice-sandbox-1.example.org: A lookup: no such name (NXDOMAIN)");
+    assert_eq!(env.read("state.json"), before);
+}

@@ -438,11 +438,32 @@ const COLLISION_INVENTORY: &str = "validators:
     node_id: 9cb184002eeaa2d9f01c67ffc448f991afdea6c7
 ";
 
-#[test]
-fn hash_port_collision_fails_naming_both_consumers_and_the_fix() {
-    let env = Env::new();
+/// The fix a port-collision error suggests, as an inventory file: the error prints it only after
+/// re-planning with it, so applying it must make the plan succeed.
+fn suggested_fix(stderr: &str) -> String {
+    let (_, rest) = stderr
+        .split_once("its own port with `")
+        .unwrap_or_else(|| panic!("no suggested fix in: {stderr}"));
+    let (fix, _) = rest.split_once('`').unwrap();
+    if let Some(rest) = fix.strip_prefix("validators.") {
+        // `validators.V.port_overrides: {"C": P}`
+        let (validator, rest) = rest.split_once(".port_overrides: {").unwrap();
+        let (consumer, port) = rest.trim_end_matches('}').split_once(": ").unwrap();
+        format!("validators:\n  {validator}:\n    port_overrides:\n      {consumer}: \"{port}\"\n")
+    } else {
+        // `consumers: {"C": {port: P}}`
+        let rest = fix.strip_prefix("consumers: {").unwrap();
+        let (consumer, rest) = rest.split_once(": {port: ").unwrap();
+        let port = rest.trim_end_matches('}');
+        format!("consumers:\n  {consumer}:\n    port: {port}\n")
+    }
+}
+
+#[track_caller]
+fn collision_is_fixed_by_its_suggestion(env: &Env, inventory: &str, expected_fix: &str) {
     env.write("state.json", &collision_state());
-    env.write("inv.yaml", COLLISION_INVENTORY);
+    env.write("inv.yaml", inventory);
+    let mut stderr = String::new();
     for cmd in ["check", "render"] {
         let mut args = vec![cmd, "-i", "inv.yaml", "--state", "state.json"];
         if cmd == "render" {
@@ -450,16 +471,18 @@ fn hash_port_collision_fails_naming_both_consumers_and_the_fix() {
         }
         let run = env.run(args);
         run.failure()
-            .stderr_has("port collision: validator charlie would serve consumer 19 (nineteen-1) and consumer 29 (twentynine-1) both at 203.0.113.10:35176")
-            .stderr_has("`consumers: {\"29\": {port: 35177}}`");
+            .stderr_has("port collision: validator charlie would serve consumer 19 (nineteen-1) and consumer 29 (twentynine-1) both at 203.0.113.10:")
+            .stderr_has(expected_fix)
+            .stderr_has("(checked: the plan with it has no collision)");
         assert!(
             !run.stderr.contains("validator alice"),
             "alice's hosts differ per chain: {}",
             run.stderr
         );
+        stderr = run.stderr.clone();
     }
     assert!(!env.path("out").exists(), "nothing may be written on error");
-    env.write("fix.yaml", "consumers:\n  \"29\":\n    port: 35177\n");
+    env.write("fix.yaml", &suggested_fix(&stderr));
     env.run([
         "render",
         "-i",
@@ -472,28 +495,54 @@ fn hash_port_collision_fails_naming_both_consumers_and_the_fix() {
         "out",
     ])
     .success();
-    assert!(
-        env.read("out/alice/nineteen-1/peers.yaml")
-            .contains("@203.0.113.10:35176")
+    let ports = |rel: &str| {
+        let text = env.read(rel);
+        let (_, after) = text.split_once("@203.0.113.10:").unwrap();
+        after[..5].parse::<u16>().unwrap()
+    };
+    let (a, b) = (
+        ports("out/alice/nineteen-1/peers.yaml"),
+        ports("out/alice/twentynine-1/peers.yaml"),
     );
-    assert!(
-        env.read("out/alice/twentynine-1/peers.yaml")
-            .contains("@203.0.113.10:35177")
+    assert_ne!(a, b);
+    for p in [a, b] {
+        assert!(
+            ![26657, 26658, 26660, 1317, 9090, 9091].contains(&p),
+            "{p} is a CometBFT service port"
+        );
+    }
+}
+
+#[test]
+fn hash_port_collision_fails_naming_both_consumers_and_the_fix() {
+    collision_is_fixed_by_its_suggestion(
+        &Env::new(),
+        COLLISION_INVENTORY,
+        "`validators.charlie.port_overrides: {\"29\": 35177}`",
     );
 }
 
 #[test]
 fn range_collision_suggests_a_validator_port_override() {
-    let env = Env::new();
-    env.write("state.json", &collision_state());
-    env.write(
-        "inv.yaml",
+    collision_is_fixed_by_its_suggestion(
+        &Env::new(),
         &COLLISION_INVENTORY.replace("203.0.113.10:{{port}}", "203.0.113.10:{26700-26709}"),
+        "`validators.charlie.port_overrides: {\"29\": 26710}`",
     );
-    env.run(["check", "-i", "inv.yaml", "--state", "state.json"])
-        .failure()
-        .stderr_has("both at 203.0.113.10:26709")
-        .stderr_has("validators.charlie.port_overrides: {\"29\": PORT}");
+}
+
+/// A validator's fixed `ports` wins over a consumer's `port`, so only an override can move it; and
+/// the ports right above 26656 are CometBFT's RPC and ABCI ports, never suggested.
+#[test]
+fn fixed_ports_collision_suggests_an_override_that_skips_cometbft_service_ports() {
+    collision_is_fixed_by_its_suggestion(
+        &Env::new(),
+        &COLLISION_INVENTORY.replace(
+            "    consumer_template: 203.0.113.10:{{port}}\n",
+            "    consumer_template: 203.0.113.10:{{port}}\n    ports: 26656\n",
+        ),
+        "`validators.charlie.port_overrides: {\"29\": 26659}`",
+    );
 }
 
 // ------------------------------------------------------------------ error paths

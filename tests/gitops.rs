@@ -195,6 +195,9 @@ fn a_peer_change_yields_exactly_the_expected_diff_and_commit() {
     markdown.success();
     assert!(markdown.stdout.starts_with("<!-- peergen-plan -->\n"));
     insta::assert_snapshot!("plan_markdown", markdown.stdout);
+    let (diagrams, _) = crate::mermaid::blocks(&markdown.stdout);
+    assert_eq!(diagrams.len(), 1, "one consumer changes");
+    crate::mermaid::parse(&diagrams[0]).unwrap();
     let json = repo.run("plan", &["--format", "json"]);
     json.success();
     insta::assert_snapshot!("plan_json", json.stdout);

@@ -256,3 +256,27 @@ fn chain_ids_that_look_like_generated_names_get_their_own_directories() {
     );
     assert!(tree["alice/kustomization.yaml"].contains("kind: Kustomization"));
 }
+
+/// A snapshot saved with a UTF-8 byte-order mark (as some editors do) reads like one without.
+#[test]
+fn a_snapshot_with_a_byte_order_mark_is_accepted() {
+    let env = Env::new();
+    let state = std::fs::read_to_string(example_state()).unwrap();
+    env.write("state.json", &format!("\u{feff}{state}"));
+    let with = env.run([
+        "check",
+        "-i",
+        &example_inventory().display().to_string(),
+        "--state",
+        "state.json",
+    ]);
+    let without = env.run([
+        "check",
+        "-i",
+        &example_inventory().display().to_string(),
+        "--state",
+        &example_state().display().to_string(),
+    ]);
+    with.success();
+    assert_eq!(with.stdout, without.success().stdout);
+}

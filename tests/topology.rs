@@ -97,9 +97,14 @@ fn a_validator_node_is_never_published() {
     );
     assert_eq!(
         zone.matches("IN SRV").count(),
-        // alice and bob serve four consumers each with two sentries; carol, at an IP, gets none.
-        (4 + 4) * 2,
-        "one SRV record per public node:\n{zone}"
+        // alice and bob serve four consumers each with two sentries, each recorded under its
+        // validator's owner and under its own; carol, at an IP, gets none.
+        (4 + 4) * 2 * 2,
+        "two SRV records per public sentry:\n{zone}"
+    );
+    assert!(
+        zone.contains("_cosmos-p2p._tcp.sentry-a.alice-pion-1 "),
+        "{zone}"
     );
 }
 
@@ -247,4 +252,136 @@ fn duplicate_ips_are_accepted_and_emitted_when_the_consumer_allows_them() {
         env.read("out/carol/pion-1/p2p.toml")
             .contains("allow_duplicate_ip = true\n")
     );
+}
+
+/// Another operator's inventory that looks alice's sentries up in DNS instead of templating
+/// them: `endpoint_source: dns` on each sentry resolves that sentry's own SRV owner, served here
+/// by a real `named` from the zone the publisher rendered. Both inventories render the same peers.
+#[test]
+fn dns_sourced_sentries_resolve_their_own_records_and_render_the_same_peers() {
+    let env = Env::new();
+    let root = repo_root().join("inventories");
+    for f in ["example-state.json", "keys/carol/node_key.json"] {
+        let text = std::fs::read_to_string(root.join(f)).unwrap();
+        env.write(&format!("inv/{f}"), &text);
+    }
+    let publisher = std::fs::read_to_string(root.join("sentries.yaml")).unwrap();
+    env.write("inv/publisher.yaml", &publisher);
+    env.run(["render", "-i", "inv/publisher.yaml", "--out", "first"])
+        .success();
+    let zone = env.path("first/dns/validators.zone.zone");
+    let named = crate::dns::start_named(&[("validators.zone", zone)]);
+
+    // Bob's validator owner holds both sentries with their weights; each sentry owns one record.
+    let dig = |name: &str| crate::dns::dig_srv(named.port, name);
+    let mut both = dig("_cosmos-p2p._tcp.bob-pion-1.validators.zone");
+    both.sort();
+    assert_eq!(
+        both,
+        [
+            "10 40 29536 bob-us-pion-1.example.org.",
+            "10 60 29536 bob-eu-pion-1.example.org."
+        ]
+    );
+    assert_eq!(
+        dig("_cosmos-p2p._tcp.sentry-a.alice-pion-1.validators.zone"),
+        ["0 0 29536 alice-a-pion-1.validators.com."]
+    );
+
+    let subscriber = publisher
+        .replace(
+            "consumer_template: alice-a-{{chain-id}}.validators.com:{{port}}",
+            "endpoint_source: dns",
+        )
+        .replace(
+            "consumer_template: alice-b-{{chain-id}}.validators.com:{{port}}",
+            "endpoint_source: dns",
+        );
+    assert_eq!(subscriber.matches("endpoint_source: dns").count(), 2);
+    env.write("inv/subscriber.yaml", &subscriber);
+    // Before resolving, the plan names the missing answer.
+    env.run(["check", "-i", "inv/subscriber.yaml"])
+        .failure()
+        .stderr_has("the snapshot has no resolved endpoint for _cosmos-p2p._tcp.sentry-a.alice-pion-1.validators.zone");
+    let ns = format!("127.0.0.1:{}", named.port);
+    env.run([
+        "resolve",
+        "-i",
+        "inv/subscriber.yaml",
+        "--nameserver",
+        &ns,
+        "--timeout",
+        "2",
+    ])
+    .success();
+    let snapshot = env.read("inv/example-state.json");
+    assert!(
+        snapshot.contains("\"node\": \"sentry-b\""),
+        "each sentry's answer is kept under its name:\n{snapshot}"
+    );
+    env.run(["render", "-i", "inv/subscriber.yaml", "--out", "second"])
+        .success();
+    let peers = |dir: &str| {
+        let mut t = read_tree(&env.path(dir));
+        // Alice's sentries publish nothing of their own in the subscriber's zone.
+        t.retain(|k, _| !k.starts_with("dns/") && k != ".peergen-manifest");
+        t
+    };
+    let (first, second) = (peers("first"), peers("second"));
+    assert!(first.contains_key("bob/pion-1/eu/p2p.toml"));
+    assert_eq!(first, second);
+
+    // Looking bob up as one node finds two answers: one is kept, and the other is named, not
+    // silently dropped.
+    let (head, rest) = subscriber.split_once("  bob:\n").unwrap();
+    let (_, tail) = rest.split_once("  carol:\n").unwrap();
+    let one_node = format!(
+        "{head}  bob:\n    operator_address: cosmosvaloper1a7u5k6f54ua3tptl9yn6u82yrvayet6sxn9ywn\n    node_id: e326eeb620fccafb2391a9df7f5b71d3f101dd5b\n    endpoint_source: dns\n  carol:\n{tail}"
+    );
+    env.write("inv/one-node.yaml", &one_node);
+    env.run([
+        "resolve",
+        "-i",
+        "inv/one-node.yaml",
+        "--nameserver",
+        &ns,
+        "--timeout",
+        "2",
+    ])
+    .success()
+    .stderr_has("SRV _cosmos-p2p._tcp.bob-pion-1.validators.zone has 2 answers; peergen keeps the preferred one (bob-eu-pion-1.example.org:29536)");
+}
+
+/// `consumers:` on a sentry limits it to the consumers it names: the other consumers get the
+/// validator's remaining sentries, and its validator node peers only with those.
+#[test]
+fn a_sentry_serves_only_the_consumers_it_lists() {
+    let env = Env::new();
+    let text = std::fs::read_to_string(sentries())
+        .unwrap()
+        .replace(
+            "node_id: a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2",
+            "node_id: a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2\n        consumers: [pion-1]",
+        )
+        .replace("state: example-state.json", "state: state.json");
+    env.write("inv.yaml", &text);
+    let state =
+        std::fs::read_to_string(repo_root().join("inventories/example-state.json")).unwrap();
+    env.write("state.json", &state);
+    let key =
+        std::fs::read_to_string(repo_root().join("inventories/keys/carol/node_key.json")).unwrap();
+    env.write("keys/carol/node_key.json", &key);
+    env.run(["render", "-i", "inv.yaml", "--out", "out"])
+        .success();
+    let tree = read_tree(&env.path("out"));
+    assert!(tree.contains_key("alice/pion-1/sentry-b/p2p.toml"));
+    assert!(
+        !tree
+            .keys()
+            .any(|k| k.starts_with("alice/neutron-1/sentry-b/"))
+    );
+    let validator = &tree["alice/neutron-1/validator/p2p.toml"];
+    assert!(validator.contains("a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1@"));
+    assert!(!validator.contains("a2a2a2a2"), "{validator}");
+    assert!(!tree["bob/neutron-1/eu/p2p.toml"].contains("a2a2a2a2"));
 }

@@ -137,6 +137,22 @@ etcd transaction that only succeeds if none of its keys changed since they were 
 See docs/registry.md."
     )]
     Publish(PublishArgs),
+    /// Draw one consumer's peer graph: an adjacency summary, DOT, SVG (laid out by Graphviz) or Mermaid
+    #[command(
+        after_help = "Examples:\n  peergen graph -i inventories/sentries.yaml --consumer pion-1 --self alice\n  \
+peergen graph -i inventories/sentries.yaml --consumer neutron-1 --format svg > neutron-1.svg\n\n\
+Nodes are grouped by validator; dashed links join a validator node to its own sentries, thick links are unconditional.\n\
+--format svg runs Graphviz's `dot` (Debian package graphviz). See docs/graph.md."
+    )]
+    Graph(GraphArgs),
+    /// Check that the live network matches the plan: node IDs, networks, reachability
+    #[command(
+        after_help = "Examples:\n  peergen probe -i inventory.yaml --state state.json --self alice\n  \
+peergen probe -i inventory.yaml --consumer 0 --format prometheus > peergen_probe.prom\n\n\
+Dials only the planned peer addresses of the scope, with a throw-away key. Exit codes: 0 everything matches,\n\
+2 a peer or own node does not match the plan, 1 error. See docs/probe.md."
+    )]
+    Probe(ProbeArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -211,6 +227,32 @@ pub(crate) struct ApplyArgs {
     /// How many times to push before giving up on a remote that keeps moving
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub(crate) max_push_attempts: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GraphFormat {
+    Text,
+    Dot,
+    Svg,
+    Mermaid,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GraphArgs {
+    #[command(flatten)]
+    pub(crate) inputs: Inputs,
+    /// The consumer to draw: consumer id, directory name or chain id [default: the only active consumer]
+    #[arg(long, value_name = "ID")]
+    pub(crate) consumer: Option<String>,
+    /// Highlight this validator's nodes
+    #[arg(long = "self", value_name = "VALIDATOR")]
+    pub(crate) own: Option<String>,
+    /// What to print
+    #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
+    pub(crate) format: GraphFormat,
+    /// Seconds `dot` may run for --format svg
+    #[arg(long, value_name = "SECS", default_value_t = crate::cosmos::graph::svg::DEFAULT_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) timeout: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -306,6 +348,41 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
             "{text:?} is not a number of seconds between 0 and 86400"
         )),
     }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ProbeFormat {
+    Text,
+    Markdown,
+    Json,
+    Prometheus,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProbeArgs {
+    #[command(flatten)]
+    pub(crate) inputs: Inputs,
+    /// Probe whom this validator's nodes dial (its [p2p] peers) [default: every planned public node]
+    #[arg(long = "self", value_name = "VALIDATOR")]
+    pub(crate) only: Option<String>,
+    /// Only this consumer (consumer id or chain id; repeatable)
+    #[arg(long = "consumer", value_name = "ID")]
+    pub(crate) consumers: Vec<String>,
+    /// How to report
+    #[arg(long, value_enum, default_value_t = ProbeFormat::Text)]
+    pub(crate) format: ProbeFormat,
+    /// Limit for each peer (lookup, connect and handshake) and each RPC request, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = positive_seconds)]
+    pub(crate) timeout: f64,
+    /// Peers probed at once
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub(crate) concurrency: u16,
+    /// Also write the Prometheus exposition to FILE, atomically (for node-exporter's textfile collector)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) metrics: Option<PathBuf>,
+    /// Stellar: an own node's stellar-core admin endpoint, VALIDATOR=HOST:PORT (repeatable)
+    #[arg(long, value_name = "VALIDATOR=HOST:PORT")]
+    pub(crate) admin: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 use crate::cosmos::dns::{srv::SrvError, zone::ZoneError};
 use crate::cosmos::fetch::FetchError;
+use crate::cosmos::graph::svg::SvgError;
 use crate::cosmos::inventory::InventoryError;
 use crate::cosmos::node_id::NodeKeyError;
 use crate::cosmos::peers::PlanErrors;
@@ -13,6 +14,7 @@ use crate::input::printable::printable;
 use crate::output::lock::LockError;
 use crate::output::template::TemplateError;
 use crate::output::tree::TreeError;
+use crate::probe::ProbeError;
 use crate::stellar::StellarError;
 
 /// What a command failed with. Opaque outside the crate: only the message and
@@ -63,6 +65,10 @@ pub(crate) enum Kind {
     Lock(#[from] LockError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Svg(#[from] SvgError),
+    #[error(transparent)]
+    Probe(#[from] ProbeError),
     #[error("{0}")]
     Usage(String),
     #[error("writing output: {0}")]
@@ -106,5 +112,7 @@ from_stage!(
     FetchError,
     LockError,
     RegistryError,
+    SvgError,
+    ProbeError,
     std::io::Error,
 );

@@ -8,9 +8,11 @@ mod apply;
 mod check;
 mod error;
 mod fetch;
+mod graph;
 mod node_id;
 mod plan;
 mod port;
+mod probe;
 mod publish;
 mod render;
 mod resolve;
@@ -37,6 +39,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
         Command::Verify(target) => verify::run(&target, color, out),
         Command::Apply(args) => apply::run(args, color, out),
         Command::Fetch(args) => fetch::run(&args, out),
+        Command::Graph(args) => graph::run(&args, out),
+        Command::Probe(args) => probe::run(&args, color, out),
         Command::Publish(args) => publish::run(&args, out),
     }
 }

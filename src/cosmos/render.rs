@@ -10,6 +10,8 @@ use serde::Serialize;
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 
+use crate::cosmos::alerts;
+use crate::cosmos::allowlist::{self, Neighbours};
 use crate::cosmos::inventory::{EndpointSource, Inventory};
 use crate::cosmos::peers::{Member, Plan, Role, View};
 use crate::cosmos::registry::chain_registry;
@@ -24,6 +26,10 @@ pub(crate) enum RenderError {
     Tree(#[from] TreeError),
     #[error("rendered {path} fails verification: {message}")]
     Verify { path: String, message: String },
+    #[error(transparent)]
+    Alerts(#[from] crate::cosmos::alerts::SelectorClash),
+    #[error(transparent)]
+    Allowlist(#[from] crate::cosmos::allowlist::AllowlistError),
     #[error("--self {0}: no validator of that name in the inventory (known: {1})")]
     UnknownValidator(String, String),
 }
@@ -143,6 +149,13 @@ struct NodeIndex<'a> {
 struct ValidatorIndex<'a> {
     validator: BTreeMap<&'a str, &'a str>,
     consumers: Vec<&'a str>,
+    /// `prometheus-rule.yaml` sits beside the index (with `monitoring:`).
+    prometheus_rule: bool,
+}
+
+#[derive(Serialize)]
+struct RuleContext<'a> {
+    rules: &'a alerts::RuleFile,
 }
 
 pub(crate) fn render(
@@ -169,6 +182,13 @@ pub(crate) fn render(
         .collect();
     let mut node_dirs: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
     let mut peer_values: (Option<&str>, BTreeMap<String, Value>) = (None, BTreeMap::new());
+    let mut neighbours: Option<Neighbours<'_>> = None;
+    // Rules are planned over every validator's nodes, so a selector that cannot tell two nodes
+    // apart is refused whether or not `--self` limits what is written.
+    let mut rule_files = match &inventory.monitoring {
+        Some(m) => alerts::rule_files(&m.value, &plan.views(None).collect::<Vec<_>>())?,
+        None => BTreeMap::new(),
+    };
     for view in plan.views(only) {
         let cp = view.consumer;
         if peer_values.0 != Some(cp.consumer_id.as_str()) {
@@ -180,6 +200,7 @@ pub(crate) fn render(
                     .map(|m| (m.label(), peer_value(m)))
                     .collect(),
             );
+            neighbours = inventory.allowlist.as_ref().map(|_| Neighbours::of(cp));
         }
         let dir = view.dir.clone();
         let base = context(&view, &peer_values.1);
@@ -188,7 +209,34 @@ pub(crate) fn render(
         // The node's whole [p2p] fragment decides its rollout: any change to it, and only to it,
         // changes the pod template.
         let sha = hex::encode(Sha256::digest(p2p.as_bytes()));
-        let ctx = minijinja::context! { peers_sha256 => sha, ..base };
+        let node_allowlist = match (&inventory.allowlist, &neighbours) {
+            (Some(a), Some(n)) => allowlist::node_allowlist(&a.value, plan, n, &view)?,
+            _ => None,
+        };
+        let ctx = minijinja::context! {
+            peers_sha256 => sha,
+            network_policy => node_allowlist.is_some(),
+            ..base
+        };
+        if let Some(al) = &node_allowlist {
+            let al_ctx = minijinja::context! { allowlist => Value::from(Serde(al)), ..ctx.clone() };
+            let policy = templates.render("cosmos/network-policy.yaml", &al_ctx)?;
+            let path = format!("{dir}/network-policy.yaml");
+            allowlist::verify_network_policy(&policy, al).map_err(|message| {
+                RenderError::Verify {
+                    path: path.clone(),
+                    message,
+                }
+            })?;
+            tree.insert(path, policy.into_bytes())?;
+            let nft = templates.render("cosmos/allowlist.nft", &al_ctx)?;
+            let path = format!("{dir}/allowlist.nft");
+            allowlist::verify_nft(&nft, al).map_err(|message| RenderError::Verify {
+                path: path.clone(),
+                message,
+            })?;
+            tree.insert(path, nft.into_bytes())?;
+        }
         let peers = templates.render("cosmos/peers.yaml", &ctx)?;
         verify_configmap(&format!("{dir}/peers.yaml"), &peers, &view)?;
         let kustomization = templates.render("cosmos/kustomization.yaml", &ctx)?;
@@ -246,9 +294,20 @@ pub(crate) fn render(
     for (validator, mut consumers) in per_validator {
         consumers.sort_unstable();
         consumers.dedup();
+        let rules = rule_files.remove(validator);
+        if let Some(rules) = &rules {
+            let text = templates.render("cosmos/prometheus-rule.yaml", &RuleContext { rules })?;
+            let path = format!("{validator}/prometheus-rule.yaml");
+            alerts::verify(&text, rules).map_err(|message| RenderError::Verify {
+                path: path.clone(),
+                message,
+            })?;
+            tree.insert(path, text.into_bytes())?;
+        }
         let index = ValidatorIndex {
             validator: BTreeMap::from([("name", validator)]),
             consumers,
+            prometheus_rule: rules.is_some(),
         };
         let text = templates.render("cosmos/validator-kustomization.yaml", &index)?;
         let path = format!("{validator}/kustomization.yaml");

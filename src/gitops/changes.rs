@@ -108,6 +108,9 @@ pub(crate) struct Changes {
     /// Threshold violations ([`Changes::threshold_violations`]) the reports list, so a reviewer
     /// sees before apply what would need `--force`. Set by the caller, which knows the threshold.
     pub(crate) needs_force: Vec<String>,
+    /// Per consumer directory with peer changes, the plan's nodes by label (`validator` or
+    /// `validator/node`): the node IDs the change diagram tells nodes apart by.
+    pub(crate) node_ids: BTreeMap<String, BTreeMap<String, NodeId>>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -243,6 +246,13 @@ pub(crate) fn compare(
 
     if let Some(plan) = plan {
         changes.peers = peer_changes(&changes.files, plan);
+        for cp in &plan.consumers {
+            if changes.peers.iter().any(|p| p.slug == cp.slug) {
+                let ids = cp.members.iter().chain(&cp.private);
+                let ids = ids.map(|m| (m.label(), m.node_id.clone())).collect();
+                changes.node_ids.insert(cp.slug.clone(), ids);
+            }
+        }
     }
     changes.zones = zone_changes(&changes.files);
     changes.restarts = changes

@@ -4,7 +4,7 @@
 //! `\r`, `\t`.
 
 /// The bidirectional formatting characters (Unicode TR9): embeddings, overrides, isolates, marks.
-fn is_bidi_control(c: char) -> bool {
+pub(crate) fn is_bidi_control(c: char) -> bool {
     matches!(
         c,
         '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'

@@ -81,6 +81,12 @@ pub(crate) fn parse_multiple<T: DeserializeOwned>(
 fn located(path: &Path, text: &str, e: &serde_saphyr::Error) -> YamlError {
     let message = e.without_snippet().to_string();
     let message = strip_location_suffix(&message);
+    // The library's wording names its own functions; say what the file needs instead.
+    let message = if message.starts_with("multiple YAML documents detected") {
+        "a second YAML document starts here (after `---`); this file must hold one document: merge them, or split them into files given with one -i each".to_owned()
+    } else {
+        message
+    };
     match e.location() {
         Some(loc) if loc.line() > 0 => {
             let source = usize::try_from(loc.line() - 1)

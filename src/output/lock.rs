@@ -19,6 +19,10 @@ pub(crate) enum LockError {
         "another peergen run holds the lock on {dir} (waited {waited}s; PEERGEN_LOCK_WAIT sets how long); nothing was changed"
     )]
     Busy { dir: PathBuf, waited: u64 },
+    #[error(
+        "{path} exists and is not a directory: the output is a tree of files in a directory (created when missing)"
+    )]
+    NotADirectory { path: PathBuf },
     #[error("{dir}: cannot lock: {source}")]
     Io {
         dir: PathBuf,
@@ -44,6 +48,11 @@ impl DirLock {
     /// For a run that writes `path`, which may not exist yet: the nearest existing directory on
     /// the way to it is locked, so nothing is created before the run knows it may write.
     pub(crate) fn exclusive_for(path: &Path) -> Result<DirLock, LockError> {
+        if path.exists() && !path.is_dir() {
+            return Err(LockError::NotADirectory {
+                path: path.to_path_buf(),
+            });
+        }
         let mut dir = path;
         while !dir.exists() {
             match dir.parent() {

@@ -12,7 +12,7 @@ use minijinja::{
 use crate::output::escape;
 
 /// Built-in templates, by name. The name's extension picks the escaping: `.yaml` YAML, `.toml`/`.cfg`
-/// TOML.
+/// TOML, `.nft` nftables tokens only.
 const BUILTIN: &[(&str, &str)] = &[
     (
         "cosmos/peers.yaml",
@@ -41,6 +41,18 @@ const BUILTIN: &[(&str, &str)] = &[
     (
         "cosmos/validator-kustomization.yaml",
         include_str!("../../templates/cosmos/validator-kustomization.yaml.j2"),
+    ),
+    (
+        "cosmos/prometheus-rule.yaml",
+        include_str!("../../templates/cosmos/prometheus-rule.yaml.j2"),
+    ),
+    (
+        "cosmos/network-policy.yaml",
+        include_str!("../../templates/cosmos/network-policy.yaml.j2"),
+    ),
+    (
+        "cosmos/allowlist.nft",
+        include_str!("../../templates/cosmos/allowlist.nft.j2"),
     ),
     (
         "stellar/stellar-core.cfg",
@@ -80,6 +92,7 @@ fn escape_mode(name: &str) -> AutoEscape {
     match name.rsplit('.').next() {
         Some("yaml" | "yml") => AutoEscape::Custom("yaml".into()),
         Some("toml" | "cfg") => AutoEscape::Custom("toml".into()),
+        Some("nft") => AutoEscape::Custom("nft".into()),
         _ => AutoEscape::None,
     }
 }
@@ -94,9 +107,14 @@ fn scalar_text(value: &Value, mode: &str) -> Result<String, Error> {
             let s = value.as_str().unwrap_or_default();
             Ok(match mode {
                 "yaml" => escape::yaml_string(s),
+                "nft" => escape::nft_token(s).map_err(format_error)?.to_owned(),
                 _ => escape::toml_string(s),
             })
         }
+        ValueKind::Bool | ValueKind::Seq if mode == "nft" => Err(format_error(format!(
+            "a {} value cannot be printed into an nftables file",
+            value.kind()
+        ))),
         ValueKind::Bool => Ok(if value.is_true() { "true" } else { "false" }.to_owned()),
         ValueKind::Number => Ok(value.to_string()),
         ValueKind::Seq => {

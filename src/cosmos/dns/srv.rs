@@ -10,7 +10,7 @@ use hickory_proto::rr::{Name, RData, RecordType};
 
 use crate::cosmos::dns::owners::{OwnerCollisions, SrvInstance, check_owner_collisions};
 use crate::cosmos::inventory::Inventory;
-use crate::cosmos::peers::{self, DnsLookup, Plan, PlanErrors, PortSource};
+use crate::cosmos::peers::{self, DnsLookup, Plan, PlanErrors, PortSource, Role};
 use crate::cosmos::state::{ProviderState, ResolvedEndpoint};
 use crate::input::address::Host;
 
@@ -26,6 +26,10 @@ pub(crate) enum SrvError {
         query: String,
         problem: String,
     },
+    #[error(
+        "allowlist: host {host}: {problem}; every planned peer needs a locked address (or give its endpoint as an IP address)"
+    )]
+    Address { host: String, problem: String },
     #[error(transparent)]
     OwnerCollision(#[from] OwnerCollisions),
     #[error("{path}: no nameserver line; pass --nameserver HOST:PORT")]
@@ -105,12 +109,15 @@ pub(crate) fn resolve_endpoints(
         resolved.push(ResolvedEndpoint {
             validator: l.validator,
             consumer_id: l.consumer_id,
+            node: l.node,
             query: l.query,
             host: Host::Name(host),
             port,
         });
     }
-    resolved.sort_by(|a, b| (&a.validator, &a.consumer_id).cmp(&(&b.validator, &b.consumer_id)));
+    resolved.sort_by(|a, b| {
+        (&a.validator, &a.consumer_id, &a.node).cmp(&(&b.validator, &b.consumer_id, &b.node))
+    });
     Ok(resolved)
 }
 
@@ -119,23 +126,39 @@ pub(crate) fn resolve_endpoints(
 /// `consumer_template`, or the consumer went inactive). Left silent, a stale entry would look
 /// like a live peer to whoever reviews the snapshot; `resolve` or `fetch` rewrites the list.
 pub(crate) fn unused_resolved(plan: &Plan, state: &ProviderState) -> Vec<String> {
-    let used: std::collections::BTreeSet<(&str, &str)> = plan
+    let used: std::collections::BTreeSet<(&str, &str, Option<&str>)> = plan
         .consumers
         .iter()
         .flat_map(|cp| {
             cp.members
                 .iter()
                 .filter(|m| matches!(m.port_source, PortSource::Resolved { .. }))
-                .map(|m| (m.validator.as_str(), cp.consumer_id.as_str()))
+                .map(|m| {
+                    let sentry = match &m.role {
+                        Role::Sentry(name) => Some(name.as_str()),
+                        Role::Public | Role::Validator => None,
+                    };
+                    (m.validator.as_str(), cp.consumer_id.as_str(), sentry)
+                })
         })
         .collect();
     state
         .resolved_endpoints
         .iter()
-        .filter(|r| !used.contains(&(r.validator.as_str(), r.consumer_id.as_str())))
+        .filter(|r| {
+            !used.contains(&(
+                r.validator.as_str(),
+                r.consumer_id.as_str(),
+                r.node.as_deref(),
+            ))
+        })
         .map(|r| {
+            let node = r
+                .node
+                .as_ref()
+                .map_or_else(String::new, |n| format!(", sentry {n}"));
             format!(
-                "the snapshot's resolved_endpoints entry for validator {}, consumer {} (SRV {} -> {}:{}) is used by no validator and consumer any more; `peergen resolve` drops it",
+                "the snapshot's resolved_endpoints entry for validator {}{node}, consumer {} (SRV {} -> {}:{}) is used by no validator and consumer any more; `peergen resolve` drops it",
                 r.validator, r.consumer_id, r.query, r.host, r.port
             )
         })
@@ -154,28 +177,26 @@ fn lookup_error(l: &DnsLookup, problem: String) -> SrvError {
 
 /// One SRV lookup: the [`preferred`] answer as a validated host and port.
 pub(crate) fn lookup(query: &str, config: &ResolverConfig) -> Result<(String, u16), String> {
-    let name = Name::from_ascii(format!("{query}.")).map_err(|e| format!("not a DNS name: {e}"))?;
-    let mut request = Message::query();
-    request.metadata.recursion_desired = true;
-    request.add_query(Query::query(name, RecordType::SRV));
-    let bytes = request
-        .to_vec()
-        .map_err(|e| format!("cannot encode query: {e}"))?;
-    let id = request.metadata.id;
-    let mut response = exchange_udp(&bytes, id, config)?;
-    if response.metadata.truncation {
-        response = exchange_tcp(&bytes, id, config)?;
+    let response = ask(query, RecordType::SRV, config)?;
+    let answers: Vec<_> = response
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::SRV(srv) => Some((srv.priority, srv.weight, srv.target.to_ascii(), srv.port)),
+            _ => None,
+        })
+        .collect();
+    let count = answers.len();
+    let (target, port) =
+        preferred(answers).ok_or_else(|| "the name exists but has no SRV record".to_owned())?;
+    if count > 1 {
+        // One node ID cannot stand for several nodes: the other answers are another operator's
+        // further public nodes, which need their own IDs (as sentries with `endpoint_source: dns`).
+        tracing::warn!(
+            "SRV {query} has {count} answers; peergen keeps the preferred one ({}:{port}) for this node's one node ID. If they are separate public nodes, describe them as sentries, each with its node ID and `endpoint_source: dns` (docs/dns.md)",
+            target.trim_end_matches('.')
+        );
     }
-    match response.metadata.response_code {
-        ResponseCode::NoError => {}
-        ResponseCode::NXDomain => return Err("no such name (NXDOMAIN)".to_owned()),
-        code => return Err(format!("the nameserver answered {code}")),
-    }
-    let (target, port) = preferred(response.answers.iter().filter_map(|r| match &r.data {
-        RData::SRV(srv) => Some((srv.priority, srv.weight, srv.target.to_ascii(), srv.port)),
-        _ => None,
-    }))
-    .ok_or_else(|| "the name exists but has no SRV record".to_owned())?;
     if target == "." {
         return Err(
             "the SRV target is `.`: the service is decidedly not available there".to_owned(),
@@ -188,6 +209,32 @@ pub(crate) fn lookup(query: &str, config: &ResolverConfig) -> Result<(String, u1
         Ok(Host::Name(host)) => Ok((host, port)),
         Ok(Host::Ip(_)) => Err(format!("SRV target {target} is not a host name")),
         Err(e) => Err(format!("SRV target: {e}")),
+    }
+}
+
+/// One question to the configured server (UDP, then TCP when truncated): the answer of a NOERROR
+/// response, an error naming NXDOMAIN or any other response code.
+pub(crate) fn ask(
+    query: &str,
+    record_type: RecordType,
+    config: &ResolverConfig,
+) -> Result<Message, String> {
+    let name = Name::from_ascii(format!("{query}.")).map_err(|e| format!("not a DNS name: {e}"))?;
+    let mut request = Message::query();
+    request.metadata.recursion_desired = true;
+    request.add_query(Query::query(name, record_type));
+    let bytes = request
+        .to_vec()
+        .map_err(|e| format!("cannot encode query: {e}"))?;
+    let id = request.metadata.id;
+    let mut response = exchange_udp(&bytes, id, config)?;
+    if response.metadata.truncation {
+        response = exchange_tcp(&bytes, id, config)?;
+    }
+    match response.metadata.response_code {
+        ResponseCode::NoError => Ok(response),
+        ResponseCode::NXDomain => Err("no such name (NXDOMAIN)".to_owned()),
+        code => Err(format!("the nameserver answered {code}")),
     }
 }
 

@@ -9,8 +9,9 @@ use super::serial::{DateError, next_serial};
 use super::text::{ParsedZone, lint, parse};
 use crate::cosmos::dns::owners::{OwnerCollisions, SrvInstance, check_owner_collisions};
 use crate::cosmos::inventory::dns::{DnsSettings, ZoneSettings};
+use crate::cosmos::inventory::roles::SentryEndpoint;
 use crate::cosmos::inventory::{EndpointSource, Inventory};
-use crate::cosmos::peers::Plan;
+use crate::cosmos::peers::{Plan, Role};
 use crate::input::address::Host;
 use crate::output::tree::Baseline;
 
@@ -129,7 +130,9 @@ fn srv_instances<'a>(
                 validator: m.validator.clone(),
                 consumer_id: cp.consumer_id.clone(),
                 chain_id: cp.chain_id.clone(),
-                name: dns.srv_query(&zone.name, &m.validator, &cp.slug).ok()?,
+                name: dns
+                    .srv_query(&zone.name, &m.validator, &cp.slug, None)
+                    .ok()?,
             })
         })
     })
@@ -176,20 +179,40 @@ fn blocks(
         owner: "@".into(),
         records: zone.ns.iter().map(|n| ("NS", n.fqdn())).collect(),
     };
-    let mut srv: BTreeMap<(String, usize), Block> = BTreeMap::new();
+    // Keyed by validator, consumer and node: the validator's owner (every public node) sorts
+    // before the per-sentry owners.
+    let mut srv: BTreeMap<(String, usize, Option<String>), Block> = BTreeMap::new();
     for (ci, cp) in plan.consumers.iter().enumerate() {
         for m in &cp.members {
             let Some(v) = inventory.validators.get(&m.validator) else {
                 continue;
             };
-            // DNS-sourced validators publish their own records; every other public node (a
-            // validator's only node, or each sentry) gets one SRV record under its validator's owner.
-            if matches!(v.endpoint, EndpointSource::Dns(_))
-                || inventory.zone_for(v).is_none_or(|z| z.name != zone.name)
-            {
+            // DNS-sourced nodes publish their own records; every other public node (a validator's
+            // only node, or each sentry) gets one SRV record under its validator's owner, and a
+            // sentry one more under its own owner, which a DNS-sourced sentry looks up.
+            let rank = match (&v.endpoint, &m.role) {
+                (EndpointSource::Dns(_), _) => continue,
+                (EndpointSource::Sentries { sentries, .. }, Role::Sentry(name)) => {
+                    match sentries.iter().find(|s| &s.name == name) {
+                        Some(s) if !matches!(s.endpoint, SentryEndpoint::Dns(_)) => s.srv,
+                        _ => continue,
+                    }
+                }
+                _ => v.srv,
+            };
+            if inventory.zone_for(v).is_none_or(|z| z.name != zone.name) {
                 continue;
             }
-            let owner = match dns.srv_owner(&v.name, &cp.slug) {
+            let owners = match &m.role {
+                Role::Sentry(node) => dns.srv_owner(&v.name, &cp.slug).and_then(|o| {
+                    Ok(vec![
+                        (None, o),
+                        (Some(node.clone()), dns.node_owner(node, &v.name, &cp.slug)?),
+                    ])
+                }),
+                _ => dns.srv_owner(&v.name, &cp.slug).map(|o| vec![(None, o)]),
+            };
+            let owners = match owners {
                 Ok(o) => o,
                 Err(e) => {
                     problems.push(format!(
@@ -209,13 +232,21 @@ fn blocks(
                     continue;
                 }
             };
-            srv.entry((v.name.clone(), ci))
-                .or_insert(Block {
-                    owner,
-                    records: Vec::new(),
-                })
-                .records
-                .push(("SRV", format!("0 0 {} {target}", m.endpoint.port)));
+            for (node, owner) in owners {
+                srv.entry((v.name.clone(), ci, node))
+                    .or_insert(Block {
+                        owner,
+                        records: Vec::new(),
+                    })
+                    .records
+                    .push((
+                        "SRV",
+                        format!(
+                            "{} {} {} {target}",
+                            rank.priority, rank.weight, m.endpoint.port
+                        ),
+                    ));
+            }
         }
     }
     let mut hosts: BTreeMap<String, Block> = BTreeMap::new();

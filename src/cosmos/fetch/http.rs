@@ -316,14 +316,37 @@ impl Client {
             .get("location")
             .and_then(|l| l.to_str().ok())
             .map(redact);
-        let body = match response
+        let encoding = response
+            .headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok())
+            .map(printable);
+        let bytes = match response
             .body_mut()
             .with_config()
             .limit(BODY_LIMIT)
-            .read_to_string()
+            .read_to_vec()
         {
             Ok(b) => b,
             Err(e) => return classify_transport(url, e),
+        };
+        // A body that is not UTF-8 (gzip sent although peergen asks for none, or a binary answer)
+        // is the server speaking another protocol: asking again gets the same bytes.
+        let body = match String::from_utf8(bytes) {
+            Ok(b) => b,
+            Err(_) => {
+                return Attempt::Fail(RestError::Decode {
+                    url: url.to_owned(),
+                    message: match encoding {
+                        Some(e) => format!(
+                            "HTTP {status}: the body is {e}-encoded; peergen asks for no content encoding and reads plain JSON, so the server or a proxy in between ignores Accept-Encoding"
+                        ),
+                        None => format!(
+                            "HTTP {status}: the body is not UTF-8 text, so not a JSON answer"
+                        ),
+                    },
+                });
+            }
         };
         match status {
             200..=299 => Attempt::Done(body),

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::cosmos::dns::addresses;
 use crate::cosmos::dns::srv::{self, SrvError};
 use crate::cosmos::fetch::http::{Auth, Client, ClientConfig, RestError, RetryPolicy};
 use crate::cosmos::inventory::{EndpointSource, Inventory, ProviderAuth};
@@ -245,6 +246,7 @@ pub(crate) fn fetch(request: &FetchRequest, inventory: &Inventory) -> Result<Fet
             }
         }
     }
+    crate::cosmos::state::names::assign(&mut new, previous.as_ref());
     // Registry entries are read after the provider (the snapshot's consumers decide which keys are
     // used), in one range read at one revision, and before DNS so a failure costs no lookups.
     let registry_sourced = inventory
@@ -291,13 +293,16 @@ pub(crate) fn fetch(request: &FetchRequest, inventory: &Inventory) -> Result<Fet
     }
     // Consumer endpoints published in DNS are resolved only after every provider query succeeded
     // (the selected sets decide which names to ask for) and before anything is compared or written.
-    if inventory
-        .validators
-        .values()
-        .any(|v| matches!(v.endpoint, EndpointSource::Dns(_)))
-    {
+    if inventory.discovers_in_dns() {
         let config = srv::ResolverConfig::new(request.nameserver, request.dns_timeout)?;
         new.resolved_endpoints = srv::resolve_endpoints(inventory, &new, &config)?;
+    }
+    // An allowlist admits addresses, never names: the planned host names are resolved now, once
+    // the endpoints are known, and locked into the snapshot for review.
+    if inventory.allowlist.is_some() {
+        let config = srv::ResolverConfig::new(request.nameserver, request.dns_timeout)?;
+        let plan = crate::cosmos::peers::plan(inventory, &new)?;
+        new.resolved_addresses = addresses::resolve_addresses(&plan, &config)?;
     }
     new.normalise();
     if registry_sourced || chain_registry_sourced {

@@ -96,6 +96,7 @@ pub(super) fn fetch_state(
         resolved_endpoints: Vec::new(),
         registry: None,
         chain_registry: Vec::new(),
+        resolved_addresses: Vec::new(),
     })
 }
 
@@ -501,6 +502,7 @@ fn fetch_consumer(
     let mut consumer = Consumer {
         consumer_id: listed.consumer_id.clone(),
         chain_id: listed.chain_id.clone(),
+        name: None,
         phase: listed.phase,
         top_n: listed.top_n,
         validators: Vec::new(),

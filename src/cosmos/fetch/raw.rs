@@ -12,6 +12,8 @@ pub(super) enum Num {
     Text(String),
     Unsigned(u64),
     Signed(i64),
+    /// JSON numbers beyond 64 bits arrive as floats; kept so the field's check names them.
+    Float(f64),
 }
 
 impl Num {
@@ -20,6 +22,7 @@ impl Num {
             Num::Text(s) => s.clone(),
             Num::Unsigned(n) => n.to_string(),
             Num::Signed(n) => n.to_string(),
+            Num::Float(n) => n.to_string(),
         }
     }
 }

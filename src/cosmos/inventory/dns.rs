@@ -265,14 +265,36 @@ impl DnsSettings {
         ))
     }
 
-    /// The absolute SRV name to query (without trailing dot).
+    /// `_service._proto.<node>.<validator>-<slug>`: the owner of one named public node (a sentry)
+    /// alone, so a DNS-sourced sentry resolves to exactly its own record.
+    pub(crate) fn node_owner(
+        &self,
+        node: &str,
+        validator: &str,
+        slug: &str,
+    ) -> Result<String, String> {
+        Ok(format!(
+            "_{}._{}.{node}.{}",
+            self.service.as_str(),
+            self.protocol.as_str(),
+            Self::instance_label(validator, slug)?
+        ))
+    }
+
+    /// The absolute SRV name to query (without trailing dot): the validator's owner, or the
+    /// owner of its public node `node`.
     pub(crate) fn srv_query(
         &self,
         zone: &DnsName,
         validator: &str,
         slug: &str,
+        node: Option<&str>,
     ) -> Result<String, String> {
-        let name = format!("{}.{}", self.srv_owner(validator, slug)?, zone);
+        let owner = match node {
+            Some(node) => self.node_owner(node, validator, slug)?,
+            None => self.srv_owner(validator, slug)?,
+        };
+        let name = format!("{owner}.{zone}");
         if name.len() > 253 {
             return Err(format!("{name:?} is longer than 253 octets"));
         }

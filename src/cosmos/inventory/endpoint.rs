@@ -34,6 +34,11 @@ impl PortRange {
         let (a, b) = text
             .split_once('-')
             .ok_or_else(|| format!("{text:?} is not a port range FIRST-LAST"))?;
+        if a.trim().is_empty() {
+            return Err(format!(
+                "{text:?} is neither a port nor a range: ports are numbers from 1 to 65535 (a range is FIRST-LAST)"
+            ));
+        }
         let first = address::parse_port(a.trim()).map_err(|e| e.to_string())?;
         let last = address::parse_port(b.trim()).map_err(|e| e.to_string())?;
         if first > last {
@@ -196,6 +201,51 @@ fn parse_host_pieces(text: &str) -> Result<Vec<Piece>, String> {
         return Err("the host is empty".to_owned());
     }
     Ok(pieces)
+}
+
+/// `rpc_template`: where a validator's own node answers CometBFT RPC, a host template like
+/// `consumer_template` with a port of its own (fixed, or a `{FIRST-LAST}` range spread over
+/// consumers): the consumer's P2P port strategy does not apply to RPC.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RpcTemplate {
+    template: EndpointTemplate,
+    port: RpcPort,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RpcPort {
+    Fixed(u16),
+    Range(PortRange),
+}
+
+impl RpcTemplate {
+    pub(crate) fn parse(text: &str) -> Result<RpcTemplate, String> {
+        let template = EndpointTemplate::parse(text)?;
+        let port = match template.port {
+            TemplatePort::Fixed(p) => RpcPort::Fixed(p),
+            TemplatePort::Range(r) => RpcPort::Range(r),
+            TemplatePort::Consumer => {
+                return Err(format!(
+                    "{:?} has no RPC port; write it, e.g. `alice-{{{{chain_id}}}}.internal:26657`",
+                    template.as_str()
+                ));
+            }
+        };
+        Ok(RpcTemplate { template, port })
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        self.template.as_str()
+    }
+
+    /// The RPC address on one consumer.
+    pub(crate) fn expand(&self, vars: &Vars<'_>) -> Result<Endpoint, AddressError> {
+        let port = match self.port {
+            RpcPort::Fixed(p) => p,
+            RpcPort::Range(r) => crate::cosmos::peers::port::range_port(r, vars.consumer_id),
+        };
+        self.template.expand(vars, port)
+    }
 }
 
 #[cfg(test)]

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use super::dns::{DnsName, DnsSettings};
 use super::endpoint::{EndpointTemplate, TemplatePort};
+use super::monitoring::{Allowlist, Monitoring};
 use super::registry::ChainRegistrySettings;
-use super::roles::{NodeIds, Sentry, default_node_id};
+use super::roles::{NodeIds, Sentry, SentryEndpoint, SrvRank, default_node_id};
 use super::settings::SettingsLayer;
 use super::{
     EndpointSource, Field, Inventory, InventoryError, ProviderAuth, ProviderSettings,
@@ -27,6 +28,7 @@ pub(super) struct PartialValidator {
     pub(super) moniker: Field<String>,
     pub(super) provider_endpoint: Field<Endpoint>,
     pub(super) consumer_template: Field<EndpointTemplate>,
+    pub(super) rpc_template: Field<super::endpoint::RpcTemplate>,
     pub(super) node_id: Field<NodeId>,
     pub(super) node_ids: BTreeMap<String, Located<NodeId>>,
     pub(super) node_key_file: Field<NodeId>,
@@ -36,6 +38,7 @@ pub(super) struct PartialValidator {
     pub(super) dns_zone: Field<DnsName>,
     pub(super) private_endpoint: Field<EndpointTemplate>,
     pub(super) sentries: Field<Vec<Sentry>>,
+    pub(super) srv: Field<SrvRank>,
 }
 
 pub(super) struct Partial {
@@ -50,17 +53,32 @@ pub(super) struct Partial {
     pub(super) consumers: BTreeMap<String, Located<SettingsLayer>>,
     pub(super) validators: BTreeMap<String, PartialValidator>,
     pub(super) dns: Option<Located<DnsSettings>>,
+    pub(super) monitoring: Option<Located<Monitoring>>,
+    pub(super) allowlist: Option<Located<Allowlist>>,
     pub(super) registry: Option<Located<RegistrySettings>>,
     pub(super) chain_registry: Option<Located<ChainRegistrySettings>>,
 }
 
-/// `endpoint_source:` as written.
+/// `endpoint_source:` as written, on a validator or a sentry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum SourceKind {
     Template,
     Dns,
     Registry,
     ChainRegistry,
+}
+
+impl SourceKind {
+    /// The one vocabulary of `endpoint_source:`, `None` for a word outside it.
+    pub(super) fn parse(word: &str) -> Option<Self> {
+        match word {
+            "template" => Some(Self::Template),
+            "dns" => Some(Self::Dns),
+            "registry" => Some(Self::Registry),
+            "chain-registry" => Some(Self::ChainRegistry),
+            _ => None,
+        }
+    }
 }
 
 fn take<T>(field: &str, a: Field<T>, b: Field<T>) -> Result<Field<T>, InventoryError> {
@@ -113,6 +131,8 @@ pub(super) fn merge(mut a: Partial, b: Partial) -> Result<Partial, InventoryErro
     a.dns = take("dns", a.dns, b.dns)?;
     a.registry = take("registry", a.registry, b.registry)?;
     a.chain_registry = take("chain_registry", a.chain_registry, b.chain_registry)?;
+    a.monitoring = take("monitoring", a.monitoring, b.monitoring)?;
+    a.allowlist = take("allowlist", a.allowlist, b.allowlist)?;
     for (name, vb) in b.validators {
         let va = match a.validators.remove(&name) {
             None => vb,
@@ -136,6 +156,7 @@ pub(super) fn merge(mut a: Partial, b: Partial) -> Result<Partial, InventoryErro
                         va.consumer_template,
                         vb.consumer_template,
                     )?,
+                    rpc_template: take(&f("rpc_template"), va.rpc_template, vb.rpc_template)?,
                     node_id: take(&f("node_id"), va.node_id, vb.node_id)?,
                     node_ids: take_map(&f("node_ids"), va.node_ids, vb.node_ids)?,
                     node_key_file: take(&f("node_key_file"), va.node_key_file, vb.node_key_file)?,
@@ -157,6 +178,7 @@ pub(super) fn merge(mut a: Partial, b: Partial) -> Result<Partial, InventoryErro
                         vb.private_endpoint,
                     )?,
                     sentries: take(&f("sentries"), va.sentries, vb.sentries)?,
+                    srv: take(&f("srv"), va.srv, vb.srv)?,
                 }
             }
         };
@@ -177,6 +199,13 @@ pub(super) fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, I
             p.registry.as_ref().map(|r| &r.at),
             p.chain_registry.as_ref().map(|r| &r.at),
         )?;
+        if let (Some(srv), false) = (&v.srv, matches!(endpoint, EndpointSource::Template(_))) {
+            return Err(invalid(
+                &srv.at,
+                format!("validators.{name}.srv"),
+                "only applies to a validator whose one public node has a consumer_template: with sentries set `srv:` on each sentry; with `endpoint_source: dns` the validator publishes its own records",
+            ));
+        }
         let ids = NodeIds {
             node_id: v.node_id,
             node_ids: v.node_ids,
@@ -219,7 +248,9 @@ pub(super) fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, I
                 operator_address: v.operator_address.map(|o| o.value),
                 provider_endpoint: v.provider_endpoint.map(|e| e.value),
                 endpoint,
+                rpc: v.rpc_template,
                 dns_zone: v.dns_zone,
+                srv: v.srv.map(|s| s.value).unwrap_or_default(),
                 node_id,
                 node_ids,
                 ports: v.ports,
@@ -274,6 +305,8 @@ pub(super) fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, I
         dns: p.dns,
         registry: p.registry.map(|r| r.value),
         chain_registry: p.chain_registry.map(|r| r.value),
+        monitoring: p.monitoring,
+        allowlist: p.allowlist,
         warnings,
     })
 }
@@ -312,7 +345,7 @@ fn endpoint_source(
         }
     }
     if let Some(sentries) = &v.sentries {
-        return sentried(name, v, sentries);
+        return sentried(name, v, sentries, dns);
     }
     if let Some(p) = &v.private_endpoint {
         return Err(invalid(
@@ -451,8 +484,22 @@ fn sentried(
     name: &str,
     v: &PartialValidator,
     sentries: &Located<Vec<Sentry>>,
+    dns: Option<&Located<DnsSettings>>,
 ) -> Result<EndpointSource, InventoryError> {
     let f = |field: &str| format!("validators.{name}.{field}");
+    let has_zone = v.dns_zone.is_some() || dns.is_some_and(|d| d.value.default_zone.is_some());
+    for s in &sentries.value {
+        if let (SentryEndpoint::Dns(at), false) = (&s.endpoint, has_zone) {
+            return Err(invalid(
+                at,
+                format!("validators.{name}.sentries.{}.endpoint_source", s.name),
+                format!(
+                    "`dns` needs a zone to look in: set {} or dns.default_zone",
+                    f("dns_zone")
+                ),
+            ));
+        }
+    }
     if let Some(t) = &v.consumer_template {
         return Err(invalid(
             &t.at,
@@ -472,7 +519,7 @@ fn sentried(
             &src.at,
             f("endpoint_source"),
             format!(
-                "a validator with sentries (at {}) publishes its sentries, not its validator node; DNS-sourced sentries are not supported yet: give each sentry a consumer_template",
+                "a validator with sentries (at {}) publishes its sentries, not its validator node; to look the sentries up in DNS, set `endpoint_source: dns` on each sentry",
                 sentries.at
             ),
         ));
@@ -561,6 +608,55 @@ mod tests {
             "the first file names it"
         );
         assert_eq!(inv.files.len(), 2);
+    }
+
+    #[test]
+    fn a_sentry_takes_the_validators_endpoint_source_words() {
+        use crate::cosmos::inventory::{EndpointSource, roles::SentryEndpoint};
+        let inv = |source: &str| {
+            from_texts(&[(
+                Path::new("inv.yaml"),
+                format!(
+                    "dns:\n  default_zone: v.zone\n  zones:\n    v.zone:\n      hostmaster: h@v.zone\n      ns: [ns1.v.zone]\n\
+                     validators:\n  alice:\n    operator_address: cosmosvaloper19vfen9jn3uk3e6rrkt3pxansunujnlm40wpdvg\n\
+                     \x20   node_id: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n    private_endpoint: alice-validator.alice.svc:26656\n\
+                     \x20   sentries:\n      - name: s1\n        node_id: 1111111111111111111111111111111111111111\n{source}"
+                ),
+            )])
+        };
+        let sentry = |source: &str| match inv(source).unwrap().validators["alice"].endpoint.clone()
+        {
+            EndpointSource::Sentries { sentries, .. } => sentries[0].endpoint.clone(),
+            other => panic!("not sentried: {other:?}"),
+        };
+        assert!(matches!(
+            sentry(
+                "        consumer_template: s1-{{chain_id}}.example.com:26656\n        endpoint_source: template\n"
+            ),
+            SentryEndpoint::Template(_)
+        ));
+        assert!(matches!(
+            sentry("        endpoint_source: dns\n"),
+            SentryEndpoint::Dns(_)
+        ));
+        for word in ["registry", "chain-registry"] {
+            let e = inv(&format!("        endpoint_source: {word}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!(
+                    "set `endpoint_source: {word}` on validators.alice and remove `sentries:`"
+                )),
+                "{e}"
+            );
+        }
+        let e = inv("        endpoint_source: template\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`template` needs the sentry's consumer_template"),
+            "{e}"
+        );
     }
 
     #[test]

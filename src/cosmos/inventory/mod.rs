@@ -4,6 +4,7 @@
 pub(crate) mod dns;
 pub(crate) mod endpoint;
 mod merge;
+pub(crate) mod monitoring;
 mod parse;
 pub(crate) mod registry;
 pub(crate) mod roles;
@@ -94,8 +95,13 @@ pub(crate) struct Validator {
     pub(crate) moniker: String,
     pub(crate) provider_endpoint: Option<Endpoint>,
     pub(crate) endpoint: EndpointSource,
+    /// `rpc_template`: the CometBFT RPC of the validator's own node (its validator node when it
+    /// has sentries), which `probe` asks for `/status` and `/net_info`.
+    pub(crate) rpc: Field<endpoint::RpcTemplate>,
     /// `dns_zone:`; else `dns.default_zone` applies (see [`Inventory::zone_for`]).
     pub(crate) dns_zone: Option<Located<DnsName>>,
+    /// `srv:`: the SRV priority and weight of the validator's only public node.
+    pub(crate) srv: roles::SrvRank,
     pub(crate) node_id: Field<NodeId>,
     pub(crate) node_ids: BTreeMap<String, Located<NodeId>>,
     pub(crate) ports: Field<ValidatorPorts>,
@@ -137,6 +143,10 @@ pub(crate) struct Inventory {
     pub(crate) registry: Option<RegistrySettings>,
     /// The `chain_registry:` section: chain.json sources and the provider-name mapping.
     pub(crate) chain_registry: Option<ChainRegistrySettings>,
+    /// The `monitoring:` section: a PrometheusRule per validator (docs/monitoring.md).
+    pub(crate) monitoring: Option<Located<monitoring::Monitoring>>,
+    /// The `allowlist:` section: who may reach each public node's P2P port (docs/output.md).
+    pub(crate) allowlist: Option<Located<monitoring::Allowlist>>,
     pub(crate) warnings: Vec<String>,
 }
 
@@ -203,7 +213,13 @@ impl Inventory {
         }
         let builtin = NamePattern::builtin;
         let first = self.files.first().map(Origin::file);
+        let pattern_at = settings::PatternOrigins {
+            namespace: layer.namespace.as_ref().map(|n| n.at.clone()),
+            configmap: layer.configmap.as_ref().map(|n| n.at.clone()),
+            workload: layer.workload.as_ref().map(|n| n.at.clone()),
+        };
         Settings {
+            pattern_at,
             selection: layer
                 .selection
                 .map_or(Selection::ConsumerValidators, |s| s.value),
@@ -223,6 +239,19 @@ impl Inventory {
             exclude: layer.exclude,
             chain_registry: layer.chain_registry.is_some_and(|c| c.value),
         }
+    }
+
+    /// Whether any validator or sentry takes its endpoint from SRV discovery.
+    pub(crate) fn discovers_in_dns(&self) -> bool {
+        self.validators.values().any(|v| match &v.endpoint {
+            EndpointSource::Dns(_) => true,
+            EndpointSource::Sentries { sentries, .. } => sentries
+                .iter()
+                .any(|s| matches!(s.endpoint, roles::SentryEndpoint::Dns(_))),
+            EndpointSource::Template(_)
+            | EndpointSource::Registry(_)
+            | EndpointSource::ChainRegistry(_) => false,
+        })
     }
 
     /// The zone validator `v` belongs to: its `dns_zone`, else `dns.default_zone`.

@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 use super::dns::DnsName;
 use super::endpoint::{EndpointTemplate, PortRange};
 use super::merge::{Partial, PartialValidator, SourceKind};
-use super::roles::{RawSentry, parse_node_ids, parse_sentries};
+use super::roles::{RawSentry, RawSrv, parse_node_ids, parse_sentries, parse_srv};
 use super::settings::{
     NamePattern, PortStrategy, Selection, SettingsLayer, Topology, Workload, WorkloadKind,
     check_duration,
@@ -36,6 +36,8 @@ struct RawInventory {
     dns: Option<Spanned<crate::cosmos::inventory::dns::RawDns>>,
     registry: Option<Spanned<super::registry::RawRegistry>>,
     chain_registry: Option<Spanned<super::registry::RawChainRegistry>>,
+    monitoring: Option<Spanned<super::monitoring::RawMonitoring>>,
+    allowlist: Option<Spanned<super::monitoring::RawAllowlist>>,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +94,7 @@ struct RawValidator {
     moniker: Option<Spanned<String>>,
     provider_endpoint: Option<Spanned<String>>,
     consumer_template: Option<Spanned<String>>,
+    rpc_template: Option<Spanned<String>>,
     node_id: Option<Spanned<String>>,
     node_ids: Option<BTreeMap<String, Spanned<String>>>,
     node_key_file: Option<Spanned<String>>,
@@ -101,6 +104,7 @@ struct RawValidator {
     dns_zone: Option<Spanned<String>>,
     private_endpoint: Option<Spanned<String>>,
     sentries: Option<Spanned<Vec<Spanned<RawSentry>>>>,
+    srv: Option<Spanned<RawSrv>>,
 }
 
 /// The output directory of zone files, which no validator's directory may take.
@@ -250,6 +254,14 @@ pub(super) fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, Invent
         Some(r) => Some(super::registry::parse_chain_registry(file, &dir, r)?),
         None => None,
     };
+    let monitoring = raw
+        .monitoring
+        .map(|m| super::monitoring::parse_monitoring(file, m))
+        .transpose()?;
+    let allowlist = raw
+        .allowlist
+        .map(|a| super::monitoring::parse_allowlist(file, a))
+        .transpose()?;
     Ok(Partial {
         version,
         provider_chain_id: chain_id,
@@ -264,6 +276,8 @@ pub(super) fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, Invent
         dns,
         registry,
         chain_registry,
+        monitoring,
+        allowlist,
     })
 }
 
@@ -546,6 +560,7 @@ fn parse_validator(
         moniker: raw.moniker.map(|m| located(file, &m, m.value.clone())),
         provider_endpoint: None,
         consumer_template: None,
+        rpc_template: None,
         node_id: None,
         node_ids: BTreeMap::new(),
         node_key_file: None,
@@ -555,23 +570,26 @@ fn parse_validator(
         dns_zone: None,
         private_endpoint: None,
         sentries: None,
+        srv: None,
     };
+    if let Some(srv) = raw.srv {
+        let at = Origin::of(file, &srv);
+        v.srv = Some(Located {
+            value: parse_srv(file, &f, Some(srv))?,
+            at,
+        });
+    }
     if let Some(s) = raw.endpoint_source {
         let at = Origin::of(file, &s);
-        let kind = match s.value.as_str() {
-            "dns" => SourceKind::Dns,
-            "template" => SourceKind::Template,
-            "registry" => SourceKind::Registry,
-            "chain-registry" => SourceKind::ChainRegistry,
-            other => {
-                return Err(invalid(
-                    &at,
-                    f("endpoint_source"),
-                    format!(
-                        "{other:?} is not an endpoint source; expected `template` (consumer_template), `dns` (SRV records), `registry` (etcd) or `chain-registry` (chain.json peers; docs/registry.md)"
-                    ),
-                ));
-            }
+        let Some(kind) = SourceKind::parse(&s.value) else {
+            return Err(invalid(
+                &at,
+                f("endpoint_source"),
+                format!(
+                    "{:?} is not an endpoint source; expected `template` (consumer_template), `dns` (SRV records), `registry` (etcd) or `chain-registry` (chain.json peers; docs/registry.md)",
+                    s.value
+                ),
+            ));
         };
         v.endpoint_source = Some(Located { value: kind, at });
     }
@@ -604,6 +622,14 @@ fn parse_validator(
             .map_err(|m| invalid(&at, f("consumer_template"), m))?;
         v.consumer_template = Some(Located {
             value: template,
+            at,
+        });
+    }
+    if let Some(t) = raw.rpc_template {
+        let at = Origin::of(file, &t);
+        v.rpc_template = Some(Located {
+            value: super::endpoint::RpcTemplate::parse(&t.value)
+                .map_err(|m| invalid(&at, f("rpc_template"), m))?,
             at,
         });
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::endpoint::EndpointTemplate;
+use super::merge::SourceKind;
 use super::{Field, InventoryError, invalid};
 use crate::cosmos::node_id::NodeId;
 use crate::input::name::check_label;
@@ -23,9 +24,65 @@ pub(crate) const VALIDATOR_NODE: &str = "validator";
 pub(super) struct RawSentry {
     name: Spanned<String>,
     consumer_template: Option<Spanned<String>>,
+    endpoint_source: Option<Spanned<String>>,
     node_id: Option<Spanned<String>>,
     node_ids: Option<BTreeMap<String, Spanned<String>>>,
     node_key_file: Option<Spanned<String>>,
+    consumers: Option<Spanned<Vec<Spanned<String>>>>,
+    srv: Option<Spanned<RawSrv>>,
+}
+
+/// `srv:` of a public node: the priority and weight of its SRV record (RFC 2782).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSrv {
+    priority: Option<Spanned<i64>>,
+    weight: Option<Spanned<i64>>,
+}
+
+/// The priority and weight a public node's SRV record carries (both 0 unless set).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SrvRank {
+    pub(crate) priority: u16,
+    pub(crate) weight: u16,
+}
+
+/// `srv:` of the node whose fields `f` names.
+pub(super) fn parse_srv(
+    file: &Arc<Path>,
+    f: &dyn Fn(&str) -> String,
+    raw: Option<Spanned<RawSrv>>,
+) -> Result<SrvRank, InventoryError> {
+    let Some(raw) = raw else {
+        return Ok(SrvRank::default());
+    };
+    let field = |value: Option<Spanned<i64>>, name: &str| match value {
+        None => Ok(0),
+        Some(v) => u16::try_from(v.value).map_err(|_| {
+            invalid(
+                &Origin::of(file, &v),
+                f(&format!("srv.{name}")),
+                format!(
+                    "{} is out of range: an SRV {name} is a whole number from 0 to 65535",
+                    v.value
+                ),
+            )
+        }),
+    };
+    Ok(SrvRank {
+        priority: field(raw.value.priority, "priority")?,
+        weight: field(raw.value.weight, "weight")?,
+    })
+}
+
+/// Where a sentry's public endpoint comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum SentryEndpoint {
+    /// `consumer_template`, expanded per consumer.
+    Template(Located<EndpointTemplate>),
+    /// `endpoint_source: dns`: the sentry's own SRV owner, `_service._proto.<sentry>.<validator>-<slug>`,
+    /// resolved into the snapshot by `peergen resolve`.
+    Dns(Origin),
 }
 
 /// A public node in front of a validator node.
@@ -33,12 +90,24 @@ pub(super) struct RawSentry {
 pub(crate) struct Sentry {
     pub(crate) name: String,
     pub(crate) at: Origin,
-    pub(crate) template: Located<EndpointTemplate>,
+    pub(crate) endpoint: SentryEndpoint,
     pub(crate) node_id: Field<NodeId>,
     pub(crate) node_ids: BTreeMap<String, Located<NodeId>>,
+    /// `consumers:`: the consumer ids or chain ids this sentry serves; empty means every consumer.
+    pub(crate) consumers: Vec<Located<String>>,
+    pub(crate) srv: SrvRank,
 }
 
 impl Sentry {
+    /// Whether this sentry serves the consumer (`consumers:` names it, or is not set).
+    pub(crate) fn serves(&self, consumer_id: &str, chain_id: &str) -> bool {
+        self.consumers.is_empty()
+            || self
+                .consumers
+                .iter()
+                .any(|c| c.value == consumer_id || c.value == chain_id)
+    }
+
     /// The node ID this sentry uses on a consumer: per consumer id, then per chain id, then the default.
     pub(crate) fn node_id_for(&self, consumer_id: &str, chain_id: &str) -> Option<&NodeId> {
         node_id_for(&self.node_id, &self.node_ids, consumer_id, chain_id)
@@ -190,29 +259,105 @@ pub(super) fn parse_sentries(
                 ),
             ));
         }
-        let template = match s.consumer_template {
-            Some(t) => {
+        // `endpoint_source: template` beside a consumer_template says what the default says.
+        let source = s.endpoint_source.filter(|src| {
+            s.consumer_template.is_none()
+                || SourceKind::parse(&src.value) != Some(SourceKind::Template)
+        });
+        let endpoint = match (s.consumer_template, source) {
+            (Some(t), None) => {
                 let tat = Origin::of(file, &t);
                 let value = EndpointTemplate::parse(&t.value)
                     .map_err(|m| invalid(&tat, f("consumer_template"), m))?;
-                Located { value, at: tat }
+                SentryEndpoint::Template(Located { value, at: tat })
             }
-            None => {
+            (None, Some(src)) => {
+                let sat = Origin::of(file, &src);
+                match SourceKind::parse(&src.value) {
+                    Some(SourceKind::Dns) => SentryEndpoint::Dns(sat),
+                    Some(SourceKind::Template) => {
+                        return Err(invalid(
+                            &sat,
+                            f("endpoint_source"),
+                            "`template` needs the sentry's consumer_template, e.g. `sentry-a-{{chain-id}}.example.com:{{port}}` (a template is the default: `endpoint_source:` can then go)",
+                        ));
+                    }
+                    Some(SourceKind::Registry | SourceKind::ChainRegistry) => {
+                        return Err(invalid(
+                            &sat,
+                            f("endpoint_source"),
+                            format!(
+                                "`{}` applies to the whole validator: set `endpoint_source: {}` on validators.{name} and remove `sentries:`; its sentries are then the nodes its operator published (docs/registry.md)",
+                                src.value, src.value
+                            ),
+                        ));
+                    }
+                    None => {
+                        return Err(invalid(
+                            &sat,
+                            f("endpoint_source"),
+                            format!(
+                                "{:?} is not an endpoint source; valid on a sentry: dns (or give a consumer_template; `registry` and `chain-registry` are set on the validator)",
+                                src.value
+                            ),
+                        ));
+                    }
+                }
+            }
+            (Some(t), Some(src)) => {
+                return Err(invalid(
+                    &Origin::of(file, &src),
+                    f("endpoint_source"),
+                    format!(
+                        "conflicts with consumer_template at {}; keep one of them",
+                        Origin::of(file, &t)
+                    ),
+                ));
+            }
+            (None, None) => {
                 return Err(invalid(
                     &at,
                     f("consumer_template"),
-                    "missing: a sentry is public and needs its endpoint, e.g. `sentry-a-{{chain-id}}.example.com:{{port}}`",
+                    "missing: a sentry is public and needs its endpoint, e.g. `sentry-a-{{chain-id}}.example.com:{{port}}`, or `endpoint_source: dns`",
                 ));
             }
         };
+        let consumers = match s.consumers {
+            None => Vec::new(),
+            Some(list) if list.value.is_empty() => {
+                return Err(invalid(
+                    &Origin::of(file, &list),
+                    f("consumers"),
+                    "is empty; list the consumer ids or chain ids this sentry serves, or remove `consumers:` to serve every consumer",
+                ));
+            }
+            Some(list) => list
+                .value
+                .into_iter()
+                .map(|c| Located {
+                    at: Origin::of(file, &c),
+                    value: c.value,
+                })
+                .collect(),
+        };
+        if let (SentryEndpoint::Dns(_), Some(srv)) = (&endpoint, &s.srv) {
+            return Err(invalid(
+                &Origin::of(file, srv),
+                f("srv"),
+                "does not apply with `endpoint_source: dns`: the sentry's own SRV record carries its priority and weight",
+            ));
+        }
+        let srv = parse_srv(file, &f, s.srv)?;
         let ids = parse_node_ids(file, dir, &f, s.node_id, s.node_ids, s.node_key_file)?;
         let (node_id, node_ids) = default_node_id(ids, &at, &f, &whole)?;
         sentries.push(Sentry {
             name: sentry_name,
             at,
-            template,
+            endpoint,
             node_id,
             node_ids,
+            consumers,
+            srv,
         });
     }
     Ok(Located {

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use crate::cosmos::node_id::NodeId;
 use crate::input::address::Endpoint;
-use crate::input::yaml::Located;
+use crate::input::yaml::{Located, Origin};
 
 use super::Field;
 
@@ -296,6 +296,17 @@ pub(crate) struct Settings {
     pub(crate) p2p: P2pSettings,
     pub(crate) exclude: Vec<Located<String>>,
     pub(crate) chain_registry: bool,
+    /// Where the name patterns in force were written; `None` for peergen's built-in defaults.
+    pub(crate) pattern_at: PatternOrigins,
+}
+
+/// The inventory positions of a consumer's `namespace`, `configmap` and `workload` patterns, for
+/// errors about the names they make.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct PatternOrigins {
+    pub(crate) namespace: Option<Origin>,
+    pub(crate) configmap: Option<Origin>,
+    pub(crate) workload: Option<Origin>,
 }
 
 impl P2pSettings {

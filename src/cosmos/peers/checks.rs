@@ -70,10 +70,6 @@ pub(super) fn check_collisions(consumers: &[ConsumerPlan], errors: &mut Vec<Plan
                 }
                 continue;
             }
-            let taken = &used[&m.endpoint.host];
-            let suggestion = (m.endpoint.port..=u16::MAX)
-                .skip(1)
-                .find(|p| !taken.contains(p));
             errors.push(PlanError::PortCollision {
                 validator: m.validator.clone(),
                 endpoint: m.endpoint.clone(),
@@ -87,7 +83,7 @@ pub(super) fn check_collisions(consumers: &[ConsumerPlan], errors: &mut Vec<Plan
                     cp.chain_id.clone(),
                     m.port_source.clone(),
                 ),
-                suggestion,
+                fix: None,
             });
         }
     }
@@ -132,12 +128,19 @@ pub(super) fn check_names(plan: &Plan, errors: &mut Vec<PlanError>) {
         let mut workloads: BTreeMap<(&str, String), String> = BTreeMap::new();
         for m in cp.members.iter().chain(&cp.private) {
             let view = Names::of(cp, m);
+            let origins = &cp.settings.pattern_at;
             let bad = |what: &'static str, value: &str, reason: String| PlanError::BadName {
                 validator: m.validator.clone(),
                 consumer_id: cp.consumer_id.clone(),
                 what,
                 value: value.to_owned(),
                 reason,
+                at: match what {
+                    "namespace" => origins.namespace.clone(),
+                    "configmap" => origins.configmap.clone(),
+                    "workload" => origins.workload.clone(),
+                    _ => None,
+                },
             };
             if let Err(r) = check_label(&view.namespace) {
                 errors.push(bad("namespace", &view.namespace, r));

@@ -19,6 +19,13 @@ pub(crate) enum PlanError {
         chain_id: String,
         at: Origin,
     },
+    /// Every sentry of a validator is limited by `consumers:` to other consumers.
+    NoSentry {
+        validator: String,
+        consumer_id: String,
+        chain_id: String,
+        at: Origin,
+    },
     Endpoint {
         validator: String,
         consumer_id: String,
@@ -32,7 +39,8 @@ pub(crate) enum PlanError {
         endpoint: Endpoint,
         first: (String, String, PortSource),
         second: (String, String, PortSource),
-        suggestion: Option<u16>,
+        /// Proven by re-planning (`port_fix.rs`); `None` when no change was found to work.
+        fix: Option<super::port_fix::PortFix>,
     },
     SharedAddress {
         endpoint: Endpoint,
@@ -56,6 +64,9 @@ pub(crate) enum PlanError {
         what: &'static str,
         value: String,
         reason: String,
+        /// Where the pattern making the name was written (none for a built-in default or a label
+        /// the provider chose).
+        at: Option<Origin>,
     },
     DuplicateName {
         validator: String,
@@ -147,6 +158,15 @@ impl fmt::Display for PlanError {
                 f,
                 "{at}: validators.{validator}: no node ID for consumer {consumer_id} ({chain_id}): set node_id, node_ids.{consumer_id} or node_key_file"
             ),
+            PlanError::NoSentry {
+                validator,
+                consumer_id,
+                chain_id,
+                at,
+            } => write!(
+                f,
+                "{at}: validators.{validator}.sentries: no sentry serves consumer {consumer_id} ({chain_id}), which selects this validator: add {consumer_id} to a sentry's `consumers:` list, or remove `consumers:` from one"
+            ),
             PlanError::Endpoint {
                 validator,
                 consumer_id,
@@ -163,13 +183,12 @@ impl fmt::Display for PlanError {
                 endpoint,
                 first,
                 second,
-                suggestion,
+                fix,
             } => {
                 write!(
                     f,
                     "port collision: validator {validator} would serve consumer {} ({}) and consumer {} ({}) both at {endpoint}; \
-                     {}'s port comes from {} and {}'s from {}. peergen never moves a port silently: \
-                     give one consumer its own port, e.g. `consumers: {{\"{}\": {{port: {}}}}}` in the inventory",
+                     {}'s port comes from {} and {}'s from {}. peergen never moves a port silently: ",
                     first.0,
                     first.1,
                     second.0,
@@ -178,22 +197,22 @@ impl fmt::Display for PlanError {
                     describe_port_source(&first.2, &first.0),
                     second.0,
                     describe_port_source(&second.2, &second.0),
-                    second.0,
-                    suggestion.map_or_else(|| "PORT".to_owned(), |p| p.to_string()),
                 )?;
-                if matches!(
-                    second.2,
-                    PortSource::ValidatorRange(_)
-                        | PortSource::Template(_)
-                        | PortSource::ValidatorFixed(_)
-                ) {
-                    write!(
+                match fix {
+                    Some(super::port_fix::PortFix::ValidatorOverride { consumer, port }) => write!(
                         f,
-                        ", or `validators.{validator}.port_overrides: {{\"{}\": PORT}}`",
+                        "give consumer {consumer} its own port with `validators.{validator}.port_overrides: {{\"{consumer}\": {port}}}` (checked: the plan with it has no collision)"
+                    ),
+                    Some(super::port_fix::PortFix::ConsumerPort { consumer, port }) => write!(
+                        f,
+                        "give consumer {consumer} its own port with `consumers: {{\"{consumer}\": {{port: {port}}}}}` (checked: the plan with it has no collision)"
+                    ),
+                    None => write!(
+                        f,
+                        "give consumer {} another port where it comes from (the template's port, the validator's `ports`, or `port_overrides`); no single inventory change was found that resolves it",
                         second.0
-                    )?;
+                    ),
                 }
-                Ok(())
             }
             PlanError::SharedAddress {
                 endpoint,
@@ -228,10 +247,27 @@ impl fmt::Display for PlanError {
                 what,
                 value,
                 reason,
-            } => write!(
-                f,
-                "validator {validator}, consumer {consumer_id}: {what} {value:?} is not a valid Kubernetes name: {reason}; change the `{what}` pattern"
-            ),
+                at,
+            } => {
+                if let Some(at) = at {
+                    write!(f, "{at}: {what}: ")?;
+                }
+                write!(
+                    f,
+                    "validator {validator}, consumer {consumer_id}: {what} {value:?} is not a valid Kubernetes name: {reason}; "
+                )?;
+                match (at, *what) {
+                    (Some(_), _) => write!(f, "change this `{what}` pattern"),
+                    (None, "namespace" | "configmap" | "workload") => write!(
+                        f,
+                        "the built-in `{what}` pattern makes it from the validator and chain names; set `{what}:` under defaults or the consumer"
+                    ),
+                    (None, _) => write!(
+                        f,
+                        "the provider chose this value and Kubernetes labels cannot hold it"
+                    ),
+                }
+            }
             PlanError::DuplicateName {
                 validator,
                 what,

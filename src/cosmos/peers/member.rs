@@ -4,7 +4,7 @@
 use super::selection::Selected;
 use super::{ConsumerPlan, DnsLookup, DnsMode, Member, PlanError, PortSource, Role, port};
 use crate::cosmos::inventory::endpoint::{EndpointTemplate, TemplatePort, Vars};
-use crate::cosmos::inventory::roles::VALIDATOR_NODE;
+use crate::cosmos::inventory::roles::{Sentry, SentryEndpoint, VALIDATOR_NODE};
 use crate::cosmos::inventory::settings::Settings;
 use crate::cosmos::inventory::{EndpointSource, Inventory, Validator, ValidatorPorts};
 use crate::cosmos::node_id::NodeId;
@@ -122,13 +122,8 @@ pub(super) fn member(
             unreachable!("registry-sourced validators returned above")
         }
         EndpointSource::Dns(at) => {
-            let endpoint = dns_endpoint(inventory, v, cp, dns).map_err(|problem| PlanError::Dns {
-                validator: v.name.clone(),
-                consumer_id: cid.to_owned(),
-                chain_id: chain.to_owned(),
-                at: at.clone(),
-                problem,
-            });
+            let endpoint = dns_endpoint(inventory, v, None, cp, dns)
+                .map_err(|problem| dns_error(v, cid, chain, at, problem));
             return match endpoint {
                 Ok(Some((endpoint, query))) => Some(Nodes {
                     public: vec![node(
@@ -150,23 +145,45 @@ pub(super) fn member(
             private_endpoint,
             sentries,
         } => {
+            let serving: Vec<&Sentry> = sentries.iter().filter(|s| s.serves(cid, chain)).collect();
+            if serving.is_empty() {
+                errors.push(PlanError::NoSentry {
+                    validator: v.name.clone(),
+                    consumer_id: cid.to_owned(),
+                    chain_id: chain.to_owned(),
+                    at: v.at.clone(),
+                });
+                return None;
+            }
             let mut public = Vec::new();
-            for sentry in sentries {
+            let mut collecting = false;
+            for sentry in serving {
                 let Some(id) = sentry.node_id_for(cid, chain) else {
                     errors.push(no_node_id(Some(&sentry.name)));
                     continue;
                 };
-                match endpoint_of(&sentry.template, v, cid, chain, settings) {
-                    Ok((endpoint, source)) => {
-                        public.push(node(
-                            Role::Sentry(sentry.name.clone()),
-                            id,
-                            endpoint,
-                            source,
-                        ));
+                let role = Role::Sentry(sentry.name.clone());
+                match &sentry.endpoint {
+                    SentryEndpoint::Template(t) => match endpoint_of(t, v, cid, chain, settings) {
+                        Ok((endpoint, source)) => public.push(node(role, id, endpoint, source)),
+                        Err(e) => errors.push(*e),
+                    },
+                    SentryEndpoint::Dns(at) => {
+                        match dns_endpoint(inventory, v, Some(&sentry.name), cp, dns) {
+                            Ok(Some((endpoint, query))) => public.push(node(
+                                role,
+                                id,
+                                endpoint,
+                                PortSource::Resolved { query },
+                            )),
+                            Ok(None) => collecting = true,
+                            Err(problem) => errors.push(dns_error(v, cid, chain, at, problem)),
+                        }
                     }
-                    Err(e) => errors.push(*e),
                 }
+            }
+            if collecting {
+                return None;
             }
             let private = match endpoint_of(private_endpoint, v, cid, chain, settings) {
                 Ok((endpoint, source)) => Some(node(Role::Validator, node_id, endpoint, source)),
@@ -355,9 +372,26 @@ fn endpoint_of(
 
 /// The endpoint of a DNS-sourced member from the snapshot, or `None` after noting the lookup in
 /// collect mode.
+fn dns_error(
+    v: &Validator,
+    consumer_id: &str,
+    chain_id: &str,
+    at: &crate::input::yaml::Origin,
+    problem: String,
+) -> PlanError {
+    PlanError::Dns {
+        validator: v.name.clone(),
+        consumer_id: consumer_id.to_owned(),
+        chain_id: chain_id.to_owned(),
+        at: at.clone(),
+        problem,
+    }
+}
+
 fn dns_endpoint(
     inventory: &Inventory,
     v: &Validator,
+    node: Option<&str>,
     cp: &ConsumerPlan,
     mode: &mut DnsMode<'_>,
 ) -> Result<Option<(Endpoint, String)>, String> {
@@ -365,13 +399,14 @@ fn dns_endpoint(
     let (Some(dns), Some(zone)) = (inventory.dns.as_ref(), inventory.zone_for(v)) else {
         return Err("no DNS zone: set dns_zone or dns.default_zone".to_owned());
     };
-    let query = dns.value.srv_query(&zone.name, &v.name, &cp.slug)?;
+    let query = dns.value.srv_query(&zone.name, &v.name, &cp.slug, node)?;
     match mode {
         DnsMode::Collect(lookups) => {
             lookups.push(DnsLookup {
                 validator: v.name.clone(),
                 consumer_id: consumer_id.to_owned(),
                 chain_id: cp.chain_id.clone(),
+                node: node.map(str::to_owned),
                 query,
             });
             Ok(None)
@@ -379,7 +414,9 @@ fn dns_endpoint(
         DnsMode::Snapshot(resolved) => {
             let r = resolved
                 .iter()
-                .find(|r| r.validator == v.name && r.consumer_id == consumer_id)
+                .find(|r| {
+                    r.validator == v.name && r.consumer_id == consumer_id && r.node.as_deref() == node
+                })
                 .ok_or_else(|| format!("the snapshot has no resolved endpoint for {query}: run `peergen resolve` to look it up"))?;
             if r.query != query {
                 return Err(format!(

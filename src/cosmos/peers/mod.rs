@@ -5,10 +5,11 @@ mod checks;
 mod error;
 mod member;
 pub(crate) mod port;
+mod port_fix;
 pub(crate) mod selection;
 pub(crate) mod topology;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use self::selection::Selected;
 use crate::cosmos::inventory::Inventory;
@@ -118,9 +119,8 @@ impl Member {
 pub(crate) struct ConsumerPlan {
     pub(crate) consumer_id: String,
     pub(crate) chain_id: String,
-    /// Directory name: the chain id, or `<chain_id>--<consumer_id>` when an active consumer with a
-    /// lower consumer id has the same chain id. Consumer ids only grow, so registering a new consumer
-    /// never renames a running one.
+    /// Directory and object name: the chain id or `<chain_id>--<consumer_id>`, given once and
+    /// kept in the snapshot (`state/names.rs`), so it never changes while the consumer runs.
     pub(crate) slug: String,
     pub(crate) phase: Phase,
     pub(crate) settings: Settings,
@@ -151,6 +151,8 @@ pub(crate) struct Plan {
     pub(crate) consumers: Vec<ConsumerPlan>,
     pub(crate) inactive: Vec<InactiveConsumer>,
     pub(crate) warnings: Vec<String>,
+    /// The snapshot's locked A/AAAA answers, which allowlists admit.
+    pub(crate) locked_addresses: Vec<crate::cosmos::state::ResolvedAddress>,
 }
 
 /// One node's view of one consumer: what its peer config says.
@@ -179,7 +181,9 @@ pub(crate) struct DnsLookup {
     pub(crate) validator: String,
     pub(crate) consumer_id: String,
     pub(crate) chain_id: String,
-    /// Absolute name without trailing dot: `_service._proto.<validator>-<slug>.<zone>`.
+    /// The sentry being looked up; `None` for a validator's only public node.
+    pub(crate) node: Option<String>,
+    /// Absolute name without trailing dot: `_service._proto.[<node>.]<validator>-<slug>.<zone>`.
     pub(crate) query: String,
 }
 
@@ -197,6 +201,10 @@ pub(crate) fn plan(inventory: &Inventory, state: &ProviderState) -> Result<Plan,
         state,
         &mut DnsMode::Snapshot(&state.resolved_endpoints),
     )
+    .map_err(|mut e| {
+        port_fix::suggest(inventory, state, &mut e.0);
+        e
+    })
 }
 
 /// The SRV names to resolve: every `endpoint_source: dns` validator × consumer it is selected for.
@@ -219,17 +227,7 @@ fn plan_with(
     let mut consumers = Vec::new();
     let mut inactive = Vec::new();
 
-    let mut first_with_chain: BTreeMap<&str, &str> = BTreeMap::new();
-    for c in state.consumers.iter().filter(|c| c.phase.is_active()) {
-        first_with_chain
-            .entry(c.chain_id.as_str())
-            .and_modify(|first| {
-                if crate::cosmos::state::consumer_id_order(&c.consumer_id, first).is_lt() {
-                    *first = &c.consumer_id;
-                }
-            })
-            .or_insert(&c.consumer_id);
-    }
+    let names = crate::cosmos::state::names::names(state);
     for (key, over) in &inventory.consumers {
         if !state
             .consumers
@@ -288,9 +286,7 @@ fn plan_with(
                 continue;
             }
         };
-        let first = first_with_chain.get(consumer.chain_id.as_str())
-            == Some(&consumer.consumer_id.as_str());
-        let slug = slug(&consumer.chain_id, &consumer.consumer_id, first);
+        let slug = names[&consumer.consumer_id].clone();
         let mut cp = ConsumerPlan {
             consumer_id: consumer.consumer_id.clone(),
             chain_id: consumer.chain_id.clone(),
@@ -393,6 +389,7 @@ fn plan_with(
         consumers,
         inactive,
         warnings,
+        locked_addresses: state.resolved_addresses.clone(),
     };
     check_names(&plan, &mut errors);
     if errors.is_empty() {
@@ -402,21 +399,6 @@ fn plan_with(
         Ok(plan)
     } else {
         Err(PlanErrors(errors))
-    }
-}
-
-/// A consumer's directory name: its chain id, or `<chain_id>--<consumer_id>` for every consumer but
-/// the first of a shared chain id. The provider chooses chain ids, so a chain id that could be
-/// mistaken for a generated name always takes the suffix: one containing `--` (it could read as
-/// another consumer's suffixed name) and `kustomization.yaml` (the validator's own index file).
-/// Plain names then never hold `--`, and a suffixed name splits at its last `--` into a chain id
-/// and a numeric consumer id, so two consumers never share a directory.
-fn slug(chain_id: &str, consumer_id: &str, first_with_chain_id: bool) -> String {
-    let mistakable = chain_id.contains("--") || chain_id == "kustomization.yaml";
-    if first_with_chain_id && !mistakable {
-        chain_id.to_owned()
-    } else {
-        format!("{chain_id}--{consumer_id}")
     }
 }
 

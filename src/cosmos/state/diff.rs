@@ -144,6 +144,30 @@ pub(crate) fn changes(prev: Option<&ProviderState>, new: &ProviderState) -> Vec<
         }
     }
     registry_changes(prev, new, &mut lines);
+    // Locked addresses become allowlist entries: every change is worth a reviewer's look.
+    let locked = |s: &ProviderState| -> BTreeMap<String, Vec<String>> {
+        s.resolved_addresses
+            .iter()
+            .map(|r| {
+                let addresses = r.addresses.iter().map(ToString::to_string).collect();
+                (r.host.to_string(), addresses)
+            })
+            .collect()
+    };
+    let (was, is) = (locked(prev), locked(new));
+    for host in was.keys().chain(is.keys()).collect::<BTreeSet<_>>() {
+        match (was.get(host), is.get(host)) {
+            (Some(a), Some(b)) if a != b => {
+                lines.push(format!("host {host}: {} -> {}", a.join(", "), b.join(", ")))
+            }
+            (None, Some(b)) => lines.push(format!("host {host}: locked at {}", b.join(", "))),
+            (Some(a), None) => lines.push(format!(
+                "host {host}: no longer locked (was {})",
+                a.join(", ")
+            )),
+            _ => {}
+        }
+    }
     lines
 }
 
@@ -283,6 +307,7 @@ mod tests {
                 .map(|(id, phase, ops)| Consumer {
                     consumer_id: id.to_owned(),
                     chain_id: format!("c-{id}"),
+                    name: None,
                     phase,
                     top_n: 0,
                     validators: ops
@@ -299,6 +324,7 @@ mod tests {
             resolved_endpoints: Vec::new(),
             registry: None,
             chain_registry: Vec::new(),
+            resolved_addresses: Vec::new(),
         }
     }
 
@@ -352,6 +378,35 @@ mod tests {
             ]
         );
         assert!(lines.iter().all(|l| !l.chars().any(char::is_control)));
+    }
+
+    #[test]
+    fn locked_address_changes_are_listed_for_review() {
+        use crate::cosmos::state::ResolvedAddress;
+        use crate::input::address::Host;
+        let lock = |host: &str, addresses: &[&str]| ResolvedAddress {
+            host: Host::Name(host.to_owned()),
+            addresses: addresses.iter().map(|a| a.parse().unwrap()).collect(),
+        };
+        let mut a = state(vec![("0", Phase::Launched, &["a"])]);
+        a.resolved_addresses = vec![
+            lock("a.example.org", &["198.51.100.1"]),
+            lock("gone.example.org", &["198.51.100.2"]),
+        ];
+        let mut b = a.clone();
+        b.resolved_addresses = vec![
+            lock("a.example.org", &["198.51.100.1", "2001:db9::1"]),
+            lock("new.example.org", &["198.51.100.3"]),
+        ];
+        assert!(!same_content(&a, &b));
+        assert_eq!(
+            changes(Some(&a), &b),
+            [
+                "host a.example.org: 198.51.100.1 -> 198.51.100.1, 2001:db9::1",
+                "host gone.example.org: no longer locked (was 198.51.100.2)",
+                "host new.example.org: locked at 198.51.100.3",
+            ]
+        );
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The provider-state snapshot: the locked, reviewable JSON that `fetch` writes and `render` reads.
 
 pub(crate) mod diff;
+pub(crate) mod names;
 pub(crate) mod registry;
 pub(crate) mod valcons;
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +31,10 @@ pub(crate) struct ProviderState {
     /// Peers read from chain-registry `chain.json` files at fetch time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) chain_registry: Vec<registry::ChainRegistrySource>,
+    /// A/AAAA answers of planned peer host names, locked at fetch time when the inventory asks for
+    /// an allowlist, so `render` writes addresses without asking DNS.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) resolved_addresses: Vec<ResolvedAddress>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +99,10 @@ impl Phase {
 pub(crate) struct Consumer {
     pub(crate) consumer_id: String,
     pub(crate) chain_id: String,
+    /// The consumer's directory and object name, given once by `fetch` and kept (`names.rs`);
+    /// absent in snapshots written before names were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) name: Option<String>,
     pub(crate) phase: Phase,
     pub(crate) top_n: u32,
     /// The set the provider gives the consumer (`consumer_validators`), sorted by operator address.
@@ -114,11 +124,23 @@ pub(crate) struct ConsumerValidator {
 pub(crate) struct ResolvedEndpoint {
     pub(crate) validator: String,
     pub(crate) consumer_id: String,
+    /// The sentry this endpoint belongs to; absent for a validator's only public node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) node: Option<String>,
     /// The DNS name that was queried.
     pub(crate) query: String,
     /// The SRV target, validated like every peer host when the snapshot is read.
     pub(crate) host: Host,
     pub(crate) port: u16,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResolvedAddress {
+    /// A host name some planned peer endpoint names (never an IP literal).
+    pub(crate) host: Host,
+    /// Its A and AAAA answers, sorted, at least one.
+    pub(crate) addresses: Vec<IpAddr>,
 }
 
 impl ResolvedEndpoint {
@@ -128,6 +150,32 @@ impl ResolvedEndpoint {
             port: self.port,
         }
     }
+}
+
+/// serde_json's message without its position suffix, said in the snapshot's terms: numbers too
+/// large for their field are not "floating point", and a file that is not JSON at all (a YAML
+/// inventory passed as `--state`) is named as such.
+fn json_message(text: &str, e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    let message = message.split(" at line ").next().unwrap_or_default();
+    if let Some(rest) = message.strip_prefix("invalid type: floating point `")
+        && let Some((number, expected)) = rest.split_once("`, expected ")
+    {
+        let range = match expected {
+            "u8" => "0 to 255",
+            "u16" => "0 to 65535",
+            "u32" => "0 to 4294967295",
+            _ => "the field's range",
+        };
+        return format!("{number} is not a whole number from {range}");
+    }
+    let first = text.trim_start().chars().next();
+    if e.line() == 1 && e.column() <= 1 || first.is_some_and(|c| c != '{') {
+        return format!(
+            "{message}: a provider-state snapshot is a JSON object written by `peergen fetch` (is this an inventory or another file?)"
+        );
+    }
+    message.to_owned()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -214,16 +262,13 @@ impl ProviderState {
     }
 
     pub(crate) fn from_json(path: &Path, text: &str) -> Result<ProviderState, StateError> {
+        // A UTF-8 byte-order mark is accepted, as the YAML inventories accept it.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let state: ProviderState = serde_json::from_str(text).map_err(|e| StateError::Parse {
             path: path.to_path_buf(),
             line: e.line(),
             column: e.column(),
-            message: e
-                .to_string()
-                .split(" at line ")
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
+            message: json_message(text, &e),
         })?;
         state.validate(path)?;
         Ok(state)
@@ -274,6 +319,22 @@ impl ProviderState {
                     format!("{:?} is not a consumer id", c.consumer_id),
                 ));
             }
+            if let Some(name) = &c.name {
+                names::check_name(c, name).map_err(|m| invalid(format!("{field}.name"), m))?;
+                if let Some(other) = self
+                    .consumers
+                    .iter()
+                    .find(|o| o.consumer_id != c.consumer_id && o.name.as_ref() == Some(name))
+                {
+                    return Err(invalid(
+                        format!("{field}.name"),
+                        format!(
+                            "{name:?} is also the name of consumer {}; names are unique",
+                            other.consumer_id
+                        ),
+                    ));
+                }
+            }
             if !ids.insert(&c.consumer_id) {
                 return Err(invalid(
                     format!("{field}.consumer_id"),
@@ -308,6 +369,29 @@ impl ProviderState {
             r.validate()
                 .map_err(|(field, m)| invalid(format!("registry.{field}"), m))?;
         }
+        let mut hosts = BTreeSet::new();
+        for (i, r) in self.resolved_addresses.iter().enumerate() {
+            let field = format!("resolved_addresses[{i}]");
+            if matches!(r.host, Host::Ip(_)) {
+                return Err(invalid(
+                    format!("{field}.host"),
+                    format!("{} is an IP address; only host names are resolved", r.host),
+                ));
+            }
+            if !hosts.insert(&r.host) {
+                return Err(invalid(
+                    format!("{field}.host"),
+                    format!("{} appears twice", r.host),
+                ));
+            }
+            if r.addresses.is_empty() {
+                return Err(invalid(
+                    format!("{field}.addresses"),
+                    "is empty; a locked host name has at least one address (fetch again)"
+                        .to_owned(),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -333,6 +417,11 @@ impl ProviderState {
         for c in &mut self.chain_registry {
             c.peers
                 .sort_by(|a, b| (&a.validator, &a.node).cmp(&(&b.validator, &b.node)));
+        }
+        self.resolved_addresses.sort_by(|a, b| a.host.cmp(&b.host));
+        for r in &mut self.resolved_addresses {
+            r.addresses.sort();
+            r.addresses.dedup();
         }
     }
 

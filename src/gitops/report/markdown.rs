@@ -3,9 +3,10 @@
 
 use std::fmt::Write as _;
 
+use super::diagram::{self, Diagram};
 use super::file_diff;
 use crate::gitops::changes::{Changes, Peer};
-use crate::input::printable::printable;
+use crate::output::escape::md_code_span as md_text;
 
 /// First line of every Markdown plan, so a workflow can find and update its one comment.
 pub(crate) const MARKER: &str = "<!-- peergen-plan -->";
@@ -28,6 +29,49 @@ fn push_line(out: &mut String, cut: &mut usize, line: &str) {
     }
 }
 
+/// Appends all of `lines` or, when they would not fit the budget whole, `instead`: a diagram cut
+/// in half would leave its code fence open.
+fn push_block(out: &mut String, cut: &mut usize, lines: &[String], instead: &str) {
+    let len: usize = lines.iter().map(|l| l.len() + 1).sum();
+    if *cut == 0 && out.len() + len + MARKDOWN_RESERVE <= MARKDOWN_LIMIT {
+        for l in lines {
+            push_line(out, cut, l);
+        }
+    } else {
+        push_line(out, cut, instead);
+    }
+}
+
+/// The consumer's change diagram (links added in green, removed in red), or its counts when it
+/// is too large to draw, or a note when it would not fit.
+fn push_diagram(out: &mut String, cut: &mut usize, changes: &Changes, slug: &str) {
+    match diagram::diagram(changes, slug) {
+        None => {}
+        Some(Diagram::TooLarge { added, removed }) => push_line(
+            out,
+            cut,
+            &format!(
+                "_No diagram: {added} links added and {removed} removed are more than the {} a diagram shows; the table lists them._\n",
+                diagram::MAX_LINKS
+            ),
+        ),
+        Some(Diagram::Chart(chart)) => {
+            let mut lines = vec![
+                "Links added (green) and removed (red, dashed); blue nodes are those whose peer lists change:\n".to_owned(),
+                "```mermaid".to_owned(),
+            ];
+            lines.extend(chart.lines().map(str::to_owned));
+            lines.push("```\n".to_owned());
+            push_block(
+                out,
+                cut,
+                &lines,
+                "_No diagram: it would exceed GitHub's comment size limit; the table lists the links._\n",
+            );
+        }
+    }
+}
+
 fn peer_cell(p: &Peer) -> String {
     format!(
         "`{}` | `{}` | {}",
@@ -35,34 +79,6 @@ fn peer_cell(p: &Peer) -> String {
         p.address,
         md_text(p.moniker.as_deref().unwrap_or(""))
     )
-}
-
-/// Text chosen by validators, the inventory or the chain, as an inert code span: GitHub turns
-/// `@name`, `#1`, bare URLs and HTML into mentions, references, links and markup everywhere but in
-/// code. Control and bidi characters are escaped, `|` is escaped for the table the span may sit in,
-/// and the fence is longer than any backtick run inside.
-fn md_text(s: &str) -> String {
-    if s.is_empty() {
-        return String::new();
-    }
-    let body = printable(s).replace('\n', "\\n").replace('|', "\\|");
-    let fence = "`".repeat(longest_run(&body, '`') + 1);
-    // A span may not start or end with its fence character, nor be stripped of a wanted space.
-    let pad = if body.starts_with(['`', ' ']) || body.ends_with(['`', ' ']) {
-        " "
-    } else {
-        ""
-    };
-    format!("{fence}{pad}{body}{pad}{fence}")
-}
-
-fn longest_run(s: &str, of: char) -> usize {
-    let (mut longest, mut run) = (0, 0);
-    for c in s.chars() {
-        run = if c == of { run + 1 } else { 0 };
-        longest = longest.max(run);
-    }
-    longest
 }
 
 /// A fence longer than any backtick run inside, so a diff cannot close its own code block.
@@ -181,6 +197,7 @@ pub(crate) fn markdown(changes: &Changes, prefix: &str) -> String {
             }
         }
         push_line(&mut out, &mut cut, "");
+        push_diagram(&mut out, &mut cut, changes, slug);
     }
     if !changes.removed_consumers.is_empty() {
         push_line(&mut out, &mut cut, "#### Consumers removed\n");
@@ -257,6 +274,7 @@ pub(crate) fn markdown(changes: &Changes, prefix: &str) -> String {
 mod tests {
     use super::*;
     use crate::gitops::report::added_file;
+    use crate::input::printable::printable;
 
     #[test]
     fn markdown_diff_is_truncated_with_a_note() {

@@ -2,6 +2,7 @@
 //! pull-request comment ([`markdown`]), and JSON for machines ([`json`]). Pure functions of
 //! [`Changes`]; the caller decides where the text goes.
 
+mod diagram;
 pub(crate) mod json;
 pub(crate) mod markdown;
 pub(crate) mod text;
