@@ -6,6 +6,9 @@
 //! `PEERGEN_TEST_FAULT=fail-<point>:<n>` instead makes the n-th [`fails`] check at `<point>` report
 //! an error, for the paths that must undo a half-done step (`commit`: apply's commit fails after
 //! the files were written and staged).
+//! `PEERGEN_TEST_PAUSE=<point>:<ms>` instead sleeps the first time `<point>` is reached, so a test
+//! can act in that window. Pause points: `publish-read` (after `publish` read the registry, before
+//! its transaction).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -35,4 +38,21 @@ fn reached(name: &str) -> bool {
     }
     let reached = REACHED.fetch_add(1, Ordering::SeqCst) + 1;
     n.parse() == Ok(reached)
+}
+
+static PAUSED: AtomicU32 = AtomicU32::new(0);
+
+pub(crate) fn pause(name: &str) {
+    let Ok(spec) = std::env::var("PEERGEN_TEST_PAUSE") else {
+        return;
+    };
+    let Some((at, ms)) = spec.split_once(':') else {
+        return;
+    };
+    if at == name
+        && let Ok(ms) = ms.parse()
+        && PAUSED.fetch_add(1, Ordering::SeqCst) == 0
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
 }

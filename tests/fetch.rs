@@ -8,16 +8,16 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
-struct Val {
-    op: &'static str,
+pub(crate) struct Val {
+    pub(crate) op: &'static str,
     key: &'static str,
     valcons: &'static str,
-    moniker: &'static str,
+    pub(crate) moniker: &'static str,
     tokens: &'static str,
-    node_id: &'static str,
+    pub(crate) node_id: &'static str,
 }
 
-const ALICE: Val = Val {
+pub(crate) const ALICE: Val = Val {
     op: "cosmosvaloper19vfen9jn3uk3e6rrkt3pxansunujnlm40wpdvg",
     key: "Ui5Gf1+mtWUdH8u3xlmzdKID+F3PK0sfXZ73GZ6q6is=",
     valcons: "cosmosvalcons1kswr5sq599365kcjmhgufevfps9njf43e4lwdk",
@@ -25,7 +25,7 @@ const ALICE: Val = Val {
     tokens: "100000000",
     node_id: "1111111111111111111111111111111111111111",
 };
-const BOB: Val = Val {
+pub(crate) const BOB: Val = Val {
     op: "cosmosvaloper1a7u5k6f54ua3tptl9yn6u82yrvayet6sxn9ywn",
     key: "62d2CCgWXYZHmlsCon2lzVgnu9gfubep2XRPlZKuLAQ=",
     valcons: "cosmosvalcons1znhu88l6dsvexunfem4u0392kwqyvdkrj66wph",
@@ -33,7 +33,7 @@ const BOB: Val = Val {
     tokens: "101000000",
     node_id: "2222222222222222222222222222222222222222",
 };
-const CAROL: Val = Val {
+pub(crate) const CAROL: Val = Val {
     op: "cosmosvaloper1jk2pp655zxy2gazhxj50s8jk3750y8np6wz4lm",
     key: "+9BFckSNCI1o/+S85HLjG3pYp1FIzmfYWVKmUH2njxs=",
     valcons: "cosmosvalcons1jnq3j55qe4f946qj8499w0tntxwz90atx26p4q",
@@ -133,7 +133,7 @@ fn chain(consumer_id: &str, chain_id: &str, phase: &str) -> Value {
 type Page<'a> = (Vec<Value>, Option<(&'a str, &'a str)>);
 
 /// A mock provider: a mockito server plus the mocks mounted on it.
-struct Provider {
+pub(crate) struct Provider {
     server: ServerGuard,
     mocks: BTreeMap<String, Mock>,
     authorization: Option<String>,
@@ -151,7 +151,7 @@ impl Provider {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         self.server.url()
     }
 
@@ -261,7 +261,7 @@ impl Provider {
 /// The standard provider: two pages of validators, consumers in every phase over two pages, two
 /// consumers sharing chain id sandbox-1, a stopped one, camelCase answers for consumer 1.
 /// `skip` leaves parts unmounted so a test can mount a fault in their place.
-fn standard(skip: &[&str], authorization: Option<String>) -> Provider {
+pub(crate) fn standard(skip: &[&str], authorization: Option<String>) -> Provider {
     let mut p = Provider::new();
     p.authorization = authorization;
     standard_on(p, skip)

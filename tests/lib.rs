@@ -16,6 +16,7 @@ mod graph;
 mod mermaid;
 mod monitoring;
 mod probe;
+mod registry;
 mod reliability;
 mod stellar;
 mod topology;

@@ -129,6 +129,14 @@ The snapshot is written atomically, only when every query succeeded, and only wh
 See docs/fetch.md."
     )]
     Fetch(FetchArgs),
+    /// Write one validator's own endpoints into the etcd registry (compare-and-swap, its keys only)
+    #[command(
+        after_help = "Example:\n  peergen publish -i inventory.yaml --state state.json --self alice --dry-run\n\n\
+Writes <prefix>/<provider chain id>/<operator address>/<consumer id>/<node> for the validator's public nodes in one\n\
+etcd transaction that only succeeds if none of its keys changed since they were read (else it reads again, up to 5 times).\n\
+See docs/registry.md."
+    )]
+    Publish(PublishArgs),
     /// Draw one consumer's peer graph: an adjacency summary, DOT, SVG (laid out by Graphviz) or Mermaid
     #[command(
         after_help = "Examples:\n  peergen graph -i inventories/sentries.yaml --consumer pion-1 --self alice\n  \
@@ -301,6 +309,36 @@ pub(crate) struct FetchArgs {
     /// Seconds to wait for each SRV answer (each query is tried twice)
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     pub(crate) dns_timeout: u64,
+    /// Read the etcd registry at this revision (one a snapshot names) instead of the current one
+    #[arg(long, value_name = "REV", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) registry_revision: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PublishArgs {
+    #[command(flatten)]
+    pub(crate) inputs: Inputs,
+    /// The validator whose endpoints to publish (its inventory key)
+    #[arg(long = "self", value_name = "VALIDATOR")]
+    pub(crate) only: String,
+    /// Publish only this consumer (consumer id or chain id; repeatable); other consumers' keys stay
+    #[arg(long = "consumer", value_name = "ID")]
+    pub(crate) consumers: Vec<String>,
+    /// Print the key changes without writing anything
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Limit for one whole request, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = positive_seconds)]
+    pub(crate) timeout: f64,
+    /// Limit for establishing a connection, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = positive_seconds)]
+    pub(crate) connect_timeout: f64,
+    /// Retries (over every endpoint) after a connect error, timeout or an unavailable cluster
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub(crate) retries: u32,
+    /// First retry delay in milliseconds; doubles per retry (with jitter), capped at 32 times this
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub(crate) retry_backoff_ms: u64,
 }
 
 fn positive_seconds(text: &str) -> Result<f64, String> {

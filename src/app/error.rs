@@ -6,6 +6,7 @@ use crate::cosmos::graph::svg::SvgError;
 use crate::cosmos::inventory::InventoryError;
 use crate::cosmos::node_id::NodeKeyError;
 use crate::cosmos::peers::PlanErrors;
+use crate::cosmos::registry::RegistryError;
 use crate::cosmos::render::RenderError;
 use crate::cosmos::state::StateError;
 use crate::gitops::GitopsError;
@@ -63,6 +64,8 @@ pub(crate) enum Kind {
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
     Svg(#[from] SvgError),
     #[error(transparent)]
     Probe(#[from] ProbeError),
@@ -108,6 +111,7 @@ from_stage!(
     StellarError,
     FetchError,
     LockError,
+    RegistryError,
     SvgError,
     ProbeError,
     std::io::Error,

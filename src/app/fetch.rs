@@ -35,6 +35,7 @@ pub(super) fn run(args: &FetchArgs, out: &mut dyn Write) -> Result<ExitCode, Err
         with_timestamp: args.with_timestamp,
         nameserver: args.nameserver,
         dns_timeout: Duration::from_secs(args.dns_timeout),
+        registry_revision: args.registry_revision,
     };
     let fetched = fetch::fetch(&request, &inventory)?;
     // The changes are shown before the safety limits are applied, so a refusal says why.

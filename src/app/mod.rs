@@ -13,6 +13,7 @@ mod node_id;
 mod plan;
 mod port;
 mod probe;
+mod publish;
 mod render;
 mod resolve;
 mod source;
@@ -40,6 +41,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
         Command::Fetch(args) => fetch::run(&args, out),
         Command::Graph(args) => graph::run(&args, out),
         Command::Probe(args) => probe::run(&args, color, out),
+        Command::Publish(args) => publish::run(&args, out),
     }
 }
 

@@ -11,5 +11,6 @@ pub(crate) mod graph;
 pub(crate) mod inventory;
 pub(crate) mod node_id;
 pub(crate) mod peers;
+pub(crate) mod registry;
 pub(crate) mod render;
 pub(crate) mod state;

@@ -45,6 +45,14 @@ impl serde::Serialize for NodeId {
     }
 }
 
+/// Read back from the snapshot: validated again, like every value from a file.
+impl<'de> serde::Deserialize<'de> for NodeId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<NodeId, D::Error> {
+        let text = String::deserialize(d)?;
+        NodeId::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

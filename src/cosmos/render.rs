@@ -12,8 +12,9 @@ use sha2::{Digest, Sha256};
 
 use crate::cosmos::alerts;
 use crate::cosmos::allowlist::{self, Neighbours};
-use crate::cosmos::inventory::Inventory;
+use crate::cosmos::inventory::{EndpointSource, Inventory};
 use crate::cosmos::peers::{Member, Plan, Role, View};
+use crate::cosmos::registry::chain_registry;
 use crate::output::template::{TemplateError, Templates};
 use crate::output::tree::{OutputTree, TreeError};
 
@@ -264,6 +265,24 @@ pub(crate) fn render(
                 .push(view.member.node_name());
         }
     }
+    for cp in plan
+        .consumers
+        .iter()
+        .filter(|cp| cp.settings.chain_registry)
+    {
+        // Only the operator's own sentries: a registry-sourced validator's operator proposes its own.
+        let own = inventory.validators.values().filter(|v| {
+            matches!(v.endpoint, EndpointSource::Sentries { .. })
+                && only.is_none_or(|o| o == v.name)
+        });
+        for v in own {
+            if let Some(text) = chain_registry::peers_json(cp, &v.name) {
+                let path = format!("{}/{}/{}", v.name, cp.slug, chain_registry::FILE);
+                verify_chain_registry(&path, &text)?;
+                tree.insert(path, text.into_bytes())?;
+            }
+        }
+    }
     for ((validator, slug), mut nodes) in node_dirs {
         nodes.sort_unstable();
         let index = NodeIndex { nodes };
@@ -296,6 +315,38 @@ pub(crate) fn render(
         tree.insert(path, text.into_bytes())?;
     }
     Ok(tree)
+}
+
+/// Read back as chain-registry's `peers` object: every entry `{id, address, provider}` with a node
+/// ID and a CometBFT address, nothing else.
+fn verify_chain_registry(path: &str, text: &str) -> Result<(), RenderError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Doc {
+        persistent_peers: Vec<Entry>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Entry {
+        #[serde(rename = "id")]
+        _id: crate::cosmos::node_id::NodeId,
+        #[serde(rename = "address")]
+        _address: crate::input::address::Endpoint,
+        provider: String,
+    }
+    let fail = |message: String| RenderError::Verify {
+        path: path.to_owned(),
+        message,
+    };
+    let doc: Doc =
+        serde_json::from_str(text).map_err(|e| fail(format!("not chain-registry peers: {e}")))?;
+    if doc.persistent_peers.is_empty() || doc.persistent_peers.iter().any(|e| e.provider.is_empty())
+    {
+        return Err(fail(
+            "chain-registry requires a non-empty list and a provider per peer".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 fn verify_yaml(path: &str, text: &str) -> Result<Json, RenderError> {

@@ -219,6 +219,13 @@ impl serde::Serialize for Endpoint {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Endpoint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Endpoint, D::Error> {
+        let text = String::deserialize(d)?;
+        Endpoint::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.host, self.port)

@@ -15,7 +15,9 @@ use std::time::Duration;
 use crate::cosmos::dns::addresses;
 use crate::cosmos::dns::srv::{self, SrvError};
 use crate::cosmos::fetch::http::{Auth, Client, ClientConfig, RestError, RetryPolicy};
-use crate::cosmos::inventory::{Inventory, ProviderAuth};
+use crate::cosmos::inventory::{EndpointSource, Inventory, ProviderAuth};
+use crate::cosmos::peers::PlanErrors;
+use crate::cosmos::registry::{self, RegistryError};
 use crate::cosmos::state::diff::{changes, safety_violations, same_content};
 use crate::cosmos::state::valcons::ValconsError;
 use crate::cosmos::state::{Phase, ProviderState, StateError};
@@ -101,6 +103,10 @@ pub(crate) enum FetchError {
     Refused { path: PathBuf, reasons: Vec<String> },
     #[error(transparent)]
     Srv(#[from] SrvError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Plan(#[from] PlanErrors),
     #[error("{path}: cannot write snapshot: {source}")]
     Write {
         path: PathBuf,
@@ -113,21 +119,6 @@ fn write_atomic(path: &Path, text: &str) -> Result<(), FetchError> {
         path: path.to_path_buf(),
         source,
     })
-}
-
-/// RFC 3339 UTC time of `now`, whole seconds.
-fn rfc3339(now: std::time::SystemTime) -> String {
-    let secs = now
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = crate::cosmos::date::civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 fn auth_from_env(auth: &ProviderAuth) -> Result<Auth, FetchError> {
@@ -172,6 +163,8 @@ pub(crate) struct FetchRequest {
     pub(crate) with_timestamp: bool,
     pub(crate) nameserver: Option<SocketAddr>,
     pub(crate) dns_timeout: Duration,
+    /// Read the registry at this etcd revision instead of the current one.
+    pub(crate) registry_revision: Option<u64>,
 }
 
 /// A complete new snapshot in memory beside the previous one, not yet written.
@@ -240,7 +233,7 @@ pub(crate) fn fetch(request: &FetchRequest, inventory: &Inventory) -> Result<Fet
         expected_chain_id: inventory.provider.chain_id.clone(),
         fetched_at: request
             .with_timestamp
-            .then(|| rfc3339(std::time::SystemTime::now())),
+            .then(|| crate::cosmos::date::rfc3339(std::time::SystemTime::now())),
     };
     let mut new = provider::fetch_state(&client, &opts)?;
     if !opts.consumers.is_empty()
@@ -254,6 +247,50 @@ pub(crate) fn fetch(request: &FetchRequest, inventory: &Inventory) -> Result<Fet
         }
     }
     crate::cosmos::state::names::assign(&mut new, previous.as_ref());
+    // Registry entries are read after the provider (the snapshot's consumers decide which keys are
+    // used), in one range read at one revision, and before DNS so a failure costs no lookups.
+    let registry_sourced = inventory
+        .validators
+        .values()
+        .any(|v| matches!(v.endpoint, EndpointSource::Registry(_)));
+    if registry_sourced {
+        let settings = registry::settings(inventory)?;
+        let etcd = registry::connect(
+            settings,
+            registry::Timing {
+                connect_timeout: request.connect_timeout,
+                timeout: request.timeout,
+                retries: request.retries,
+                retry_backoff: request.retry_backoff,
+            },
+        )?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let read = registry::read(
+            inventory,
+            settings,
+            &new,
+            &etcd,
+            request.registry_revision,
+            now,
+        )?;
+        for w in &read.warnings {
+            tracing::warn!("{w}");
+        }
+        new.registry = Some(read.state);
+    }
+    let chain_registry_sourced = inventory
+        .validators
+        .values()
+        .any(|v| matches!(v.endpoint, EndpointSource::ChainRegistry(_)));
+    if chain_registry_sourced {
+        let (sources, warnings) = registry::chain_registry::read(inventory, &new)?;
+        for w in &warnings {
+            tracing::warn!("{w}");
+        }
+        new.chain_registry = sources;
+    }
     // Consumer endpoints published in DNS are resolved only after every provider query succeeded
     // (the selected sets decide which names to ask for) and before anything is compared or written.
     if inventory.discovers_in_dns() {
@@ -264,10 +301,15 @@ pub(crate) fn fetch(request: &FetchRequest, inventory: &Inventory) -> Result<Fet
     // the endpoints are known, and locked into the snapshot for review.
     if inventory.allowlist.is_some() {
         let config = srv::ResolverConfig::new(request.nameserver, request.dns_timeout)?;
-        let plan = crate::cosmos::peers::plan(inventory, &new).map_err(SrvError::from)?;
+        let plan = crate::cosmos::peers::plan(inventory, &new)?;
         new.resolved_addresses = addresses::resolve_addresses(&plan, &config)?;
     }
     new.normalise();
+    if registry_sourced || chain_registry_sourced {
+        // Every selected registry-sourced validator must have published for every consumer it
+        // serves: planning the new snapshot names each one that did not.
+        crate::cosmos::peers::plan(inventory, &new)?;
+    }
     let text = new.to_json();
     ProviderState::from_json(&path, &text).map_err(|source| FetchError::Snapshot {
         path: path.clone(),
@@ -327,6 +369,14 @@ impl Fetched {
             new.bonded_validators.len(),
             new.consumers.len()
         )];
+        if let Some(r) = &new.registry {
+            lines.push(format!(
+                "registry {} at revision {}: {} entries",
+                r.prefix,
+                r.revision,
+                r.entries.len()
+            ));
+        }
         lines.extend(
             changes(self.previous.as_ref(), new)
                 .into_iter()
@@ -360,18 +410,5 @@ impl Fetched {
         }
         write_atomic(&self.path, &self.text)?;
         Ok(Written::Wrote(self.path))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_formats_known_instants() {
-        let at = |s: u64| rfc3339(std::time::UNIX_EPOCH + Duration::from_secs(s));
-        assert_eq!(at(0), "1970-01-01T00:00:00Z");
-        assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(at(1_795_000_000), "2026-11-18T11:06:40Z");
     }
 }

@@ -94,6 +94,8 @@ pub(super) fn fetch_state(
         bonded_validators: bonded,
         consumers,
         resolved_endpoints: Vec::new(),
+        registry: None,
+        chain_registry: Vec::new(),
         resolved_addresses: Vec::new(),
     })
 }

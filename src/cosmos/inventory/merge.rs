@@ -8,11 +8,12 @@ use std::sync::Arc;
 use super::dns::{DnsName, DnsSettings};
 use super::endpoint::{EndpointTemplate, TemplatePort};
 use super::monitoring::{Allowlist, Monitoring};
+use super::registry::ChainRegistrySettings;
 use super::roles::{NodeIds, Sentry, SentryEndpoint, SrvRank, default_node_id};
 use super::settings::SettingsLayer;
 use super::{
-    EndpointSource, Field, Inventory, InventoryError, ProviderAuth, ProviderSettings, Validator,
-    ValidatorPorts, invalid,
+    EndpointSource, Field, Inventory, InventoryError, ProviderAuth, ProviderSettings,
+    RegistrySettings, Validator, ValidatorPorts, invalid,
 };
 use crate::cosmos::node_id::NodeId;
 use crate::input::address::Endpoint;
@@ -33,7 +34,7 @@ pub(super) struct PartialValidator {
     pub(super) node_key_file: Field<NodeId>,
     pub(super) ports: Field<ValidatorPorts>,
     pub(super) port_overrides: BTreeMap<String, Located<u16>>,
-    pub(super) endpoint_source_dns: Field<bool>,
+    pub(super) endpoint_source: Field<SourceKind>,
     pub(super) dns_zone: Field<DnsName>,
     pub(super) private_endpoint: Field<EndpointTemplate>,
     pub(super) sentries: Field<Vec<Sentry>>,
@@ -54,6 +55,30 @@ pub(super) struct Partial {
     pub(super) dns: Option<Located<DnsSettings>>,
     pub(super) monitoring: Option<Located<Monitoring>>,
     pub(super) allowlist: Option<Located<Allowlist>>,
+    pub(super) registry: Option<Located<RegistrySettings>>,
+    pub(super) chain_registry: Option<Located<ChainRegistrySettings>>,
+}
+
+/// `endpoint_source:` as written, on a validator or a sentry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum SourceKind {
+    Template,
+    Dns,
+    Registry,
+    ChainRegistry,
+}
+
+impl SourceKind {
+    /// The one vocabulary of `endpoint_source:`, `None` for a word outside it.
+    pub(super) fn parse(word: &str) -> Option<Self> {
+        match word {
+            "template" => Some(Self::Template),
+            "dns" => Some(Self::Dns),
+            "registry" => Some(Self::Registry),
+            "chain-registry" => Some(Self::ChainRegistry),
+            _ => None,
+        }
+    }
 }
 
 fn take<T>(field: &str, a: Field<T>, b: Field<T>) -> Result<Field<T>, InventoryError> {
@@ -104,6 +129,8 @@ pub(super) fn merge(mut a: Partial, b: Partial) -> Result<Partial, InventoryErro
     a.defaults = take("defaults", a.defaults, b.defaults)?;
     a.consumers = take_map("consumers", a.consumers, b.consumers)?;
     a.dns = take("dns", a.dns, b.dns)?;
+    a.registry = take("registry", a.registry, b.registry)?;
+    a.chain_registry = take("chain_registry", a.chain_registry, b.chain_registry)?;
     a.monitoring = take("monitoring", a.monitoring, b.monitoring)?;
     a.allowlist = take("allowlist", a.allowlist, b.allowlist)?;
     for (name, vb) in b.validators {
@@ -139,10 +166,10 @@ pub(super) fn merge(mut a: Partial, b: Partial) -> Result<Partial, InventoryErro
                         va.port_overrides,
                         vb.port_overrides,
                     )?,
-                    endpoint_source_dns: take(
+                    endpoint_source: take(
                         &f("endpoint_source"),
-                        va.endpoint_source_dns,
-                        vb.endpoint_source_dns,
+                        va.endpoint_source,
+                        vb.endpoint_source,
                     )?,
                     dns_zone: take(&f("dns_zone"), va.dns_zone, vb.dns_zone)?,
                     private_endpoint: take(
@@ -165,7 +192,13 @@ pub(super) fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, I
     let mut validators = BTreeMap::new();
     for (name, v) in p.validators {
         let f = |field: &str| format!("validators.{name}.{field}");
-        let endpoint = endpoint_source(&name, &v, p.dns.as_ref())?;
+        let endpoint = endpoint_source(
+            &name,
+            &v,
+            p.dns.as_ref(),
+            p.registry.as_ref().map(|r| &r.at),
+            p.chain_registry.as_ref().map(|r| &r.at),
+        )?;
         if let (Some(srv), false) = (&v.srv, matches!(endpoint, EndpointSource::Template(_))) {
             return Err(invalid(
                 &srv.at,
@@ -178,7 +211,15 @@ pub(super) fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, I
             node_ids: v.node_ids,
             node_key_file: v.node_key_file,
         };
-        let (node_id, node_ids) = default_node_id(ids, &v.at, &f, &format!("validators.{name}"))?;
+        // A registry-sourced validator's node IDs are the ones its operator published.
+        let (node_id, node_ids) = if matches!(
+            endpoint,
+            EndpointSource::Registry(_) | EndpointSource::ChainRegistry(_)
+        ) {
+            (None, BTreeMap::new())
+        } else {
+            default_node_id(ids, &v.at, &f, &format!("validators.{name}"))?
+        };
         if let (Some(ports), EndpointSource::Template(template)) = (&v.ports, &endpoint)
             && let TemplatePort::Range(_) | TemplatePort::Fixed(_) = template.value.port
         {
@@ -262,6 +303,8 @@ pub(super) fn complete(files: Vec<Arc<Path>>, p: Partial) -> Result<Inventory, I
         consumers: p.consumers.into_iter().collect(),
         validators,
         dns: p.dns,
+        registry: p.registry.map(|r| r.value),
+        chain_registry: p.chain_registry.map(|r| r.value),
         monitoring: p.monitoring,
         allowlist: p.allowlist,
         warnings,
@@ -274,8 +317,17 @@ fn endpoint_source(
     name: &str,
     v: &PartialValidator,
     dns: Option<&Located<DnsSettings>>,
+    registry: Option<&Origin>,
+    chain_registry: Option<&Origin>,
 ) -> Result<EndpointSource, InventoryError> {
     let f = |field: &str| format!("validators.{name}.{field}");
+    if let Some(src) = v
+        .endpoint_source
+        .as_ref()
+        .filter(|s| matches!(s.value, SourceKind::Registry | SourceKind::ChainRegistry))
+    {
+        return registry_sourced(name, v, src, registry, chain_registry);
+    }
     if let Some(zone) = &v.dns_zone {
         let Some(dns) = dns else {
             return Err(invalid(
@@ -302,7 +354,11 @@ fn endpoint_source(
             "only applies with `sentries:`: it is where the sentries reach their private validator node",
         ));
     }
-    match (&v.endpoint_source_dns, &v.consumer_template) {
+    let dns_source = v.endpoint_source.as_ref().map(|s| Located {
+        value: s.value == SourceKind::Dns,
+        at: s.at.clone(),
+    });
+    match (&dns_source, &v.consumer_template) {
         (Some(src), Some(t)) if src.value => Err(invalid(
             &t.at,
             f("consumer_template"),
@@ -349,6 +405,78 @@ fn endpoint_source(
     }
 }
 
+/// `endpoint_source: registry`: every node (its one public node, or its sentries), node ID and
+/// address comes from the registry its operator published to, so the inventory describing any of
+/// them too would be a second, contradicting source.
+fn registry_sourced(
+    name: &str,
+    v: &PartialValidator,
+    src: &Located<SourceKind>,
+    registry: Option<&Origin>,
+    chain_registry: Option<&Origin>,
+) -> Result<EndpointSource, InventoryError> {
+    let f = |field: &str| format!("validators.{name}.{field}");
+    let chain = src.value == SourceKind::ChainRegistry;
+    let source_name = if chain { "chain-registry" } else { "registry" };
+    if (if chain { chain_registry } else { registry }).is_none() {
+        return Err(invalid(
+            &src.at,
+            f("endpoint_source"),
+            if chain {
+                "`chain-registry` needs a `chain_registry:` section naming each consumer's chain.json and the provider names".to_owned()
+            } else {
+                "`registry` needs a `registry:` section naming the etcd endpoints and key prefix"
+                    .to_owned()
+            },
+        ));
+    }
+    if v.operator_address.is_none() {
+        return Err(invalid(
+            &src.at,
+            f("operator_address"),
+            "missing: registry keys are named by operator address (every operator names validators differently), so a registry-sourced validator needs one",
+        ));
+    }
+    let written = [
+        (
+            "consumer_template",
+            v.consumer_template.as_ref().map(|l| &l.at),
+        ),
+        ("node_id", v.node_id.as_ref().map(|l| &l.at)),
+        ("node_ids", v.node_ids.values().next().map(|l| &l.at)),
+        ("node_key_file", v.node_key_file.as_ref().map(|l| &l.at)),
+        ("ports", v.ports.as_ref().map(|l| &l.at)),
+        (
+            "port_overrides",
+            v.port_overrides.values().next().map(|l| &l.at),
+        ),
+        ("dns_zone", v.dns_zone.as_ref().map(|l| &l.at)),
+        (
+            "private_endpoint",
+            v.private_endpoint.as_ref().map(|l| &l.at),
+        ),
+        ("sentries", v.sentries.as_ref().map(|l| &l.at)),
+    ];
+    if let Some((field, at)) = written
+        .into_iter()
+        .find_map(|(field, at)| at.map(|at| (field, at)))
+    {
+        return Err(invalid(
+            at,
+            f(field),
+            format!(
+                "does not apply with `endpoint_source: {source_name}` (at {}): the validator's nodes, node IDs and addresses come from the registry",
+                src.at
+            ),
+        ));
+    }
+    Ok(if chain {
+        EndpointSource::ChainRegistry(src.at.clone())
+    } else {
+        EndpointSource::Registry(src.at.clone())
+    })
+}
+
 /// The endpoint source of a validator behind sentries: its node has no public address, so a
 /// `consumer_template` or `endpoint_source: dns` of its own is a contradiction, and its sentries
 /// need `private_endpoint` to reach it.
@@ -382,7 +510,11 @@ fn sentried(
             ),
         ));
     }
-    if let Some(src) = v.endpoint_source_dns.as_ref().filter(|s| s.value) {
+    if let Some(src) = v
+        .endpoint_source
+        .as_ref()
+        .filter(|s| s.value == SourceKind::Dns)
+    {
         return Err(invalid(
             &src.at,
             f("endpoint_source"),
@@ -476,6 +608,55 @@ mod tests {
             "the first file names it"
         );
         assert_eq!(inv.files.len(), 2);
+    }
+
+    #[test]
+    fn a_sentry_takes_the_validators_endpoint_source_words() {
+        use crate::cosmos::inventory::{EndpointSource, roles::SentryEndpoint};
+        let inv = |source: &str| {
+            from_texts(&[(
+                Path::new("inv.yaml"),
+                format!(
+                    "dns:\n  default_zone: v.zone\n  zones:\n    v.zone:\n      hostmaster: h@v.zone\n      ns: [ns1.v.zone]\n\
+                     validators:\n  alice:\n    operator_address: cosmosvaloper19vfen9jn3uk3e6rrkt3pxansunujnlm40wpdvg\n\
+                     \x20   node_id: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n    private_endpoint: alice-validator.alice.svc:26656\n\
+                     \x20   sentries:\n      - name: s1\n        node_id: 1111111111111111111111111111111111111111\n{source}"
+                ),
+            )])
+        };
+        let sentry = |source: &str| match inv(source).unwrap().validators["alice"].endpoint.clone()
+        {
+            EndpointSource::Sentries { sentries, .. } => sentries[0].endpoint.clone(),
+            other => panic!("not sentried: {other:?}"),
+        };
+        assert!(matches!(
+            sentry(
+                "        consumer_template: s1-{{chain_id}}.example.com:26656\n        endpoint_source: template\n"
+            ),
+            SentryEndpoint::Template(_)
+        ));
+        assert!(matches!(
+            sentry("        endpoint_source: dns\n"),
+            SentryEndpoint::Dns(_)
+        ));
+        for word in ["registry", "chain-registry"] {
+            let e = inv(&format!("        endpoint_source: {word}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!(
+                    "set `endpoint_source: {word}` on validators.alice and remove `sentries:`"
+                )),
+                "{e}"
+            );
+        }
+        let e = inv("        endpoint_source: template\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`template` needs the sentry's consumer_template"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub(crate) mod endpoint;
 mod merge;
 pub(crate) mod monitoring;
 mod parse;
+pub(crate) mod registry;
 pub(crate) mod roles;
 pub(crate) mod settings;
 
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 use self::dns::{DnsName, DnsSettings, ZoneSettings};
 use self::endpoint::{EndpointTemplate, PortRange};
+use self::registry::{ChainRegistrySettings, RegistrySettings};
 use self::roles::Sentry;
 use self::settings::{
     DEFAULT_CONFIGMAP, NamePattern, PortStrategy, Selection, Settings, SettingsLayer, Topology,
@@ -77,6 +79,12 @@ pub(crate) enum EndpointSource {
         private_endpoint: Located<EndpointTemplate>,
         sentries: Vec<Sentry>,
     },
+    /// `endpoint_source: registry`: the nodes its operator published to the etcd registry, which
+    /// `fetch` locked into the snapshot.
+    Registry(Origin),
+    /// `endpoint_source: chain-registry`: the entries of its `provider` name in the consumer's
+    /// chain-registry `chain.json`, which `fetch` locked into the snapshot.
+    ChainRegistry(Origin),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -131,6 +139,10 @@ pub(crate) struct Inventory {
     pub(crate) validators: BTreeMap<String, Validator>,
     /// The `dns:` section: zones to write and the SRV naming used to publish and resolve endpoints.
     pub(crate) dns: Option<Located<DnsSettings>>,
+    /// The `registry:` section: the etcd registry `fetch` reads and `publish` writes.
+    pub(crate) registry: Option<RegistrySettings>,
+    /// The `chain_registry:` section: chain.json sources and the provider-name mapping.
+    pub(crate) chain_registry: Option<ChainRegistrySettings>,
     /// The `monitoring:` section: a PrometheusRule per validator (docs/monitoring.md).
     pub(crate) monitoring: Option<Located<monitoring::Monitoring>>,
     /// The `allowlist:` section: who may reach each public node's P2P port (docs/output.md).
@@ -225,6 +237,7 @@ impl Inventory {
             topology: layer.topology.map_or(Topology::FullMesh, |t| t.value),
             p2p: layer.p2p,
             exclude: layer.exclude,
+            chain_registry: layer.chain_registry.is_some_and(|c| c.value),
         }
     }
 
@@ -235,7 +248,9 @@ impl Inventory {
             EndpointSource::Sentries { sentries, .. } => sentries
                 .iter()
                 .any(|s| matches!(s.endpoint, roles::SentryEndpoint::Dns(_))),
-            EndpointSource::Template(_) => false,
+            EndpointSource::Template(_)
+            | EndpointSource::Registry(_)
+            | EndpointSource::ChainRegistry(_) => false,
         })
     }
 

@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 
 use super::dns::DnsName;
 use super::endpoint::{EndpointTemplate, PortRange};
-use super::merge::{Partial, PartialValidator};
+use super::merge::{Partial, PartialValidator, SourceKind};
 use super::roles::{RawSentry, RawSrv, parse_node_ids, parse_sentries, parse_srv};
 use super::settings::{
     NamePattern, PortStrategy, Selection, SettingsLayer, Topology, Workload, WorkloadKind,
@@ -34,6 +34,8 @@ struct RawInventory {
     consumers: Option<BTreeMap<String, Spanned<RawSettings>>>,
     validators: Option<BTreeMap<String, Spanned<RawValidator>>>,
     dns: Option<Spanned<crate::cosmos::inventory::dns::RawDns>>,
+    registry: Option<Spanned<super::registry::RawRegistry>>,
+    chain_registry: Option<Spanned<super::registry::RawChainRegistry>>,
     monitoring: Option<Spanned<super::monitoring::RawMonitoring>>,
     allowlist: Option<Spanned<super::monitoring::RawAllowlist>>,
 }
@@ -68,6 +70,7 @@ struct RawSettings {
     topology: Option<Spanned<Json>>,
     p2p: Option<Spanned<RawP2p>>,
     exclude: Option<Spanned<Vec<String>>>,
+    chain_registry: Option<Spanned<Bool>>,
 }
 
 #[derive(Deserialize)]
@@ -243,6 +246,14 @@ pub(super) fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, Invent
         Some(d) => Some(crate::cosmos::inventory::dns::parse(file, d)?),
         None => None,
     };
+    let registry = match raw.registry {
+        Some(r) => Some(super::registry::parse(file, &dir, r)?),
+        None => None,
+    };
+    let chain_registry = match raw.chain_registry {
+        Some(r) => Some(super::registry::parse_chain_registry(file, &dir, r)?),
+        None => None,
+    };
     let monitoring = raw
         .monitoring
         .map(|m| super::monitoring::parse_monitoring(file, m))
@@ -263,6 +274,8 @@ pub(super) fn parse_file(file: &Arc<Path>, text: &str) -> Result<Partial, Invent
         consumers,
         validators,
         dns,
+        registry,
+        chain_registry,
         monitoring,
         allowlist,
     })
@@ -518,6 +531,7 @@ fn parse_settings(
             layer.p2p.max_dial_period = Some(Located { value: d.value, at });
         }
     }
+    layer.chain_registry = raw.chain_registry.map(|b| located(file, &b, b.value.0));
     if let Some(ex) = raw.exclude {
         let at = Origin::of(file, &ex);
         layer.exclude = ex
@@ -552,7 +566,7 @@ fn parse_validator(
         node_key_file: None,
         ports: None,
         port_overrides: BTreeMap::new(),
-        endpoint_source_dns: None,
+        endpoint_source: None,
         dns_zone: None,
         private_endpoint: None,
         sentries: None,
@@ -567,20 +581,17 @@ fn parse_validator(
     }
     if let Some(s) = raw.endpoint_source {
         let at = Origin::of(file, &s);
-        let dns = match s.value.as_str() {
-            "dns" => true,
-            "template" => false,
-            other => {
-                return Err(invalid(
-                    &at,
-                    f("endpoint_source"),
-                    format!(
-                        "{other:?} is not an endpoint source; expected `template` (consumer_template) or `dns` (SRV records)"
-                    ),
-                ));
-            }
+        let Some(kind) = SourceKind::parse(&s.value) else {
+            return Err(invalid(
+                &at,
+                f("endpoint_source"),
+                format!(
+                    "{:?} is not an endpoint source; expected `template` (consumer_template), `dns` (SRV records), `registry` (etcd) or `chain-registry` (chain.json peers; docs/registry.md)",
+                    s.value
+                ),
+            ));
         };
-        v.endpoint_source_dns = Some(Located { value: dns, at });
+        v.endpoint_source = Some(Located { value: kind, at });
     }
     if let Some(z) = raw.dns_zone {
         let at = Origin::of(file, &z);

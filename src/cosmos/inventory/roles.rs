@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::endpoint::EndpointTemplate;
+use super::merge::SourceKind;
 use super::{Field, InventoryError, invalid};
 use crate::cosmos::node_id::NodeId;
 use crate::input::name::check_label;
@@ -258,7 +259,12 @@ pub(super) fn parse_sentries(
                 ),
             ));
         }
-        let endpoint = match (s.consumer_template, s.endpoint_source) {
+        // `endpoint_source: template` beside a consumer_template says what the default says.
+        let source = s.endpoint_source.filter(|src| {
+            s.consumer_template.is_none()
+                || SourceKind::parse(&src.value) != Some(SourceKind::Template)
+        });
+        let endpoint = match (s.consumer_template, source) {
             (Some(t), None) => {
                 let tat = Origin::of(file, &t);
                 let value = EndpointTemplate::parse(&t.value)
@@ -267,17 +273,36 @@ pub(super) fn parse_sentries(
             }
             (None, Some(src)) => {
                 let sat = Origin::of(file, &src);
-                if src.value != "dns" {
-                    return Err(invalid(
-                        &sat,
-                        f("endpoint_source"),
-                        format!(
-                            "{:?} is not an endpoint source; valid: dns (or give a consumer_template)",
-                            src.value
-                        ),
-                    ));
+                match SourceKind::parse(&src.value) {
+                    Some(SourceKind::Dns) => SentryEndpoint::Dns(sat),
+                    Some(SourceKind::Template) => {
+                        return Err(invalid(
+                            &sat,
+                            f("endpoint_source"),
+                            "`template` needs the sentry's consumer_template, e.g. `sentry-a-{{chain-id}}.example.com:{{port}}` (a template is the default: `endpoint_source:` can then go)",
+                        ));
+                    }
+                    Some(SourceKind::Registry | SourceKind::ChainRegistry) => {
+                        return Err(invalid(
+                            &sat,
+                            f("endpoint_source"),
+                            format!(
+                                "`{}` applies to the whole validator: set `endpoint_source: {}` on validators.{name} and remove `sentries:`; its sentries are then the nodes its operator published (docs/registry.md)",
+                                src.value, src.value
+                            ),
+                        ));
+                    }
+                    None => {
+                        return Err(invalid(
+                            &sat,
+                            f("endpoint_source"),
+                            format!(
+                                "{:?} is not an endpoint source; valid on a sentry: dns (or give a consumer_template; `registry` and `chain-registry` are set on the validator)",
+                                src.value
+                            ),
+                        ));
+                    }
                 }
-                SentryEndpoint::Dns(sat)
             }
             (Some(t), Some(src)) => {
                 return Err(invalid(

@@ -280,6 +280,8 @@ pub(crate) struct SettingsLayer {
     pub(crate) topology: Field<Topology>,
     pub(crate) p2p: P2pSettings,
     pub(crate) exclude: Vec<Located<String>>,
+    /// `chain_registry: true`: write the operator's sentries in chain-registry's `peers` shape.
+    pub(crate) chain_registry: Field<bool>,
 }
 
 /// Settings in force for one consumer, after defaults and overrides are applied.
@@ -293,6 +295,7 @@ pub(crate) struct Settings {
     pub(crate) topology: Topology,
     pub(crate) p2p: P2pSettings,
     pub(crate) exclude: Vec<Located<String>>,
+    pub(crate) chain_registry: bool,
     /// Where the name patterns in force were written; `None` for peergen's built-in defaults.
     pub(crate) pattern_at: PatternOrigins,
 }
@@ -363,6 +366,7 @@ impl SettingsLayer {
         );
         set(&mut self.p2p.max_dial_period, &over.p2p.max_dial_period);
         set(&mut self.topology, &over.topology);
+        set(&mut self.chain_registry, &over.chain_registry);
         self.exclude.extend(over.exclude.iter().cloned());
     }
 }

@@ -103,6 +103,16 @@ pub(crate) enum PlanError {
         at: Origin,
         problem: String,
     },
+    /// A validator with `endpoint_source: registry` or `chain-registry` has no usable entry.
+    Registry {
+        /// `registry` or `chain-registry`.
+        source: &'static str,
+        validator: String,
+        consumer_id: String,
+        chain_id: String,
+        at: Origin,
+        problem: String,
+    },
 }
 
 fn describe_port_source(s: &PortSource, consumer_id: &str) -> String {
@@ -125,6 +135,12 @@ fn describe_port_source(s: &PortSource, consumer_id: &str) -> String {
         } => format!("the fixed `port` at {at}"),
         PortSource::Resolved { query } => {
             format!("the SRV record {query} resolved into the snapshot")
+        }
+        PortSource::Registry { revision } => {
+            format!("the registry entry (revision {revision}) fetched into the snapshot")
+        }
+        PortSource::ChainRegistry { source } => {
+            format!("the chain-registry entry of {source} fetched into the snapshot")
         }
     }
 }
@@ -300,6 +316,17 @@ impl fmt::Display for PlanError {
             } => write!(
                 f,
                 "{at}: validators.{validator} (endpoint_source: dns), consumer {consumer_id} ({chain_id}): {problem}"
+            ),
+            PlanError::Registry {
+                source,
+                validator,
+                consumer_id,
+                chain_id,
+                at,
+                problem,
+            } => write!(
+                f,
+                "{at}: validators.{validator} (endpoint_source: {source}), consumer {consumer_id} ({chain_id}): {problem}"
             ),
         }
     }

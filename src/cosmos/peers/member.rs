@@ -4,10 +4,11 @@
 use super::selection::Selected;
 use super::{ConsumerPlan, DnsLookup, DnsMode, Member, PlanError, PortSource, Role, port};
 use crate::cosmos::inventory::endpoint::{EndpointTemplate, TemplatePort, Vars};
-use crate::cosmos::inventory::roles::{Sentry, SentryEndpoint};
+use crate::cosmos::inventory::roles::{Sentry, SentryEndpoint, VALIDATOR_NODE};
 use crate::cosmos::inventory::settings::Settings;
 use crate::cosmos::inventory::{EndpointSource, Inventory, Validator, ValidatorPorts};
 use crate::cosmos::node_id::NodeId;
+use crate::cosmos::state::registry::{ChainRegistrySource, RegistryState};
 use crate::input::address::Endpoint;
 use crate::input::yaml::Located;
 
@@ -47,17 +48,55 @@ pub(super) struct Nodes {
     pub(super) private: Option<Member>,
 }
 
+/// Where endpoints that are not templates come from: SRV answers and registry entries.
+pub(super) struct Sources<'a, 'b> {
+    pub(super) dns: &'a mut DnsMode<'b>,
+    pub(super) registry: Option<&'a RegistryState>,
+    pub(super) chain_registry: &'a [ChainRegistrySource],
+}
+
 pub(super) fn member(
     inventory: &Inventory,
     v: &Validator,
     s: &Selected,
     consumer: &crate::cosmos::state::Consumer,
     cp: &ConsumerPlan,
-    dns: &mut DnsMode<'_>,
+    sources: Sources<'_, '_>,
     errors: &mut Vec<PlanError>,
 ) -> Option<Nodes> {
     let settings = &cp.settings;
     let (cid, chain) = (consumer.consumer_id.as_str(), consumer.chain_id.as_str());
+    let dns = sources.dns;
+    let published = match &v.endpoint {
+        EndpointSource::Registry(at) => {
+            Some(("registry", at, registry_nodes(v, s, cid, sources.registry)))
+        }
+        EndpointSource::ChainRegistry(at) => Some((
+            "chain-registry",
+            at,
+            chain_registry_nodes(v, s, cid, sources.chain_registry),
+        )),
+        _ => None,
+    };
+    if let Some((source, at, nodes)) = published {
+        return match nodes {
+            Ok(public) => Some(Nodes {
+                public,
+                private: None,
+            }),
+            Err(problem) => {
+                errors.push(PlanError::Registry {
+                    source,
+                    validator: v.name.clone(),
+                    consumer_id: cid.to_owned(),
+                    chain_id: chain.to_owned(),
+                    at: at.clone(),
+                    problem,
+                });
+                None
+            }
+        };
+    }
     let no_node_id = |node: Option<&str>| PlanError::NoNodeId {
         validator: node.map_or_else(|| v.name.clone(), |n| format!("{}.sentries.{n}", v.name)),
         consumer_id: cid.to_owned(),
@@ -79,6 +118,9 @@ pub(super) fn member(
     };
     let template = match &v.endpoint {
         EndpointSource::Template(t) => t,
+        EndpointSource::Registry(_) | EndpointSource::ChainRegistry(_) => {
+            unreachable!("registry-sourced validators returned above")
+        }
         EndpointSource::Dns(at) => {
             let endpoint = dns_endpoint(inventory, v, None, cp, dns)
                 .map_err(|problem| dns_error(v, cid, chain, at, problem));
@@ -162,6 +204,110 @@ pub(super) fn member(
             errors.push(*e);
             None
         }
+    }
+}
+
+/// The public nodes a registry-sourced validator published for one consumer: its one public node
+/// (`validator`), or its sentries; its validator node behind sentries is never published.
+fn registry_nodes(
+    v: &Validator,
+    s: &Selected,
+    cid: &str,
+    registry: Option<&RegistryState>,
+) -> Result<Vec<Member>, String> {
+    let entries: Vec<_> = registry
+        .map(|r| r.nodes(&v.name, cid).collect())
+        .unwrap_or_default();
+    if entries.is_empty() {
+        return Err(match registry {
+            None => "the snapshot holds no registry read: run `peergen fetch` to read the registry"
+                .to_owned(),
+            Some(r) => format!(
+                "the registry (read at revision {}) has no entry under {}{}/{cid}/: its operator has not run `peergen publish` for this consumer",
+                r.revision, r.prefix, s.operator_address
+            ),
+        });
+    }
+    if entries.len() > 1 && entries.iter().any(|e| e.node == VALIDATOR_NODE) {
+        return Err(format!(
+            "the registry lists node {VALIDATOR_NODE:?} beside sentries; a validator publishes either its one public node or its sentries, never a validator node behind them"
+        ));
+    }
+    Ok(entries
+        .into_iter()
+        .map(|e| {
+            published_node(
+                v,
+                s,
+                &e.node,
+                &e.node_id,
+                &e.address,
+                PortSource::Registry {
+                    revision: e.revision,
+                },
+            )
+        })
+        .collect())
+}
+
+/// The entries of a chain-registry-sourced validator's providers in the consumer's chain.json.
+fn chain_registry_nodes(
+    v: &Validator,
+    s: &Selected,
+    cid: &str,
+    sources: &[ChainRegistrySource],
+) -> Result<Vec<Member>, String> {
+    let source = sources.iter().find(|c| c.consumer_id == cid).ok_or_else(|| {
+        "the snapshot holds no chain.json for this consumer: name one in chain_registry.sources and run `peergen fetch`".to_owned()
+    })?;
+    let peers: Vec<Member> = source
+        .peers
+        .iter()
+        .filter(|p| p.validator == v.name)
+        .map(|p| {
+            published_node(
+                v,
+                s,
+                &p.node,
+                &p.node_id,
+                &p.address,
+                PortSource::ChainRegistry {
+                    source: source.source.clone(),
+                },
+            )
+        })
+        .collect();
+    if peers.is_empty() {
+        return Err(format!(
+            "{} lists no valid peer of a provider chain_registry.providers maps to this validator",
+            source.source
+        ));
+    }
+    Ok(peers)
+}
+
+/// A node some registry published: `validator` is a validator's one public node, any other name
+/// a sentry.
+fn published_node(
+    v: &Validator,
+    s: &Selected,
+    node: &str,
+    node_id: &NodeId,
+    address: &Endpoint,
+    port_source: PortSource,
+) -> Member {
+    Member {
+        validator: v.name.clone(),
+        moniker: s.moniker.clone(),
+        operator_address: s.operator_address.clone(),
+        node_id: node_id.clone(),
+        endpoint: address.clone(),
+        port_source,
+        role: if node == VALIDATOR_NODE {
+            Role::Public
+        } else {
+            Role::Sentry(node.to_owned())
+        },
     }
 }
 

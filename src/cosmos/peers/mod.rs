@@ -40,6 +40,14 @@ pub(crate) enum PortSource {
     Resolved {
         query: String,
     },
+    /// The registry entry `fetch` locked into the snapshot, by its key's revision.
+    Registry {
+        revision: u64,
+    },
+    /// The chain.json `fetch` read the entry from.
+    ChainRegistry {
+        source: String,
+    },
 }
 
 /// What a node is to the network.
@@ -315,7 +323,14 @@ fn plan_with(
                 cp.excluded.push(v.name.clone());
                 continue;
             }
-            if let Some(nodes) = member::member(inventory, v, s, consumer, &cp, dns, &mut errors) {
+            let sources = member::Sources {
+                dns: &mut *dns,
+                registry: state.registry.as_ref(),
+                chain_registry: &state.chain_registry,
+            };
+            if let Some(nodes) =
+                member::member(inventory, v, s, consumer, &cp, sources, &mut errors)
+            {
                 cp.members.extend(nodes.public);
                 cp.private.extend(nodes.private);
             }

@@ -143,6 +143,7 @@ pub(crate) fn changes(prev: Option<&ProviderState>, new: &ProviderState) -> Vec<
             ));
         }
     }
+    registry_changes(prev, new, &mut lines);
     // Locked addresses become allowlist entries: every change is worth a reviewer's look.
     let locked = |s: &ProviderState| -> BTreeMap<String, Vec<String>> {
         s.resolved_addresses
@@ -168,6 +169,48 @@ pub(crate) fn changes(prev: Option<&ProviderState>, new: &ProviderState) -> Vec<
         }
     }
     lines
+}
+
+/// Registry entries added, changed and removed, each named by validator, consumer and node.
+fn registry_changes(prev: &ProviderState, new: &ProviderState, lines: &mut Vec<String>) {
+    type Entries<'a> = BTreeMap<(&'a str, &'a str, &'a str), String>;
+    let list = |s: &ProviderState| -> Vec<((String, String, String), String)> {
+        s.registry
+            .iter()
+            .flat_map(|r| &r.entries)
+            .map(|e| {
+                (
+                    (e.validator.clone(), e.consumer_id.clone(), e.node.clone()),
+                    format!("{}@{}", e.node_id, e.address),
+                )
+            })
+            .collect()
+    };
+    let (was, is) = (list(prev), list(new));
+    let was: Entries<'_> = was
+        .iter()
+        .map(|((v, c, n), p)| ((v.as_str(), c.as_str(), n.as_str()), p.clone()))
+        .collect();
+    let is: Entries<'_> = is
+        .iter()
+        .map(|((v, c, n), p)| ((v.as_str(), c.as_str(), n.as_str()), p.clone()))
+        .collect();
+    for ((v, c, n), peer) in &is {
+        match was.get(&(*v, *c, *n)) {
+            None => lines.push(format!("registry: {v}/{n} on consumer {c} added: {peer}")),
+            Some(old) if old != peer => lines.push(format!(
+                "registry: {v}/{n} on consumer {c}: {old} -> {peer}"
+            )),
+            Some(_) => {}
+        }
+    }
+    for ((v, c, n), peer) in &was {
+        if !is.contains_key(&(*v, *c, *n)) {
+            lines.push(format!(
+                "registry: {v}/{n} on consumer {c} removed (was {peer})"
+            ));
+        }
+    }
 }
 
 /// Reasons the new state looks like a provider or network fault rather than a real change.
@@ -228,6 +271,10 @@ pub(crate) fn same_content(a: &ProviderState, b: &ProviderState) -> bool {
         let mut s = s.clone();
         s.provider.height = 0;
         s.provider.fetched_at = None;
+        // Any write anywhere in etcd moves its revision; unchanged entries keep the snapshot.
+        if let Some(r) = &mut s.registry {
+            r.revision = 0;
+        }
         s.normalise();
         s
     };
@@ -275,6 +322,8 @@ mod tests {
                 })
                 .collect(),
             resolved_endpoints: Vec::new(),
+            registry: None,
+            chain_registry: Vec::new(),
             resolved_addresses: Vec::new(),
         }
     }

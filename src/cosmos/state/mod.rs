@@ -2,6 +2,7 @@
 
 pub(crate) mod diff;
 pub(crate) mod names;
+pub(crate) mod registry;
 pub(crate) mod valcons;
 
 use std::collections::BTreeSet;
@@ -24,6 +25,12 @@ pub(crate) struct ProviderState {
     /// Consumer endpoints resolved at fetch time (DNS SRV discovery), so `render` stays offline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) resolved_endpoints: Vec<ResolvedEndpoint>,
+    /// Endpoints read from the etcd registry at fetch time, with the revision they were read at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) registry: Option<registry::RegistryState>,
+    /// Peers read from chain-registry `chain.json` files at fetch time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) chain_registry: Vec<registry::ChainRegistrySource>,
     /// A/AAAA answers of planned peer host names, locked at fetch time when the inventory asks for
     /// an allowlist, so `render` writes addresses without asking DNS.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -358,6 +365,10 @@ impl ProviderState {
                 ));
             }
         }
+        if let Some(r) = &self.registry {
+            r.validate()
+                .map_err(|(field, m)| invalid(format!("registry.{field}"), m))?;
+        }
         let mut hosts = BTreeSet::new();
         for (i, r) in self.resolved_addresses.iter().enumerate() {
             let field = format!("resolved_addresses[{i}]");
@@ -398,6 +409,15 @@ impl ProviderState {
         }
         self.resolved_endpoints
             .sort_by(|a, b| (&a.validator, &a.consumer_id).cmp(&(&b.validator, &b.consumer_id)));
+        if let Some(r) = &mut self.registry {
+            r.normalise();
+        }
+        self.chain_registry
+            .sort_by(|a, b| consumer_id_order(&a.consumer_id, &b.consumer_id));
+        for c in &mut self.chain_registry {
+            c.peers
+                .sort_by(|a, b| (&a.validator, &a.node).cmp(&(&b.validator, &b.node)));
+        }
         self.resolved_addresses.sort_by(|a, b| a.host.cmp(&b.host));
         for r in &mut self.resolved_addresses {
             r.addresses.sort();

@@ -128,6 +128,8 @@ mod tests {
             bonded_validators: Vec::new(),
             consumers,
             resolved_endpoints: Vec::new(),
+            registry: None,
+            chain_registry: Vec::new(),
             resolved_addresses: Vec::new(),
         }
     }
