@@ -282,18 +282,8 @@ pub(crate) struct FetchArgs {
     /// Write even if the bonded set is empty or a consumer loses too many validators
     #[arg(long)]
     pub(crate) force: bool,
-    /// Limit for one whole request, in seconds
-    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = positive_seconds)]
-    pub(crate) timeout: f64,
-    /// Limit for establishing a connection, in seconds
-    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = positive_seconds)]
-    pub(crate) connect_timeout: f64,
-    /// Retries after a connect error, timeout, HTTP 429 or 5xx
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    pub(crate) retries: u32,
-    /// First retry delay in milliseconds; doubles per retry (with jitter), capped at 32 times this
-    #[arg(long, value_name = "MS", default_value_t = 500)]
-    pub(crate) retry_backoff_ms: u64,
+    #[command(flatten)]
+    pub(crate) net: NetArgs,
     /// Parallel per-consumer queries
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub(crate) concurrency: u16,
@@ -327,13 +317,20 @@ pub(crate) struct PublishArgs {
     /// Print the key changes without writing anything
     #[arg(long)]
     pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) net: NetArgs,
+}
+
+/// Time limits and retries of a command that talks to a server (the provider, etcd).
+#[derive(Debug, Args)]
+pub(crate) struct NetArgs {
     /// Limit for one whole request, in seconds
     #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = positive_seconds)]
     pub(crate) timeout: f64,
     /// Limit for establishing a connection, in seconds
     #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = positive_seconds)]
     pub(crate) connect_timeout: f64,
-    /// Retries (over every endpoint) after a connect error, timeout or an unavailable cluster
+    /// Retries (over every endpoint) after a connect error, a timeout, HTTP 429 or 5xx, or an unavailable etcd cluster
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub(crate) retries: u32,
     /// First retry delay in milliseconds; doubles per retry (with jitter), capped at 32 times this

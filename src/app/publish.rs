@@ -24,10 +24,10 @@ pub(super) fn run(args: &PublishArgs, out: &mut dyn Write) -> Result<ExitCode, E
         &args.consumers,
     )?;
     let timing = Timing {
-        connect_timeout: Duration::from_secs_f64(args.connect_timeout),
-        timeout: Duration::from_secs_f64(args.timeout),
-        retries: args.retries,
-        retry_backoff: Duration::from_millis(args.retry_backoff_ms),
+        connect_timeout: Duration::from_secs_f64(args.net.connect_timeout),
+        timeout: Duration::from_secs_f64(args.net.timeout),
+        retries: args.net.retries,
+        retry_backoff: Duration::from_millis(args.net.retry_backoff_ms),
     };
     let etcd = registry::connect(settings, timing)?;
     let updated = crate::cosmos::date::rfc3339(std::time::SystemTime::now());

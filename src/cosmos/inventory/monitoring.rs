@@ -61,23 +61,10 @@ pub(crate) struct NodeVars<'a> {
 
 impl LabelPattern {
     fn parse(text: &str) -> Result<LabelPattern, String> {
-        let mut rest = text;
-        while let Some(i) = rest.find("{{") {
-            let after = &rest[i + 2..];
-            let end = after
-                .find("}}")
-                .ok_or_else(|| format!("unclosed `{{{{` in {text:?}"))?;
-            match after[..end].trim() {
-                "validator" | "chain_id" | "chain-id" | "consumer_id" | "consumer-id" | "node"
-                | "namespace" => {}
-                other => {
-                    return Err(format!(
-                        "unknown variable `{{{{{other}}}}}` in {text:?}; known: {{{{validator}}}}, {{{{chain_id}}}}, {{{{consumer_id}}}}, {{{{node}}}}, {{{{namespace}}}}"
-                    ));
-                }
-            }
-            rest = &after[end + 2..];
-        }
+        super::settings::check_variables(
+            text,
+            &["validator", "chain_id", "consumer_id", "node", "namespace"],
+        )?;
         Ok(LabelPattern(text.to_owned()))
     }
 

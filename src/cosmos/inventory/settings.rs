@@ -169,22 +169,7 @@ impl NamePattern {
     }
 
     pub(super) fn parse(text: &str) -> Result<NamePattern, String> {
-        let mut rest = text;
-        while let Some(i) = rest.find("{{") {
-            let after = &rest[i + 2..];
-            let end = after
-                .find("}}")
-                .ok_or_else(|| format!("unclosed `{{{{` in {text:?}"))?;
-            match after[..end].trim() {
-                "validator" | "chain_id" | "chain-id" | "consumer_id" | "consumer-id" | "node" => {}
-                other => {
-                    return Err(format!(
-                        "unknown variable `{{{{{other}}}}}` in {text:?}; known: {{{{validator}}}}, {{{{chain_id}}}}, {{{{consumer_id}}}}, {{{{node}}}}"
-                    ));
-                }
-            }
-            rest = &after[end + 2..];
-        }
+        check_variables(text, &["validator", "chain_id", "consumer_id", "node"])?;
         Ok(NamePattern(text.to_owned()))
     }
 
@@ -265,6 +250,28 @@ pub(crate) fn check_duration(text: &str) -> Result<(), String> {
     }
     if parts == 0 {
         return Err("the duration is empty; write for example 30s".to_owned());
+    }
+    Ok(())
+}
+
+/// Checks that every `{{variable}}` of the pattern `text` is one of `known` (each `_` name may be
+/// written with `-`, as the seed's `{{chain-id}}` is).
+pub(super) fn check_variables(text: &str, known: &[&str]) -> Result<(), String> {
+    let mut rest = text;
+    while let Some(i) = rest.find("{{") {
+        let after = &rest[i + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| format!("unclosed `{{{{` in {text:?}"))?;
+        let written = after[..end].trim();
+        if !known.contains(&written.replace('-', "_").as_str()) {
+            let list: Vec<String> = known.iter().map(|k| format!("{{{{{k}}}}}")).collect();
+            return Err(format!(
+                "unknown variable `{{{{{written}}}}}` in {text:?}; known: {}",
+                list.join(", ")
+            ));
+        }
+        rest = &after[end + 2..];
     }
     Ok(())
 }

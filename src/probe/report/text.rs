@@ -82,15 +82,7 @@ pub(crate) fn text(report: &Report, color: bool) -> String {
         let _ = writeln!(
             out,
             "{} node {} on {} ({}), RPC {}",
-            paint(
-                if problems.is_empty() {
-                    "ok"
-                } else {
-                    "mismatch"
-                },
-                problems.is_empty(),
-                color
-            ),
+            verdict_word(problems.is_empty(), color),
             printable(&n.node.node),
             printable(n.node.network.name()),
             printable(n.node.network.consumer_id().unwrap_or_default()),
@@ -126,15 +118,7 @@ pub(crate) fn text(report: &Report, color: bool) -> String {
         let _ = writeln!(
             out,
             "{} node {}, admin {}",
-            paint(
-                if problems.is_empty() {
-                    "ok"
-                } else {
-                    "mismatch"
-                },
-                problems.is_empty(),
-                color
-            ),
+            verdict_word(problems.is_empty(), color),
             printable(&s.node.node),
             s.node.address
         );
@@ -157,4 +141,9 @@ pub(crate) fn text(report: &Report, color: bool) -> String {
     out.push_str(&report.summary());
     out.push('\n');
     out
+}
+
+/// `ok` or `mismatch`, painted as such, for an own node's heading.
+fn verdict_word(ok: bool, color: bool) -> String {
+    paint(if ok { "ok" } else { "mismatch" }, ok, color)
 }
