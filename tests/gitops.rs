@@ -1203,3 +1203,32 @@ fn a_failed_commit_restores_the_working_tree_and_the_index() {
     repo.run_inventory(&edited, "apply", &["--force"]).success();
     assert_eq!(commits(&work, "HEAD"), 3);
 }
+
+/// A peer that leaves a consumer is still named in the JSON plan when it used a per-consumer
+/// node ID (alice on neutron-1): the moniker comes from the inventory, not only from the plan.
+#[test]
+fn a_removed_peer_with_a_per_consumer_node_id_keeps_its_moniker() {
+    let repo = Repo::new();
+    repo.run("apply", &[]).success();
+    let edited = repo.env.write(
+        "edited.yaml",
+        &example_inventory_text().replace(
+            "  neutron-1:\n    p2p:\n",
+            "  neutron-1:\n    exclude: [alice]\n    p2p:\n",
+        ),
+    );
+    let run = repo.run_inventory(&edited, "plan", &["--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_str(&run.success().stdout).unwrap();
+    let removed: Vec<&serde_json::Value> = plan["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["chain_id"] == "neutron-1")
+        .flat_map(|c| c["removed"].as_array().unwrap())
+        .filter(|p| p["node_id"] == "7d5ae1d8b6e0a3f4c9b2d1e0f3a4b5c6d7e8f901")
+        .collect();
+    assert!(!removed.is_empty(), "{}", run.stdout);
+    for p in removed {
+        assert_eq!(p["moniker"], "alice", "{p}");
+    }
+}

@@ -382,6 +382,7 @@ fn peer_changes(files: &[FileChange], plan: &Plan) -> Vec<PeerChange> {
             .get(&(consumer_id, id))
             .or_else(|| any_moniker.get(id))
             .map(|m| (*m).to_owned())
+            .or_else(|| plan.known_nodes.get(id).cloned())
     };
     let by_slug: BTreeMap<&str, &ConsumerPlan> = plan
         .consumers

@@ -153,6 +153,9 @@ pub(crate) struct Plan {
     pub(crate) warnings: Vec<String>,
     /// The snapshot's locked A/AAAA answers, which allowlists admit.
     pub(crate) locked_addresses: Vec<crate::cosmos::state::ResolvedAddress>,
+    /// Every node ID the inventory writes (per-consumer and sentry IDs too) with its validator's
+    /// moniker, so a report can name a peer that left the plan.
+    pub(crate) known_nodes: std::collections::BTreeMap<NodeId, String>,
 }
 
 /// One node's view of one consumer: what its peer config says.
@@ -397,6 +400,7 @@ fn plan_with(
         inactive,
         warnings,
         locked_addresses: state.resolved_addresses.clone(),
+        known_nodes: known_nodes(inventory, state),
     };
     check_names(&plan, &mut errors);
     if errors.is_empty() {
@@ -407,6 +411,42 @@ fn plan_with(
     } else {
         Err(PlanErrors(errors))
     }
+}
+
+fn known_nodes(
+    inventory: &Inventory,
+    state: &ProviderState,
+) -> std::collections::BTreeMap<NodeId, String> {
+    let mut known = std::collections::BTreeMap::new();
+    for v in inventory.validators.values() {
+        let moniker = state
+            .bonded_validators
+            .iter()
+            .find(|b| v.operator_address.as_deref() == Some(b.operator_address.as_str()))
+            .map_or(v.moniker.as_str(), |b| b.moniker.as_str());
+        let mut ids: Vec<&NodeId> = v
+            .node_id
+            .iter()
+            .chain(v.node_ids.values())
+            .map(|l| &l.value)
+            .collect();
+        if let crate::cosmos::inventory::EndpointSource::Sentries { sentries, .. } = &v.endpoint {
+            for s in sentries {
+                ids.extend(
+                    s.node_id
+                        .iter()
+                        .chain(s.node_ids.values())
+                        .map(|l| &l.value),
+                );
+            }
+        }
+        for id in ids {
+            known
+                .entry(id.clone())
+                .or_insert_with(|| moniker.to_owned());
+        }
+    }
+    known
 }
 
 /// Whom one node lists and trusts: what its view renders, without the strings.
