@@ -18,3 +18,4 @@ mod probe;
 mod reliability;
 mod stellar;
 mod topology;
+mod workflows;
