@@ -20,3 +20,4 @@ mod registry;
 mod reliability;
 mod stellar;
 mod topology;
+mod workflows;
