@@ -73,23 +73,13 @@ impl LabelPattern {
     }
 
     pub(crate) fn expand(&self, vars: &NodeVars<'_>) -> String {
-        let mut out = String::new();
-        let mut rest = self.0.as_str();
-        while let Some(i) = rest.find("{{") {
-            out.push_str(&rest[..i]);
-            let after = &rest[i + 2..];
-            let end = after.find("}}").expect("checked at parse");
-            out.push_str(match after[..end].trim() {
-                "validator" => vars.validator,
-                "consumer_id" | "consumer-id" => vars.consumer_id,
-                "node" => vars.node,
-                "namespace" => vars.namespace,
-                _ => vars.slug,
-            });
-            rest = &after[end + 2..];
-        }
-        out.push_str(rest);
-        out
+        super::settings::expand_variables(&self.0, |name| match name {
+            "validator" => vars.validator,
+            "consumer_id" => vars.consumer_id,
+            "node" => vars.node,
+            "namespace" => vars.namespace,
+            _ => vars.slug,
+        })
     }
 }
 

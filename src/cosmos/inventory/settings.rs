@@ -185,22 +185,12 @@ impl NamePattern {
         consumer_id: &str,
         node: &str,
     ) -> String {
-        let mut out = String::new();
-        let mut rest = self.0.as_str();
-        while let Some(i) = rest.find("{{") {
-            out.push_str(&rest[..i]);
-            let after = &rest[i + 2..];
-            let end = after.find("}}").expect("checked at parse");
-            out.push_str(match after[..end].trim() {
-                "validator" => validator,
-                "consumer_id" | "consumer-id" => consumer_id,
-                "node" => node,
-                _ => chain_id,
-            });
-            rest = &after[end + 2..];
-        }
-        out.push_str(rest);
-        out
+        expand_variables(&self.0, |name| match name {
+            "validator" => validator,
+            "consumer_id" => consumer_id,
+            "node" => node,
+            _ => chain_id,
+        })
     }
 }
 
@@ -274,6 +264,22 @@ pub(super) fn check_variables(text: &str, known: &[&str]) -> Result<(), String> 
         rest = &after[end + 2..];
     }
     Ok(())
+}
+
+/// `pattern` with each `{{variable}}` replaced by `value(name)` (`-` in a name read as `_`); the
+/// pattern passed [`check_variables`].
+pub(super) fn expand_variables<'a>(pattern: &str, value: impl Fn(&str) -> &'a str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut rest = pattern;
+    while let Some(i) = rest.find("{{") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let end = after.find("}}").expect("checked at parse");
+        out.push_str(value(&after[..end].trim().replace('-', "_")));
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Per-consumer settings as written in one place (`defaults:` or one `consumers:` entry).
