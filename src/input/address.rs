@@ -36,6 +36,8 @@ pub(crate) enum AddressError {
     MissingPort(String),
     #[error("{0:?} is not HOST:PORT")]
     Malformed(String),
+    #[error("{0:?} carries a URL scheme; a peer address is plain HOST:PORT")]
+    Scheme(String),
 }
 
 impl Host {
@@ -161,7 +163,16 @@ pub(crate) fn split_host_port(text: &str) -> Result<(&str, Option<&str>), Addres
             let (h, p) = text.split_once(':').expect("one colon");
             Ok((h, Some(p)))
         }
-        _ => Err(AddressError::UnbracketedIpv6(text.to_owned())),
+        _ if text.contains("://") => Err(AddressError::Scheme(text.to_owned())),
+        // Only text that reads as IPv6 (whole, or before a last `:port`) is told to add brackets.
+        _ if text.parse::<Ipv6Addr>().is_ok()
+            || text
+                .rsplit_once(':')
+                .is_some_and(|(h, _)| h.parse::<Ipv6Addr>().is_ok()) =>
+        {
+            Err(AddressError::UnbracketedIpv6(text.to_owned()))
+        }
+        _ => Err(AddressError::Malformed(text.to_owned())),
     }
 }
 
