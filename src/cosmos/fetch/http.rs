@@ -159,14 +159,7 @@ impl Client {
                 base64::engine::general_purpose::STANDARD.encode(pair)
             ),
         });
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(config.connect_timeout))
-            .timeout_global(Some(config.timeout))
-            .user_agent(concat!("peergen/", env!("CARGO_PKG_VERSION")))
-            // Following a redirect would drop the credentials or carry them elsewhere: report it instead.
-            .max_redirects(0)
-            .max_redirects_will_error(false)
+        let agent = agent_config(config.connect_timeout, config.timeout)
             .build()
             .new_agent();
         Ok(Client {
@@ -396,6 +389,22 @@ fn classify_transport(url: &str, e: ureq::Error) -> Attempt {
             attempts: 1,
         }),
     }
+}
+
+/// The one HTTP client set-up of every server peergen reads or writes (the provider, etcd):
+/// statuses as values, its time limits, and no redirects, since following one would drop the
+/// credentials or carry them elsewhere (a redirect is reported instead).
+pub(crate) fn agent_config(
+    connect_timeout: Duration,
+    timeout: Duration,
+) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(connect_timeout))
+        .timeout_global(Some(timeout))
+        .user_agent(concat!("peergen/", env!("CARGO_PKG_VERSION")))
+        .max_redirects(0)
+        .max_redirects_will_error(false)
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(url: &str, text: &str) -> Result<T, RestError> {

@@ -266,16 +266,11 @@ impl Etcd {
     /// A client for `config`; with credentials, it authenticates once (against the first endpoint
     /// that answers) and sends the token with every request.
     pub(crate) fn connect(config: &EtcdConfig) -> Result<Etcd, EtcdError> {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(config.connect_timeout))
-            .timeout_global(Some(config.timeout))
-            .user_agent(concat!("peergen/", env!("CARGO_PKG_VERSION")))
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .tls_config(tls_config(config)?)
-            .build()
-            .new_agent();
+        let agent =
+            crate::cosmos::fetch::http::agent_config(config.connect_timeout, config.timeout)
+                .tls_config(tls_config(config)?)
+                .build()
+                .new_agent();
         let mut etcd = Etcd {
             agent,
             endpoints: config.endpoints.clone(),
