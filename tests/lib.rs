@@ -15,6 +15,7 @@ mod gitops;
 mod graph;
 mod mermaid;
 mod monitoring;
+mod performance;
 mod probe;
 mod registry;
 mod reliability;

@@ -2,7 +2,6 @@
 //! none when nothing changed) and optionally push it.
 
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
 use super::Error;
@@ -10,6 +9,7 @@ use super::cli::{ApplyArgs, PlanFormat};
 use super::source::Source;
 use crate::gitops::changes::Changes;
 use crate::gitops::{self, ApplyOptions, GitopsError};
+use crate::output::previous::Previous;
 use crate::output::template::Templates;
 
 pub(super) fn run(args: ApplyArgs, color: bool, out: &mut dyn Write) -> Result<ExitCode, Error> {
@@ -38,7 +38,9 @@ pub(super) fn run(args: ApplyArgs, color: bool, out: &mut dyn Write) -> Result<E
     };
     let (format, prefix) = (args.target.format, target.prefix());
     let only = args.target.only.as_deref();
-    let mut render = |previous: &Path| source.render(&templates, only, Some(previous));
+    let threads = super::cli::threads(args.target.threads);
+    let mut render =
+        |previous: &dyn Previous| source.render(&templates, only, Some(previous), threads);
     let mut show = |c: &Changes| super::plan::show(&mut *out, format, color, c, &prefix);
     let outcome = gitops::apply(&target, &opts, &mut render, &mut show)?;
     let done = match outcome.commit {

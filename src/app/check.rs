@@ -24,7 +24,14 @@ pub(super) fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<ExitCode, Err
     let plan = plan_cosmos(&loaded)?;
     // Everything `render` would refuse, `check` refuses: the whole tree is rendered and verified
     // in memory (and dropped).
-    let (_, zone_warnings) = render_plan(&loaded, &plan, &Templates::new(None)?, None, None)?;
+    let (_, zone_warnings) = render_plan(
+        &loaded,
+        &plan,
+        &Templates::new(None)?,
+        None,
+        None,
+        crate::output::parallel::default_threads(),
+    )?;
     write_report(out, &loaded, &plan, zone_warnings)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -182,6 +182,9 @@ pub(crate) struct TargetArgs {
     /// How to show the plan
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub(crate) format: PlanFormat,
+    /// Threads to render with (output is the same for any number) [default: every core]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub(crate) threads: Option<u16>,
 }
 
 #[derive(Debug, Args)]
@@ -404,6 +407,9 @@ pub(crate) struct RenderArgs {
     /// Accept the removal of many previously generated files
     #[arg(long)]
     pub(crate) force: bool,
+    /// Threads to render with (output is the same for any number) [default: every core]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub(crate) threads: Option<u16>,
 }
 
 #[derive(Debug, Args)]
@@ -444,4 +450,9 @@ fn consumer_id(text: &str) -> Result<String, String> {
             "{text:?} is not a consumer id: letters, digits, '-', '_' or '.', at least one"
         ))
     }
+}
+
+/// The thread count a render uses: as given, else every core.
+pub(crate) fn threads(given: Option<u16>) -> usize {
+    given.map_or_else(crate::output::parallel::default_threads, usize::from)
 }

@@ -9,9 +9,10 @@ use super::cli::{PlanArgs, PlanFormat, TargetArgs};
 use super::source::Source;
 use crate::gitops::changes::{self, Changes};
 use crate::gitops::{self, GitopsError, report};
+use crate::output::previous::{Previous, PreviousDir, manifest_of};
 use crate::output::removal;
 use crate::output::template::Templates;
-use crate::output::tree::{MANIFEST, read_manifest};
+use crate::output::tree::MANIFEST;
 
 pub(super) fn run(args: &PlanArgs, color: bool, out: &mut dyn Write) -> Result<ExitCode, Error> {
     compare(&args.target, args.check, args.detailed_exitcode, color, out)
@@ -30,16 +31,26 @@ pub(super) fn compare(
     let templates = Templates::new(args.templates.as_deref())?;
     let target = gitops::Target::new(&args.repo, &args.path)?;
     let out_dir = target.out_dir();
-    let committed = gitops::plan_baseline(&target)?;
-    let base = committed.as_ref().map_or(out_dir.as_path(), |c| c.path());
-    if read_manifest(base)?.is_none() {
+    let repo = gitops::plan_repo(&target)?;
+    let committed = repo.as_ref().map(|r| r.committed(&target)).transpose()?;
+    let dir = PreviousDir::new(&out_dir);
+    let base: &dyn Previous = match &committed {
+        Some(c) => c,
+        None => &dir,
+    };
+    if manifest_of(base)?.is_none() {
         // Also what a mistyped --path looks like: say it rather than report a plausible plan.
         tracing::warn!(
             "no peergen output under {} yet (no {MANIFEST}): everything is new",
             out_dir.display()
         );
     }
-    let (plan, tree) = source.render(&templates, args.only.as_deref(), Some(base))?;
+    let (plan, tree) = source.render(
+        &templates,
+        args.only.as_deref(),
+        Some(base),
+        super::cli::threads(args.threads),
+    )?;
     let mut changes = changes::compare(&tree, base, args.only.as_deref(), plan.as_ref())?;
     changes.needs_force = changes.threshold_violations(removal::DEFAULT_MAX_PERCENT);
     show(out, args.format, color, &changes, &target.prefix())?;

@@ -7,6 +7,7 @@ use super::Error;
 use super::cli::RenderArgs;
 use super::source::Source;
 use crate::output::lock::DirLock;
+use crate::output::previous::PreviousDir;
 use crate::output::template::Templates;
 
 pub(super) fn run(args: &RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Error> {
@@ -14,7 +15,13 @@ pub(super) fn run(args: &RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Er
     let _lock = DirLock::exclusive_for(&args.out)?;
     let source = Source::load(&args.inputs)?;
     let templates = Templates::new(args.templates.as_deref())?;
-    let (_, tree) = source.render(&templates, args.only.as_deref(), Some(&args.out))?;
+    let previous = PreviousDir::new(&args.out);
+    let (_, tree) = source.render(
+        &templates,
+        args.only.as_deref(),
+        Some(&previous),
+        super::cli::threads(args.threads),
+    )?;
     let report = tree.write(&args.out, args.only.as_deref(), args.force)?;
     for removed in &report.removed {
         tracing::info!("removed {removed} (no longer generated)");

@@ -1,7 +1,7 @@
 //! Loading the `-i` inputs of either network and rendering them into memory: what `check`,
 //! `render`, `plan`, `verify` and `apply` share.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::Error;
 use super::cli::Inputs;
@@ -12,8 +12,9 @@ use crate::cosmos::render;
 use crate::cosmos::state::ProviderState;
 use crate::input::network;
 use crate::input::printable::printable;
+use crate::output::previous::Previous;
 use crate::output::template::Templates;
-use crate::output::tree::{OutputTree, PreviousDir};
+use crate::output::tree::OutputTree;
 use crate::stellar::{self, StellarInventory};
 
 /// Loaded, validated Cosmos inputs.
@@ -43,17 +44,17 @@ pub(super) fn load(inputs: &Inputs) -> Result<Loaded, Error> {
     })
 }
 
-/// Renders everything the Cosmos inputs produce into memory. `previous` is the directory holding
-/// the last output (for state that carries over between runs, such as zone serials); `only`
+/// Renders everything the Cosmos inputs produce into memory. `previous` is the last output (for state that carries over between runs, such as zone serials); `only`
 /// limits output to one validator.
 fn render_cosmos(
     loaded: &Loaded,
     templates: &Templates,
     only: Option<&str>,
-    previous: Option<&Path>,
+    previous: Option<&dyn Previous>,
+    threads: usize,
 ) -> Result<(Plan, OutputTree), Error> {
     let plan = plan_cosmos(loaded)?;
-    let (tree, _) = render_plan(loaded, &plan, templates, only, previous)?;
+    let (tree, _) = render_plan(loaded, &plan, templates, only, previous, threads)?;
     Ok((plan, tree))
 }
 
@@ -63,17 +64,17 @@ pub(super) fn render_plan(
     plan: &Plan,
     templates: &Templates,
     only: Option<&str>,
-    previous: Option<&Path>,
+    previous: Option<&dyn Previous>,
+    threads: usize,
 ) -> Result<(OutputTree, usize), Error> {
-    let mut tree = render::render(plan, &loaded.inventory, templates, only)?;
+    let mut tree = render::render(plan, &loaded.inventory, templates, only, threads)?;
     let mut warnings = 0;
     // Zones hold every validator's records, so a `--self` render leaves them alone.
     if only.is_none() && loaded.inventory.dns.is_some() {
-        let baseline = previous.map(PreviousDir::new);
         let zones = zone::build(
             plan,
             &loaded.inventory,
-            baseline.as_ref().map(|b| b as _),
+            previous,
             serial::today().map_err(zone::ZoneError::from)?,
         )?;
         warn_all(&zones.warnings);
@@ -110,11 +111,12 @@ impl Source {
         &self,
         templates: &Templates,
         only: Option<&str>,
-        previous: Option<&Path>,
+        previous: Option<&dyn Previous>,
+        threads: usize,
     ) -> Result<(Option<Plan>, OutputTree), Error> {
         match self {
             Source::Cosmos(loaded) => {
-                let (plan, tree) = render_cosmos(loaded, templates, only, previous)?;
+                let (plan, tree) = render_cosmos(loaded, templates, only, previous, threads)?;
                 Ok((Some(plan), tree))
             }
             Source::Stellar(inventory) => {

@@ -173,7 +173,7 @@ pub(crate) fn node_allowlist(
         }
         sources.insert(Source {
             label: peer.label(),
-            address: peer.peer_string(),
+            address: peer.peer_string().to_owned(),
         });
     }
     let vars = NodeVars {

@@ -13,10 +13,12 @@ use sha2::{Digest, Sha256};
 use crate::cosmos::alerts;
 use crate::cosmos::allowlist::{self, Neighbours};
 use crate::cosmos::inventory::{EndpointSource, Inventory};
-use crate::cosmos::peers::{Member, Plan, Role, View};
+use crate::cosmos::peers::{ConsumerPlan, Member, Plan, Role, View};
 use crate::cosmos::registry::chain_registry;
+use crate::output::checked::Doc;
+use crate::output::parallel;
 use crate::output::template::{TemplateError, Templates};
-use crate::output::tree::{OutputTree, TreeError};
+use crate::output::tree::{File, OutputTree, TreeError};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum RenderError {
@@ -158,54 +160,49 @@ struct RuleContext<'a> {
     rules: &'a alerts::RuleFile,
 }
 
-pub(crate) fn render(
-    plan: &Plan,
+/// What rendering one consumer's views produced: its files, and each node rendered as
+/// (validator, consumer directory, node name for a validator with sentries).
+struct ConsumerOutput<'a> {
+    files: Vec<(String, File)>,
+    nodes: Vec<(&'a str, &'a str, Option<&'a str>)>,
+}
+
+/// Every view of one consumer (only validator `only`'s with a limit), rendered and verified.
+/// Consumers are independent of each other, so they render in parallel.
+fn render_consumer<'a>(
+    plan: &'a Plan,
+    cp: &'a ConsumerPlan,
     inventory: &Inventory,
     templates: &Templates,
     only: Option<&str>,
-) -> Result<OutputTree, RenderError> {
-    if let Some(name) = only
-        && !inventory.validators.contains_key(name)
-    {
-        let known: Vec<&str> = inventory.validators.keys().map(String::as_str).collect();
-        return Err(RenderError::UnknownValidator(
-            name.to_owned(),
-            known.join(", "),
-        ));
-    }
-    let mut tree = OutputTree::default();
-    let mut per_validator: BTreeMap<&str, Vec<&str>> = inventory
-        .validators
-        .keys()
-        .filter(|v| only.is_none_or(|o| o == v.as_str()))
-        .map(|v| (v.as_str(), Vec::new()))
-        .collect();
-    let mut node_dirs: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
-    let mut peer_values: (Option<&str>, BTreeMap<String, Value>) = (None, BTreeMap::new());
-    let mut neighbours: Option<Neighbours<'_>> = None;
-    // Rules are planned over every validator's nodes, so a selector that cannot tell two nodes
-    // apart is refused whether or not `--self` limits what is written.
-    let mut rule_files = match &inventory.monitoring {
-        Some(m) => alerts::rule_files(&m.value, &plan.views(None).collect::<Vec<_>>())?,
-        None => BTreeMap::new(),
+) -> Result<ConsumerOutput<'a>, RenderError> {
+    let mut out = ConsumerOutput {
+        files: Vec::new(),
+        nodes: Vec::new(),
     };
-    for view in plan.views(only) {
-        let cp = view.consumer;
-        if peer_values.0 != Some(cp.consumer_id.as_str()) {
-            peer_values = (
-                Some(&cp.consumer_id),
-                cp.members
-                    .iter()
-                    .chain(&cp.private)
-                    .map(|m| (m.label(), peer_value(m)))
-                    .collect(),
-            );
-            neighbours = inventory.allowlist.as_ref().map(|_| Neighbours::of(cp));
-        }
+    let members: Vec<&Member> = cp
+        .members
+        .iter()
+        .chain(&cp.private)
+        .filter(|m| only.is_none_or(|o| o == m.validator))
+        .collect();
+    if members.is_empty() {
+        return Ok(out);
+    }
+    let peer_values: BTreeMap<String, Value> = cp
+        .members
+        .iter()
+        .chain(&cp.private)
+        .map(|m| (m.label(), peer_value(m)))
+        .collect();
+    let neighbours = inventory.allowlist.as_ref().map(|_| Neighbours::of(cp));
+    let mut add = |path: String, text: String| out.files.push((path, File::new(text.into_bytes())));
+    for member in members {
+        let view = plan.view(cp, member);
         let dir = view.dir.clone();
-        let base = context(&view, &peer_values.1);
-        let p2p = templates.render("cosmos/p2p.toml", &base)?;
-        verify_p2p(&format!("{dir}/p2p.toml"), &p2p, &view)?;
+        let base = context(&view, &peer_values);
+        let (p2p, doc) = templates.render_parsed("cosmos/p2p.toml", &base)?;
+        verify_p2p(&format!("{dir}/p2p.toml"), doc, &view)?;
         // The node's whole [p2p] fragment decides its rollout: any change to it, and only to it,
         // changes the pod template.
         let sha = hex::encode(Sha256::digest(p2p.as_bytes()));
@@ -228,41 +225,83 @@ pub(crate) fn render(
                     message,
                 }
             })?;
-            tree.insert(path, policy.into_bytes())?;
+            add(path, policy);
             let nft = templates.render("cosmos/allowlist.nft", &al_ctx)?;
             let path = format!("{dir}/allowlist.nft");
             allowlist::verify_nft(&nft, al).map_err(|message| RenderError::Verify {
                 path: path.clone(),
                 message,
             })?;
-            tree.insert(path, nft.into_bytes())?;
+            add(path, nft);
         }
-        let peers = templates.render("cosmos/peers.yaml", &ctx)?;
-        verify_configmap(&format!("{dir}/peers.yaml"), &peers, &view)?;
-        let kustomization = templates.render("cosmos/kustomization.yaml", &ctx)?;
-        verify_yaml(&format!("{dir}/kustomization.yaml"), &kustomization)?;
-        tree.insert(format!("{dir}/peers.yaml"), peers.into_bytes())?;
-        tree.insert(format!("{dir}/p2p.toml"), p2p.into_bytes())?;
-        tree.insert(
-            format!("{dir}/kustomization.yaml"),
-            kustomization.into_bytes(),
-        )?;
+        let (peers, doc) = templates.render_parsed("cosmos/peers.yaml", &ctx)?;
+        verify_configmap(&format!("{dir}/peers.yaml"), doc, &view)?;
+        let (kustomization, doc) = templates.render_parsed("cosmos/kustomization.yaml", &ctx)?;
+        verify_parsed(&format!("{dir}/kustomization.yaml"), doc)?;
+        add(format!("{dir}/peers.yaml"), peers);
+        add(format!("{dir}/p2p.toml"), p2p);
+        add(format!("{dir}/kustomization.yaml"), kustomization);
         if view.workload.is_some() {
-            let rollout = templates.render("cosmos/rollout.yaml", &ctx)?;
-            verify_yaml(&format!("{dir}/rollout/kustomization.yaml"), &rollout)?;
-            tree.insert(
-                format!("{dir}/rollout/kustomization.yaml"),
-                rollout.into_bytes(),
-            )?;
+            let (rollout, doc) = templates.render_parsed("cosmos/rollout.yaml", &ctx)?;
+            verify_parsed(&format!("{dir}/rollout/kustomization.yaml"), doc)?;
+            add(format!("{dir}/rollout/kustomization.yaml"), rollout);
         }
-        if let Some(list) = per_validator.get_mut(view.member.validator.as_str()) {
-            list.push(&view.consumer.slug);
+        out.nodes.push((
+            member.validator.as_str(),
+            cp.slug.as_str(),
+            (member.role != Role::Public).then(|| member.node_name()),
+        ));
+    }
+    Ok(out)
+}
+
+/// Renders every view of the plan (only validator `only`'s with a limit) on up to `threads`
+/// threads; the tree, and any error, are those of a serial render.
+pub(crate) fn render(
+    plan: &Plan,
+    inventory: &Inventory,
+    templates: &Templates,
+    only: Option<&str>,
+    threads: usize,
+) -> Result<OutputTree, RenderError> {
+    if let Some(name) = only
+        && !inventory.validators.contains_key(name)
+    {
+        let known: Vec<&str> = inventory.validators.keys().map(String::as_str).collect();
+        return Err(RenderError::UnknownValidator(
+            name.to_owned(),
+            known.join(", "),
+        ));
+    }
+    let mut tree = OutputTree::default();
+    let mut per_validator: BTreeMap<&str, Vec<&str>> = inventory
+        .validators
+        .keys()
+        .filter(|v| only.is_none_or(|o| o == v.as_str()))
+        .map(|v| (v.as_str(), Vec::new()))
+        .collect();
+    let mut node_dirs: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+    // Rules are planned over every validator's nodes, so a selector that cannot tell two nodes
+    // apart is refused whether or not `--self` limits what is written.
+    let mut rule_files = match &inventory.monitoring {
+        Some(m) => alerts::rule_files(&m.value, &plan.views(None).collect::<Vec<_>>())?,
+        None => BTreeMap::new(),
+    };
+    let consumers: Vec<&ConsumerPlan> = plan.consumers.iter().collect();
+    let outputs = parallel::try_map(&consumers, threads, |cp| {
+        render_consumer(plan, cp, inventory, templates, only)
+    })?;
+    for output in outputs {
+        for (path, file) in output.files {
+            tree.insert_file(path, file)?;
         }
-        if view.member.role != Role::Public {
-            node_dirs
-                .entry((view.member.validator.as_str(), cp.slug.as_str()))
-                .or_default()
-                .push(view.member.node_name());
+        for (validator, slug, node) in output.nodes {
+            if let Some(list) = per_validator.get_mut(validator) {
+                list.push(slug);
+            }
+            if let Some(node) = node {
+                node_dirs.entry((validator, slug)).or_default().push(node);
+            }
         }
     }
     for cp in plan
@@ -375,17 +414,21 @@ struct ConfigMapMeta {
     labels: BTreeMap<String, String>,
 }
 
-fn verify_configmap(path: &str, text: &str, view: &View<'_>) -> Result<(), RenderError> {
+fn verify_configmap(
+    path: &str,
+    doc: Result<Doc, String>,
+    view: &View<'_>,
+) -> Result<(), RenderError> {
     let fail = |message: String| RenderError::Verify {
         path: path.to_owned(),
         message,
     };
-    let doc: ConfigMapDoc = serde_saphyr::from_str(text).map_err(|e| {
-        fail(format!(
-            "not a ConfigMap with string data values: {}",
-            e.without_snippet()
-        ))
-    })?;
+    let doc = match doc {
+        Ok(Doc::Yaml(json)) => ConfigMapDoc::deserialize(&json).map_err(|e| e.to_string()),
+        Ok(Doc::Toml(_)) => Err("not YAML".to_owned()),
+        Err(e) => Err(e),
+    }
+    .map_err(|e| fail(format!("not a ConfigMap with string data values: {e}")))?;
     if doc.api_version != "v1" || doc.kind != "ConfigMap" {
         return Err(fail("not a v1 ConfigMap".into()));
     }
@@ -409,13 +452,24 @@ fn verify_configmap(path: &str, text: &str, view: &View<'_>) -> Result<(), Rende
     Ok(())
 }
 
-fn verify_p2p(path: &str, text: &str, view: &View<'_>) -> Result<(), RenderError> {
+/// A YAML file parsed back by [`Templates::render_parsed`].
+fn verify_parsed(path: &str, doc: Result<Doc, String>) -> Result<(), RenderError> {
+    doc.map(drop).map_err(|e| RenderError::Verify {
+        path: path.to_owned(),
+        message: format!("not valid YAML: {e}"),
+    })
+}
+
+fn verify_p2p(path: &str, doc: Result<Doc, String>, view: &View<'_>) -> Result<(), RenderError> {
     let fail = |message: String| RenderError::Verify {
         path: path.to_owned(),
         message,
     };
-    let doc: toml::Table =
-        toml::from_str(text).map_err(|e| fail(format!("not valid TOML: {e}")))?;
+    let doc = match doc {
+        Ok(Doc::Toml(table)) => table,
+        Ok(Doc::Yaml(_)) => return Err(fail("not TOML".into())),
+        Err(e) => return Err(fail(format!("not valid TOML: {e}"))),
+    };
     let peers = doc
         .get("p2p")
         .and_then(|p| p.get("persistent_peers"))

@@ -1,50 +1,40 @@
-//! What plan, verify and apply compare with: the output directory as HEAD holds it, exported into
-//! a temporary directory; symlinks and submodules inside it are refused, never exported.
+//! What plan, verify and apply compare with: the output directory as HEAD holds it, read from the
+//! commit's tree by blob id (a blob is read only when its content is needed); symlinks and
+//! submodules inside it are refused.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use git2::{ErrorCode, Repository};
+use git2::{ErrorCode, Oid, Repository};
 
 use super::{GitopsError, Target, git};
+use crate::output::blob::BlobId;
 use crate::output::lock::DirLock;
+use crate::output::previous::{Previous, manifest_of};
+use crate::output::tree::TreeError;
 
-/// HEAD's output directory, exported into a temporary directory: what plan and apply compare
-/// with. A symlink or submodule committed inside it is refused, never exported.
-pub(crate) struct Committed {
-    /// Deletes the export when dropped.
-    _dir: tempfile::TempDir,
-    out: PathBuf,
-    /// A plan's shared lock on the repository, held while the export is compared.
-    _lock: Option<DirLock>,
+/// HEAD's output directory: each file's blob id, and the repository to read a blob from.
+pub(crate) struct Committed<'r> {
+    repo: &'r Repository,
+    /// Where the output directory is, for messages.
+    dir: PathBuf,
+    files: BTreeMap<String, Oid>,
 }
 
-impl Committed {
-    pub(crate) fn path(&self) -> &Path {
-        &self.out
-    }
-}
-
-/// Exports HEAD's tree under the output directory (nothing on an unborn branch).
-pub(crate) fn committed_output(
-    repo: &Repository,
+/// HEAD's tree under the output directory (nothing on an unborn branch).
+pub(crate) fn committed_output<'r>(
+    repo: &'r Repository,
     target: &Target,
-) -> Result<Committed, GitopsError> {
-    // Inside the repository's git directory: never in the working tree, never in a shared /tmp,
-    // and a killed run's export is found and removed by the next apply.
-    let dir = tempfile::Builder::new()
-        .prefix(EXPORT_PREFIX)
-        .tempdir_in(repo.path())
-        .map_err(crate::output::tree::io(repo.path()))?;
-    let out = dir.path().join(&target.subdir);
-    std::fs::create_dir_all(&out).map_err(crate::output::tree::io(&out))?;
+) -> Result<Committed<'r>, GitopsError> {
+    let mut committed = Committed {
+        repo,
+        dir: target.out_dir(),
+        files: BTreeMap::new(),
+    };
     let head = match repo.head() {
         Ok(head) => head.peel_to_tree().map_err(git("reading HEAD's tree"))?,
         Err(e) if e.code() == ErrorCode::UnbornBranch || e.code() == ErrorCode::NotFound => {
-            return Ok(Committed {
-                _dir: dir,
-                out,
-                _lock: None,
-            });
+            return Ok(committed);
         }
         Err(e) => return Err(git("reading HEAD")(e)),
     };
@@ -61,17 +51,10 @@ pub(crate) fn committed_output(
                     kind: "file, not a directory",
                 });
             }
-            Err(e) if e.code() == ErrorCode::NotFound => {
-                return Ok(Committed {
-                    _dir: dir,
-                    out,
-                    _lock: None,
-                });
-            }
+            Err(e) if e.code() == ErrorCode::NotFound => return Ok(committed),
             Err(e) => return Err(git(format!("reading {}", target.subdir))(e)),
         }
     };
-    let mut files = Vec::new();
     let mut refused = None;
     subtree
         .walk(git2::TreeWalkMode::PreOrder, |root, entry| {
@@ -79,7 +62,9 @@ pub(crate) fn committed_output(
             match (entry.kind(), entry.filemode()) {
                 (Some(git2::ObjectType::Tree), _) => {}
                 (Some(git2::ObjectType::Blob), 0o120000) => refused = Some((rel, "symbolic link")),
-                (Some(git2::ObjectType::Blob), _) => files.push((rel, entry.id())),
+                (Some(git2::ObjectType::Blob), _) => {
+                    committed.files.insert(rel, entry.id());
+                }
                 _ => refused = Some((rel, "submodule")),
             }
             if refused.is_some() {
@@ -96,43 +81,72 @@ pub(crate) fn committed_output(
             kind,
         });
     }
-    for (rel, id) in files {
-        let blob = repo
-            .find_blob(id)
-            .map_err(git(format!("reading {}{rel}", target.prefix())))?;
-        let path = out.join(&rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(crate::output::tree::io(parent))?;
-        }
-        std::fs::write(&path, blob.content()).map_err(crate::output::tree::io(&path))?;
+    Ok(committed)
+}
+
+impl Previous for Committed<'_> {
+    fn get(&self, rel: &str) -> Result<Option<Vec<u8>>, TreeError> {
+        let Some(id) = self.files.get(rel) else {
+            return Ok(None);
+        };
+        let blob = self.repo.find_blob(*id).map_err(|e| TreeError::Io {
+            path: self.locate(rel),
+            source: std::io::Error::other(format!("reading the committed blob {id}: {e}")),
+        })?;
+        Ok(Some(blob.content().to_vec()))
     }
-    Ok(Committed {
-        _dir: dir,
-        out,
-        _lock: None,
-    })
+
+    fn locate(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    fn id(&self, rel: &str) -> Result<Option<BlobId>, TreeError> {
+        Ok(self.files.get(rel).map(|id| {
+            let mut bytes = [0; 20];
+            bytes.copy_from_slice(id.as_bytes());
+            BlobId(bytes)
+        }))
+    }
+
+    fn owned(&self) -> Result<BTreeSet<String>, TreeError> {
+        match manifest_of(self)? {
+            Some(owned) => Ok(owned),
+            None if self.files.is_empty() => Ok(BTreeSet::new()),
+            None => Err(TreeError::NotOwned(self.dir.clone())),
+        }
+    }
+}
+
+/// The repository a plan compares with and the shared lock held while it does: reading while an
+/// apply writes would compare with half a tree.
+pub(crate) struct PlanRepo {
+    repo: Repository,
+    _lock: DirLock,
+}
+
+impl PlanRepo {
+    pub(crate) fn committed<'r>(&'r self, target: &Target) -> Result<Committed<'r>, GitopsError> {
+        committed_output(&self.repo, target)
+    }
 }
 
 /// What plan and verify compare with: HEAD's output when `--repo` is a git repository, so output
 /// written but never committed is a difference; `None` for a plain directory.
-pub(crate) fn plan_baseline(target: &Target) -> Result<Option<Committed>, GitopsError> {
+pub(crate) fn plan_repo(target: &Target) -> Result<Option<PlanRepo>, GitopsError> {
     match Repository::open(&target.repo) {
         Ok(repo) => {
-            // Reading while an apply writes would compare with half a tree.
             let lock = DirLock::shared(&target.repo)?;
-            let mut committed = committed_output(&repo, target)?;
-            committed._lock = Some(lock);
-            Ok(Some(committed))
+            Ok(Some(PlanRepo { repo, _lock: lock }))
         }
         Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
         Err(e) => Err(git(format!("opening repository {}", target.repo.display()))(e)),
     }
 }
 
+/// The HEAD exports older versions left in the git directory; a killed run of one of them
+/// may have left one. Called under the repository's exclusive lock.
 const EXPORT_PREFIX: &str = "peergen-HEAD-";
 
-/// Removes the HEAD exports killed runs left in the git directory. Called under the repository's
-/// exclusive lock, so no running plan or apply is using one.
 pub(crate) fn remove_leftovers(repo: &Repository) {
     let Ok(entries) = std::fs::read_dir(repo.path()) else {
         return;

@@ -3,7 +3,6 @@
 //! consumer and validator, moved addresses, zone records and serials, consumers that disappear.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -12,8 +11,9 @@ use sha2::{Digest, Sha256};
 use crate::cosmos::node_id::NodeId;
 use crate::cosmos::peers::{ConsumerPlan, Plan, Role};
 use crate::input::address::Endpoint;
+use crate::output::previous::Previous;
 use crate::output::removal;
-use crate::output::tree::{MANIFEST, OutputTree, TreeError, in_scope, io, owned_files};
+use crate::output::tree::{MANIFEST, OutputTree, TreeError, in_scope};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -171,59 +171,63 @@ impl Changes {
     }
 }
 
-/// Compares `tree` with the files under `dir`. `only` limits the comparison to one validator's
-/// subtree, as `--self` limits rendering.
+/// Compares `tree` with the previous output. `only` limits the comparison to one validator's
+/// subtree, as `--self` limits rendering. A file whose blob id matches is not read; only the
+/// files that change are, for the reports.
 ///
-/// Never follows a symbolic link: an owned path (or a directory on the way to it) that is a symlink
-/// is an error, so a link planted in the output cannot make peergen read and print another file.
+/// A directory never follows a symbolic link: an owned path (or a directory on the way to it)
+/// that is a symlink is an error, so a link planted in the output cannot make peergen read and
+/// print another file.
 pub(crate) fn compare(
     tree: &OutputTree,
-    dir: &Path,
+    previous: &dyn Previous,
     only: Option<&str>,
     plan: Option<&Plan>,
 ) -> Result<Changes, TreeError> {
-    // The manifest is read by path (tree::read_manifest): check it is a regular file first.
-    read_optional(dir, MANIFEST)?;
-    let previous = owned_files(dir)?;
+    let owned = previous.owned()?;
     let in_scope = |p: &str| in_scope(p, only);
 
     let mut changes = Changes::default();
     let mut paths: BTreeSet<&str> = tree.files().keys().map(String::as_str).collect();
-    paths.extend(previous.iter().map(String::as_str).filter(|p| in_scope(p)));
+    paths.extend(owned.iter().map(String::as_str).filter(|p| in_scope(p)));
     paths.insert(MANIFEST);
     let mut current = Sha256::new();
     current.update(tree.checksum().as_bytes());
     for &path in &paths {
-        let old = read_optional(dir, path)?;
+        let old = previous.id(path)?;
         current.update((path.len() as u64).to_be_bytes());
         current.update(path.as_bytes());
         match &old {
-            Some(bytes) => current.update(Sha256::digest(bytes)),
+            Some(id) => current.update(id.0),
             None => current.update(b"absent"),
         }
         if path == MANIFEST {
             continue;
         }
-        let new = tree.files().get(path).cloned();
-        let action = match (&old, &new) {
+        let new = tree.files().get(path);
+        let action = match (old, new) {
             (None, None) => continue,
             (None, Some(_)) => Action::Add,
             (Some(_), None) => Action::Remove,
-            (Some(o), Some(n)) if o == n => {
+            (Some(o), Some(n)) if o == n.id => {
                 changes.unchanged += 1;
                 continue;
             }
             (Some(_), Some(_)) => Action::Change,
         };
+        let old = match action {
+            Action::Add => None,
+            _ => previous.get(path)?,
+        };
         changes.files.push(FileChange {
             path: path.to_owned(),
             action,
             old,
-            new,
+            new: new.map(|f| f.bytes.clone()),
         });
     }
-    let manifest = OutputTree::manifest_text(&tree.owned_after(&previous, only)).into_bytes();
-    let old_manifest = read_optional(dir, MANIFEST)?;
+    let manifest = OutputTree::manifest_text(&tree.owned_after(&owned, only)).into_bytes();
+    let old_manifest = previous.manifest()?;
     if old_manifest.as_deref() == Some(manifest.as_slice()) {
         changes.unchanged += 1;
     } else {
@@ -267,42 +271,11 @@ pub(crate) fn compare(
             .filter_map(|p| consumer_dir(p).map(|(_, slug, _)| slug.to_owned()))
             .collect()
     };
-    let before = consumers_of(&mut previous.iter().filter(|p| in_scope(p)));
+    let before = consumers_of(&mut owned.iter().filter(|p| in_scope(p)));
     let after = consumers_of(&mut tree.files().keys());
     changes.removed_consumers = before.difference(&after).cloned().collect();
     changes.checksum = hex::encode(current.finalize());
     Ok(changes)
-}
-
-/// The bytes of `dir/rel`, `None` when it is absent. Every component below `dir` is checked with
-/// `symlink_metadata` first, so no symbolic link is ever followed; one is an error naming it.
-pub(crate) fn read_optional(dir: &Path, rel: &str) -> Result<Option<Vec<u8>>, TreeError> {
-    let mut path = dir.to_path_buf();
-    for part in rel.split('/') {
-        path.push(part);
-        match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(io(&path)(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "a symbolic link in peergen's output; peergen never follows one (replace it with a regular file or directory)",
-                )));
-            }
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-                ) =>
-            {
-                return Ok(None);
-            }
-            Err(e) => return Err(io(&path)(e)),
-        }
-    }
-    match std::fs::read(&path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) => Err(io(&path)(e)),
-    }
 }
 
 /// `<validator>/<consumer>/peers.yaml` → (validator, consumer).
@@ -329,7 +302,7 @@ struct PeersFile {
 /// skipped with a warning.
 fn parse_peers(path: &str, bytes: &[u8]) -> Option<PeersFile> {
     let text = std::str::from_utf8(bytes).ok()?;
-    let doc: Json = match crate::input::yaml::parse(Path::new(path), text) {
+    let doc: Json = match crate::input::yaml::parse(std::path::Path::new(path), text) {
         Ok(doc) => doc,
         Err(e) => {
             tracing::warn!("{e}: no peer summary for this file");

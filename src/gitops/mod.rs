@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use git2::{Oid, Repository, Signature};
 
 use self::baseline::committed_output;
-pub(crate) use self::baseline::plan_baseline;
+pub(crate) use self::baseline::plan_repo;
 use self::baseline::remove_leftovers;
 use self::remote::{backoff, fetch, push, reset_to};
 use self::repository::{
@@ -24,6 +24,7 @@ use self::repository::{
 use crate::cosmos::peers::Plan;
 use crate::gitops::changes::{Changes, compare};
 use crate::output::lock::{DirLock, LockError};
+use crate::output::previous::Previous;
 use crate::output::tree::{OutputTree, TreeError};
 
 /// Branches under this prefix belong to peergen, which may force-push them.
@@ -191,7 +192,8 @@ pub(crate) struct Outcome {
 }
 
 /// Renders into memory given the directory holding the previous output.
-pub(crate) type Render<'a, E> = dyn FnMut(&Path) -> Result<(Option<Plan>, OutputTree), E> + 'a;
+pub(crate) type Render<'a, E> =
+    dyn FnMut(&dyn Previous) -> Result<(Option<Plan>, OutputTree), E> + 'a;
 /// Shows a plan to the user before anything is written.
 pub(crate) type Show<'a, E> = dyn FnMut(&Changes) -> Result<(), E> + 'a;
 
@@ -241,7 +243,7 @@ pub(crate) fn apply<E: From<GitopsError>>(
     remove_leftovers(&repo);
     check_repo_state(&repo, target)?;
 
-    let first = render(committed_output(&repo, target)?.path())?;
+    let first = render(&committed_output(&repo, target)?)?;
     let first_checksum = first.1.checksum();
     let mut rendered = Some(first);
     let mut switched_from = None;
@@ -272,9 +274,9 @@ pub(crate) fn apply<E: From<GitopsError>>(
         let committed = committed_output(&repo, target)?;
         let (plan, tree) = match rendered.take() {
             Some(r) => r,
-            None => render(committed.path())?,
+            None => render(&committed)?,
         };
-        let mut changes = compare(&tree, committed.path(), opts.only.as_deref(), plan.as_ref())
+        let mut changes = compare(&tree, &committed, opts.only.as_deref(), plan.as_ref())
             .map_err(GitopsError::from)?;
         changes.needs_force = changes.threshold_violations(opts.max_removal_percent);
         let checksum = changes.checksum.clone();
@@ -307,7 +309,7 @@ pub(crate) fn apply<E: From<GitopsError>>(
             let sig = Signature::now(&name, &email).map_err(git(
                 "building the author signature (--author-name, --author-email, git user.name/user.email)",
             ))?;
-            let owned = owned_paths(target, committed.path(), &tree)?;
+            let owned = owned_paths(target, &committed, &tree)?;
             check_owned_clean(&repo, target, &owned, &changes)?;
             write_and_commit(&repo, target, &tree, &changes, &owned, opts, &message, &sig)?
         };

@@ -10,20 +10,20 @@ use git2::{Branch, ErrorCode, Oid, Repository, RepositoryState, Signature, Statu
 use super::changes::Changes;
 use super::remote::{fetch, remote_has_branch};
 use super::{ApplyOptions, GitopsError, Target, git};
+use crate::output::previous::{Previous, PreviousDir, manifest_of};
 use crate::output::tree::{MANIFEST, OutputTree, read_manifest};
 
 /// Every path under the output directory peergen owns in this run, relative to it: the committed
 /// manifest's, the working tree's manifest's, the rendered files and the manifest itself.
 pub(super) fn owned_paths(
     target: &Target,
-    committed: &Path,
+    committed: &dyn Previous,
     tree: &OutputTree,
 ) -> Result<BTreeSet<String>, GitopsError> {
-    let mut owned: BTreeSet<String> = read_manifest(committed)?.unwrap_or_default();
+    let mut owned: BTreeSet<String> = manifest_of(committed)?.unwrap_or_default();
     // The working tree's manifest may list files written but never committed.
-    if crate::gitops::changes::read_optional(&target.out_dir(), MANIFEST)?.is_some() {
-        owned.extend(read_manifest(&target.out_dir())?.unwrap_or_default());
-    }
+    let out_dir = target.out_dir();
+    owned.extend(manifest_of(&PreviousDir::new(&out_dir))?.unwrap_or_default());
     owned.extend(tree.files().keys().cloned());
     owned.insert(MANIFEST.to_owned());
     Ok(owned)
@@ -49,7 +49,7 @@ pub(super) fn write_and_commit(
     for f in &changes.files {
         backup.push((
             f.path.as_str(),
-            crate::gitops::changes::read_optional(&out_dir, &f.path)?,
+            crate::output::previous::read_optional(&out_dir, &f.path)?,
         ));
     }
     let result = tree
@@ -227,7 +227,7 @@ pub(super) fn check_owned_clean(
             continue;
         };
         let planned = changes.files.iter().find(|f| f.path == rel);
-        let on_disk = crate::gitops::changes::read_optional(&target.out_dir(), rel)?;
+        let on_disk = crate::output::previous::read_optional(&target.out_dir(), rel)?;
         if planned.is_none_or(|f| f.new != on_disk) {
             dirty.push(path);
         }

@@ -9,6 +9,7 @@ use minijinja::{
     AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior, Value,
 };
 
+use crate::output::checked::{self, Format, Parsed};
 use crate::output::escape;
 
 /// Built-in templates, by name. The name's extension picks the escaping: `.yaml` YAML, `.toml`/`.cfg`
@@ -138,7 +139,10 @@ fn formatter(out: &mut Output, state: &mut State, value: &Value) -> Result<(), E
     }
     match state.auto_escape() {
         AutoEscape::Custom(mode) => {
-            let text = scalar_text(value, mode)?;
+            let mut text = scalar_text(value, mode)?;
+            if let (Some(raw), "yaml" | "toml") = (value.as_str(), mode.as_ref()) {
+                text = checked::quoted(raw, text);
+            }
             out.write_str(&text).map_err(Error::from)
         }
         _ => minijinja::escape_formatter(out, state, value),
@@ -160,7 +164,7 @@ impl Templates {
                 .expect("static syntax config"),
         );
         env.add_filter("yaml_block", |s: String, indent: usize| {
-            Value::from_safe_string(escape::yaml_block(&s, indent))
+            Value::from_safe_string(checked::block(&s, escape::yaml_block(&s, indent), indent))
         });
         for (name, source) in BUILTIN {
             let source = match dir {
@@ -193,6 +197,22 @@ impl Templates {
             .map_err(err)?
             .render(Value::from(Serde(ctx)))
             .map_err(err)
+    }
+}
+
+impl Templates {
+    /// Renders `name` (a YAML or TOML template) and parses the result: the text and the document
+    /// it parses to, or the parser's message. Long strings are parsed once (`checked`).
+    pub(crate) fn render_parsed<S: serde::Serialize>(
+        &self,
+        name: &str,
+        ctx: &S,
+    ) -> Result<Parsed, TemplateError> {
+        let format = Format::of(name).ok_or_else(|| TemplateError::Render {
+            name: name.to_owned(),
+            message: "internal: not a YAML or TOML template".to_owned(),
+        })?;
+        checked::render_parsed(format, || self.render(name, ctx))
     }
 }
 

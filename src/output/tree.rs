@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::blob::BlobId;
 use super::removal;
 
 /// Lists the files peergen owns in an output directory; nothing else there is ever touched.
@@ -14,7 +15,21 @@ pub(crate) const MANIFEST: &str = ".peergen-manifest";
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct OutputTree {
-    files: BTreeMap<String, Vec<u8>>,
+    files: BTreeMap<String, File>,
+}
+
+/// One rendered file: its bytes and their git blob id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct File {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) id: BlobId,
+}
+
+impl File {
+    pub(crate) fn new(bytes: Vec<u8>) -> File {
+        let id = BlobId::of(&bytes);
+        File { bytes, id }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,38 +84,6 @@ pub(crate) fn is_safe_relative(path: &str) -> bool {
         })
 }
 
-/// The previous output, by relative path: what a render carries over from the last run (zone
-/// serials). Handing it in keeps rendering free of I/O of its own.
-pub(crate) trait Baseline {
-    /// The bytes the previous output holds at `rel`, `None` when it holds nothing there.
-    fn get(&self, rel: &str) -> std::io::Result<Option<Vec<u8>>>;
-    /// Where `rel` is, for messages.
-    fn locate(&self, rel: &str) -> PathBuf;
-}
-
-/// The previous output as a directory on disk.
-pub(crate) struct PreviousDir<'a>(&'a Path);
-
-impl<'a> PreviousDir<'a> {
-    pub(crate) fn new(dir: &'a Path) -> PreviousDir<'a> {
-        PreviousDir(dir)
-    }
-}
-
-impl Baseline for PreviousDir<'_> {
-    fn get(&self, rel: &str) -> std::io::Result<Option<Vec<u8>>> {
-        match crate::input::file::read_bytes(&self.0.join(rel), crate::input::file::STATE_LIMIT) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn locate(&self, rel: &str) -> PathBuf {
-        self.0.join(rel)
-    }
-}
-
 /// True when `path` belongs to a render limited to validator `only` (always, without a limit).
 pub(crate) fn in_scope(path: &str, only: Option<&str>) -> bool {
     only.is_none_or(|o| path.split('/').next() == Some(o))
@@ -116,17 +99,22 @@ pub(crate) struct WriteReport {
 
 impl OutputTree {
     pub(crate) fn insert(&mut self, path: String, bytes: Vec<u8>) -> Result<(), TreeError> {
+        self.insert_file(path, File::new(bytes))
+    }
+
+    /// Inserts a file whose id was computed already (by a rendering thread).
+    pub(crate) fn insert_file(&mut self, path: String, file: File) -> Result<(), TreeError> {
         if !is_safe_relative(&path) || path == MANIFEST {
             return Err(TreeError::UnsafePath(path));
         }
         if self.files.contains_key(&path) {
             return Err(TreeError::Duplicate(path));
         }
-        self.files.insert(path, bytes);
+        self.files.insert(path, file);
         Ok(())
     }
 
-    pub(crate) fn files(&self) -> &BTreeMap<String, Vec<u8>> {
+    pub(crate) fn files(&self) -> &BTreeMap<String, File> {
         &self.files
     }
 
@@ -134,14 +122,14 @@ impl OutputTree {
         self.files.len()
     }
 
-    /// sha256 over every (path, content) pair, in path order: identifies a rendered tree.
+    /// sha256 over every (path, blob id) pair, in path order: identifies a rendered tree (a blob
+    /// id names its content, as in a git tree).
     pub(crate) fn checksum(&self) -> String {
         let mut h = Sha256::new();
-        for (path, bytes) in &self.files {
+        for (path, file) in &self.files {
             h.update((path.len() as u64).to_be_bytes());
             h.update(path.as_bytes());
-            h.update((bytes.len() as u64).to_be_bytes());
-            h.update(bytes);
+            h.update(file.id.0);
         }
         hex::encode(h.finalize())
     }
@@ -201,16 +189,16 @@ impl OutputTree {
 
         let mut sound_dirs = BTreeSet::new();
         for rel in self.files.keys().chain(&stale) {
-            let planned = self.files.get(rel).map(Vec::as_slice);
+            let planned = self.files.get(rel).map(|f| f.bytes.as_slice());
             check_target(dir, rel, previous.contains(rel), planned, &mut sound_dirs)?;
         }
         let mut report = WriteReport::default();
         let mut changed = Vec::new();
-        for (rel, bytes) in &self.files {
-            if std::fs::read(dir.join(rel)).ok().as_deref() == Some(bytes.as_slice()) {
+        for (rel, file) in &self.files {
+            if holds(&dir.join(rel), Some(&file.bytes)) {
                 report.unchanged += 1;
             } else {
-                changed.push((rel, bytes));
+                changed.push((rel, &file.bytes));
             }
         }
         let owned = self.owned_after(&previous, only);
@@ -428,7 +416,11 @@ fn check_target(
 /// A file that already holds exactly the planned bytes is peergen's own (a run killed before
 /// its manifest was written left it); writing it again changes nothing.
 fn holds(path: &Path, planned: Option<&[u8]>) -> bool {
-    planned.is_some_and(|p| std::fs::read(path).is_ok_and(|b| b == p))
+    // A file of another length cannot hold them: no need to read it.
+    planned.is_some_and(|p| {
+        std::fs::metadata(path).is_ok_and(|m| m.len() == p.len() as u64)
+            && std::fs::read(path).is_ok_and(|b| b == p)
+    })
 }
 
 /// The files peergen owns in `dir`: its manifest, or nothing when `dir` is missing or empty. A
@@ -451,6 +443,11 @@ pub(crate) fn read_manifest(dir: &Path) -> Result<Option<BTreeSet<String>>, Tree
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(&path)(e)),
     };
+    parse_manifest(&text, &path).map(Some)
+}
+
+/// A manifest's paths; `path` names it in messages.
+pub(crate) fn parse_manifest(text: &str, path: &Path) -> Result<BTreeSet<String>, TreeError> {
     let mut set = BTreeSet::new();
     for line in text
         .lines()
@@ -458,11 +455,11 @@ pub(crate) fn read_manifest(dir: &Path) -> Result<Option<BTreeSet<String>>, Tree
     {
         if !is_safe_relative(line) {
             return Err(TreeError::BadManifest {
-                path,
+                path: path.to_path_buf(),
                 entry: line.to_owned(),
             });
         }
         set.insert(line.to_owned());
     }
-    Ok(Some(set))
+    Ok(set)
 }

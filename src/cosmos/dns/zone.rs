@@ -13,7 +13,8 @@ use crate::cosmos::inventory::roles::SentryEndpoint;
 use crate::cosmos::inventory::{EndpointSource, Inventory};
 use crate::cosmos::peers::{Plan, Role};
 use crate::input::address::Host;
-use crate::output::tree::Baseline;
+use crate::output::previous::Previous;
+use crate::output::tree::TreeError;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ZoneError {
@@ -61,7 +62,7 @@ pub(crate) struct ZoneFiles {
 pub(crate) fn build(
     plan: &Plan,
     inventory: &Inventory,
-    previous: Option<&dyn Baseline>,
+    previous: Option<&dyn Previous>,
     today: u32,
 ) -> Result<ZoneFiles, ZoneError> {
     let Some(dns) = inventory.dns.as_ref().map(|d| &d.value) else {
@@ -138,12 +139,20 @@ fn srv_instances<'a>(
     })
 }
 
-fn read_previous(baseline: &dyn Baseline, rel: &str) -> Result<Option<ParsedZone>, ZoneError> {
+fn read_previous(baseline: &dyn Previous, rel: &str) -> Result<Option<ParsedZone>, ZoneError> {
     let path = baseline.locate(rel);
     let bytes = match baseline.get(rel) {
         Ok(Some(b)) => b,
         Ok(None) => return Ok(None),
-        Err(source) => return Err(ZoneError::ReadPrevious { path, source }),
+        Err(TreeError::Io { path, source }) => {
+            return Err(ZoneError::ReadPrevious { path, source });
+        }
+        Err(other) => {
+            return Err(ZoneError::ReadPrevious {
+                path,
+                source: std::io::Error::other(other.to_string()),
+            });
+        }
     };
     let text = String::from_utf8(bytes).map_err(|_| ZoneError::ReadPrevious {
         path: path.clone(),

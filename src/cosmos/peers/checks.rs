@@ -221,8 +221,9 @@ pub(super) fn check_admission(plan: &Plan, errors: &mut Vec<PlanError>) {
         }
         for (m, links) in &nodes {
             let dialers = listed_by.get(&m.node_id).map_or(0, |ids| {
+                // `unconditional` is sorted: a search, not a scan, keeps this linear in peers.
                 ids.iter()
-                    .filter(|id| !links.unconditional.contains(id))
+                    .filter(|id| links.unconditional.binary_search(id).is_err())
                     .count()
             });
             if dialers > usize::from(p2p.max_inbound()) {
@@ -243,7 +244,7 @@ pub(super) fn check_admission(plan: &Plan, errors: &mut Vec<PlanError>) {
                 .listed
                 .iter()
                 .filter_map(|p| match &p.endpoint.host {
-                    Host::Ip(ip) => Some((p.peer_string(), &p.node_id, ip)),
+                    Host::Ip(ip) => Some((p.peer_string().to_owned(), &p.node_id, ip)),
                     Host::Name(_) => None,
                 })
                 .collect();

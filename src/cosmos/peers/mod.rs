@@ -73,11 +73,17 @@ pub(crate) struct Member {
     pub(crate) endpoint: Endpoint,
     pub(crate) port_source: PortSource,
     pub(crate) role: Role,
+    /// `node_id@host:port`, formatted once: every other node's view lists it.
+    peer: String,
 }
 
 impl Member {
-    pub(crate) fn peer_string(&self) -> String {
-        format!("{}@{}", self.node_id, self.endpoint)
+    pub(crate) fn peer_of(node_id: &NodeId, endpoint: &Endpoint) -> String {
+        format!("{node_id}@{endpoint}")
+    }
+
+    pub(crate) fn peer_string(&self) -> &str {
+        &self.peer
     }
 
     /// The node's `{{node}}` name: a sentry's own, `validator` for the validator's node.
@@ -542,16 +548,16 @@ impl Plan {
     pub(crate) fn view<'a>(&'a self, cp: &'a ConsumerPlan, member: &'a Member) -> View<'a> {
         let p2p = &cp.settings.p2p;
         let links = cp.links(member);
-        let mut peers: Vec<(String, &Member)> = links
+        let mut peers: Vec<(&str, &Member)> = links
             .listed
             .into_iter()
             .map(|m| (m.peer_string(), m))
             .collect();
-        peers.sort_by(|a, b| a.0.cmp(&b.0));
+        peers.sort_by(|a, b| a.0.cmp(b.0));
         peers.dedup_by(|a, b| a.1.node_id == b.1.node_id);
         let persistent_peers = peers
             .iter()
-            .map(|(address, _)| address.as_str())
+            .map(|(address, _)| *address)
             .collect::<Vec<_>>()
             .join(",");
         let peers: Vec<&Member> = peers.into_iter().map(|(_, m)| m).collect();

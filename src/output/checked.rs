@@ -1,0 +1,521 @@
+//! Rendering with the parse-back every YAML and TOML file gets, done once per structure: long
+//! strings (peer lists) are rendered as placeholders, the small skeleton is parsed by the format's
+//! own parser, each long string is checked to decode to its value, and the placeholders are then
+//! replaced by the escaped strings. The result is the document the whole text parses to
+//! (docs/design.md, "Verification", has the argument); whenever the argument's preconditions do
+//! not hold, the whole text is rendered and parsed instead.
+
+use std::cell::RefCell;
+
+use serde_json::Value as Json;
+
+use super::escape;
+
+/// Strings at least this long become placeholders: peer lists, ID lists, peer lines.
+const LONG: usize = 256;
+
+/// The document a rendered file parses to.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Doc {
+    Toml(toml::Table),
+    Yaml(Json),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Toml,
+    Yaml,
+}
+
+impl Format {
+    /// The format a template's output is parsed as, by its name (as escaping is chosen).
+    pub(crate) fn of(name: &str) -> Option<Format> {
+        match name.rsplit('.').next() {
+            Some("yaml" | "yml") => Some(Format::Yaml),
+            Some("toml") => Some(Format::Toml),
+            _ => None,
+        }
+    }
+
+    /// The whole text, parsed; the error is the parser's own message.
+    pub(crate) fn parse(self, text: &str) -> Result<Doc, String> {
+        match self {
+            Format::Toml => toml::from_str(text)
+                .map(Doc::Toml)
+                .map_err(|e| e.to_string()),
+            Format::Yaml => serde_saphyr::from_str(text)
+                .map(Doc::Yaml)
+                .map_err(|e| e.without_snippet().to_string()),
+        }
+    }
+}
+
+/// A rendered file's text and the document it parses to (or the parser's message).
+pub(crate) type Parsed = (String, Result<Doc, String>);
+
+/// How a long string was written.
+enum Kind {
+    /// A double-quoted string (TOML basic string, YAML double-quoted scalar).
+    Quoted,
+    /// A YAML literal block whose lines are indented by this many spaces.
+    Block(usize),
+}
+
+struct Long {
+    raw: String,
+    escaped: String,
+    kind: Kind,
+}
+
+struct Recording {
+    nonce: u64,
+    longs: Vec<Long>,
+}
+
+thread_local! {
+    static RECORDING: RefCell<Option<Recording>> = const { RefCell::new(None) };
+}
+
+fn marker(nonce: u64, i: usize) -> String {
+    format!("peergen-long-{nonce:016x}-{i}")
+}
+
+/// What the formatter writes for a string it escaped to `escaped`: a placeholder while a checked
+/// render records, else `escaped` itself.
+pub(crate) fn quoted(raw: &str, escaped: String) -> String {
+    record(raw, escaped, Kind::Quoted).unwrap_or_else(|escaped| escaped)
+}
+
+/// What `yaml_block` returns for `raw` escaped to `escaped` with `indent` spaces.
+pub(crate) fn block(raw: &str, escaped: String, indent: usize) -> String {
+    let kind = if escaped.starts_with('|') && indent > 0 {
+        Kind::Block(indent)
+    } else {
+        Kind::Quoted
+    };
+    record(raw, escaped, kind).unwrap_or_else(|escaped| escaped)
+}
+
+/// `Ok(placeholder)` when recording and `raw` is long, else `Err(escaped)` untouched.
+fn record(raw: &str, escaped: String, kind: Kind) -> Result<String, String> {
+    if raw.len() < LONG {
+        return Err(escaped);
+    }
+    RECORDING.with(|r| {
+        let mut r = r.borrow_mut();
+        let Some(rec) = r.as_mut() else {
+            return Err(escaped);
+        };
+        let mark = marker(rec.nonce, rec.longs.len());
+        let token = match kind {
+            Kind::Quoted => format!("\"{mark}\""),
+            Kind::Block(indent) => format!("|\n{}{mark}", " ".repeat(indent)),
+        };
+        rec.longs.push(Long {
+            raw: raw.to_owned(),
+            escaped,
+            kind,
+        });
+        Ok(token)
+    })
+}
+
+/// Renders with `render` and parses the result as `format`: the text and its document (or the
+/// parser's message). `render` is called once, or twice when the skeleton cannot be used.
+pub(crate) fn render_parsed<E>(
+    format: Format,
+    render: impl Fn() -> Result<String, E>,
+) -> Result<Parsed, E> {
+    let nonce = fastrand::u64(..);
+    RECORDING.with(|r| {
+        *r.borrow_mut() = Some(Recording {
+            nonce,
+            longs: Vec::new(),
+        });
+    });
+    let skeleton = render();
+    let recording = RECORDING.with(|r| r.borrow_mut().take());
+    let skeleton = skeleton?;
+    let longs = recording.map(|r| r.longs).unwrap_or_default();
+    if longs.is_empty() {
+        let doc = format.parse(&skeleton);
+        return Ok((skeleton, doc));
+    }
+    if let Some(done) = fill(format, &skeleton, nonce, longs) {
+        return Ok(done);
+    }
+    let text = render()?;
+    let doc = format.parse(&text);
+    Ok((text, doc))
+}
+
+/// The text and document the skeleton stands for, `None` when the argument does not apply.
+fn fill(format: Format, skeleton: &str, nonce: u64, longs: Vec<Long>) -> Option<Parsed> {
+    let prefix = format!("peergen-long-{nonce:016x}-");
+    // Each placeholder exactly once in the text, each as the token that was written.
+    let mut spans = Vec::with_capacity(longs.len());
+    for (at, _) in skeleton.match_indices(&prefix) {
+        let digits = skeleton[at + prefix.len()..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        let i: usize = skeleton[at + prefix.len()..][..digits].parse().ok()?;
+        let end = at + prefix.len() + digits;
+        let long = longs.get(i)?;
+        let (start, end) = match long.kind {
+            Kind::Quoted => {
+                let before = skeleton[..at].strip_suffix('"')?;
+                skeleton[end..].strip_prefix('"')?;
+                (before.len(), end + 1)
+            }
+            Kind::Block(indent) => {
+                let before = skeleton[..at].strip_suffix(&" ".repeat(indent))?;
+                let before = before.strip_suffix("|\n")?;
+                (before.len(), end)
+            }
+        };
+        spans.push((start, end, i));
+    }
+    let mut seen: Vec<usize> = spans.iter().map(|s| s.2).collect();
+    seen.sort_unstable();
+    if seen != (0..longs.len()).collect::<Vec<_>>() {
+        return None;
+    }
+    // Each long string decodes to its value under the format's own rules.
+    for long in &longs {
+        if !decodes(format, long) {
+            return None;
+        }
+    }
+    let mut doc = format.parse(skeleton).ok()?;
+    let mut found = vec![false; longs.len()];
+    let mut values: Vec<Option<String>> = longs.iter().map(|l| Some(l.raw.clone())).collect();
+    let ok = match &mut doc {
+        Doc::Toml(table) => toml_table(table, &prefix, &longs, &mut values, &mut found),
+        Doc::Yaml(json) => json_value(json, &prefix, &longs, &mut values, &mut found),
+    };
+    if !ok || found.iter().any(|f| !f) {
+        return None;
+    }
+    let mut text = String::with_capacity(
+        skeleton.len() + longs.iter().map(|l| l.escaped.len()).sum::<usize>(),
+    );
+    let mut last = 0;
+    for (start, end, i) in spans {
+        text.push_str(&skeleton[last..start]);
+        text.push_str(&longs[i].escaped);
+        last = end;
+    }
+    text.push_str(&skeleton[last..]);
+    Some((text, Ok(doc)))
+}
+
+/// The value a placeholder string stands for: the long string's, taken once. `None` for a string
+/// holding the placeholder prefix that is not exactly one unused placeholder.
+fn placeholder(
+    s: &str,
+    prefix: &str,
+    longs: &[Long],
+    values: &mut [Option<String>],
+    found: &mut [bool],
+) -> Option<Option<String>> {
+    let Some(rest) = s.strip_prefix(prefix) else {
+        return if s.contains(prefix) { None } else { Some(None) };
+    };
+    let (digits, newline) = match rest.strip_suffix('\n') {
+        Some(d) => (d, true),
+        None => (rest, false),
+    };
+    let i: usize = digits.parse().ok()?;
+    let block = matches!(longs.get(i)?.kind, Kind::Block(_));
+    if block != newline || digits != i.to_string() || found[i] {
+        return None;
+    }
+    found[i] = true;
+    Some(values[i].take())
+}
+
+fn toml_table(
+    table: &mut toml::Table,
+    prefix: &str,
+    longs: &[Long],
+    values: &mut [Option<String>],
+    found: &mut [bool],
+) -> bool {
+    table.iter_mut().all(|(key, value)| {
+        !key.contains(prefix) && toml_value(value, prefix, longs, values, found)
+    })
+}
+
+fn toml_value(
+    value: &mut toml::Value,
+    prefix: &str,
+    longs: &[Long],
+    values: &mut [Option<String>],
+    found: &mut [bool],
+) -> bool {
+    match value {
+        toml::Value::String(s) => match placeholder(s, prefix, longs, values, found) {
+            Some(Some(raw)) => {
+                *s = raw;
+                true
+            }
+            Some(None) => true,
+            None => false,
+        },
+        toml::Value::Array(items) => items
+            .iter_mut()
+            .all(|v| toml_value(v, prefix, longs, values, found)),
+        toml::Value::Table(t) => toml_table(t, prefix, longs, values, found),
+        _ => true,
+    }
+}
+
+fn json_value(
+    value: &mut Json,
+    prefix: &str,
+    longs: &[Long],
+    values: &mut [Option<String>],
+    found: &mut [bool],
+) -> bool {
+    match value {
+        Json::String(s) => match placeholder(s, prefix, longs, values, found) {
+            Some(Some(raw)) => {
+                *s = raw;
+                true
+            }
+            Some(None) => true,
+            None => false,
+        },
+        Json::Array(items) => items
+            .iter_mut()
+            .all(|v| json_value(v, prefix, longs, values, found)),
+        Json::Object(map) => map
+            .iter_mut()
+            .all(|(key, v)| !key.contains(prefix) && json_value(v, prefix, longs, values, found)),
+        _ => true,
+    }
+}
+
+/// True when `long.escaped` decodes to `long.raw`. A string without escapes is checked against
+/// the grammar directly (a TOML basic string's and a YAML double-quoted scalar's unescaped
+/// characters, a literal block's lines); any other is parsed by the format's own parser.
+fn decodes(format: Format, long: &Long) -> bool {
+    match long.kind {
+        Kind::Quoted => {
+            let inner = long
+                .escaped
+                .strip_prefix('"')
+                .and_then(|s| s.strip_suffix('"'));
+            if inner == Some(long.raw.as_str()) && escape::is_plain(&long.raw) {
+                return true;
+            }
+            let parsed = match format {
+                Format::Toml => format.parse(&format!("v = {}\n", long.escaped)),
+                Format::Yaml => format.parse(&format!("v: {}\n", long.escaped)),
+            };
+            match parsed {
+                Ok(Doc::Toml(t)) => t.get("v").and_then(toml::Value::as_str) == Some(&long.raw),
+                Ok(Doc::Yaml(j)) => j.get("v").and_then(Json::as_str) == Some(&long.raw),
+                Err(_) => false,
+            }
+        }
+        Kind::Block(indent) => block_decodes(&long.escaped, indent, &long.raw),
+    }
+}
+
+/// A literal block (`|`, clip chomping) of lines indented by exactly `indent` spaces, each
+/// non-empty, starting and ending with neither space nor tab and holding no line break or control
+/// character, holds those lines each ended by `\n`.
+fn block_decodes(escaped: &str, indent: usize, raw: &str) -> bool {
+    let Some(body) = escaped.strip_prefix("|\n") else {
+        return false;
+    };
+    let mut rest = raw;
+    for line in body.split('\n') {
+        let Some(content) = line
+            .strip_prefix(&" ".repeat(indent))
+            .filter(|c| !c.is_empty())
+        else {
+            return false;
+        };
+        let plain = !content.starts_with([' ', '\t'])
+            && !content.ends_with([' ', '\t'])
+            && content.chars().all(escape::block_char);
+        let Some(after) = rest
+            .strip_prefix(content)
+            .and_then(|r| r.strip_prefix('\n'))
+        else {
+            return false;
+        };
+        if !plain {
+            return false;
+        }
+        rest = after;
+    }
+    rest.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::template::Templates;
+    use proptest::prelude::*;
+
+    /// Template shapes that meet the argument's preconditions and shapes that must fall back.
+    const YAML: &[&str] = &[
+        "a: {{ v }}\n",
+        "a: [{{ v }}, {{ v }}]\nb: {a: {{ v }}}\n",
+        "# {{ v }}\na: 1\n",
+        "{{ v }}: 1\n",
+        "a: &x {{ v }}\nb: *x\n",
+        "a: x{{ v }}\n",
+        "a: \"{{ v }}\"\n",
+        "a: {{ v | yaml_block(2) }}\nb: 1\n",
+        "a:\n  b: {{ v | yaml_block(4) }}\n  c: {{ v | yaml_block(4) }}\n",
+        "a: {{ v | yaml_block(2) }}\n      more\n",
+        "  a:\n    b: {{ v | yaml_block(2) }}\n",
+        "a: {{ v | yaml_block(0) }}\n",
+        "a: {{ v | yaml_block(2) }}",
+        "{% set x %}{{ v }}{% endset %}a: {{ x }}\nb: {{ x }}\n",
+        "a: !!binary {{ v }}\n",
+    ];
+    const TOML: &[&str] = &[
+        "a = {{ v }}\n",
+        "a = [{{ v }}, {{ v }}]\nb = { c = {{ v }} }\n",
+        "{{ v }} = 1\n",
+        "a = \"\"\"{{ v }}\"\"\"\n",
+        "# {{ v }}\na = 1\n",
+        "[t]\nx = {{ v }}\n[u]\nx = {{ v }}\n",
+        "a = {{ v }}{{ v }}\n",
+        "a = '{{ v }}'\n",
+    ];
+
+    /// Renders `template` as `name` both ways: checked, and whole then parsed.
+    fn both(name: &str, template: &str, v: &str) -> (Parsed, Parsed) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("{name}.j2"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, template).unwrap();
+        let templates = Templates::new(Some(dir.path())).unwrap();
+        let ctx = serde_json::json!({ "v": v });
+        let checked = templates.render_parsed(name, &ctx);
+        let whole = templates.render(name, &ctx).map(|text| {
+            let doc = Format::of(name).unwrap().parse(&text);
+            (text, doc)
+        });
+        match (checked, whole) {
+            (Ok(c), Ok(w)) => (c, w),
+            (Err(c), Err(w)) => {
+                assert_eq!(c.to_string(), w.to_string());
+                (
+                    (String::new(), Err(String::new())),
+                    (String::new(), Err(String::new())),
+                )
+            }
+            (c, w) => panic!(
+                "{template:?}: checked {:?}, whole {:?}",
+                c.is_ok(),
+                w.is_ok()
+            ),
+        }
+    }
+
+    #[test]
+    fn the_built_in_shapes_render_once() {
+        let peers = (0..8)
+            .map(|i| format!("{i:040x}@validator-{i}.example.net:26656"))
+            .collect::<Vec<_>>();
+        let ctx = serde_json::json!({ "v": peers.join(","), "w": peers.join("\n") + "\n" });
+        for (name, template) in [
+            (
+                "cosmos/p2p.toml",
+                "[p2p]\npersistent_peers = {{ v }}\nunconditional_peer_ids = {{ v }}\n",
+            ),
+            (
+                "cosmos/peers.yaml",
+                "data:\n  persistent_peers: {{ v }}\n  peers.txt: {{ w | yaml_block(4) }}\n",
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(format!("{name}.j2"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, template).unwrap();
+            let templates = Templates::new(Some(dir.path())).unwrap();
+            let format = Format::of(name).unwrap();
+            let calls = std::cell::Cell::new(0);
+            let (text, doc) = render_parsed(format, || {
+                calls.set(calls.get() + 1);
+                templates.render(name, &ctx)
+            })
+            .unwrap();
+            assert_eq!(calls.get(), 1, "{template}");
+            assert_eq!(doc, format.parse(&text));
+            assert!(text.contains(&peers.join(",")));
+        }
+    }
+
+    fn long_values() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-f0-9@.:,-]{250,400}",
+            "([a-f0-9]{40}@[a-z.]{5,20}:[0-9]{2,5}\n){4,12}",
+            proptest::collection::vec(any::<char>(), 250..400)
+                .prop_map(|c| c.into_iter().collect::<String>()),
+            "(\"|\\\\|\n|\u{2028}|\u{85}|\t| |#|: |a){250,300}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn a_checked_render_is_the_whole_render_parsed(v in long_values()) {
+            for t in YAML {
+                let (checked, whole) = both("cosmos/peers.yaml", t, &v);
+                prop_assert_eq!(&checked.0, &whole.0, "{:?}", t);
+                prop_assert_eq!(&checked.1, &whole.1, "{:?}", t);
+            }
+            for t in TOML {
+                let (checked, whole) = both("cosmos/p2p.toml", t, &v);
+                prop_assert_eq!(&checked.0, &whole.0, "{:?}", t);
+                prop_assert_eq!(&checked.1, &whole.1, "{:?}", t);
+            }
+        }
+    }
+
+    fn long(raw: &str, kind: Kind, format: Format) -> Long {
+        let escaped = match (&kind, format) {
+            (Kind::Block(indent), _) => escape::yaml_block(raw, *indent),
+            (Kind::Quoted, Format::Yaml) => escape::yaml_string(raw),
+            (Kind::Quoted, Format::Toml) => escape::toml_string(raw),
+        };
+        Long {
+            raw: raw.to_owned(),
+            escaped,
+            kind,
+        }
+    }
+
+    #[test]
+    fn plain_and_escaped_strings_decode() {
+        let peers = "a".repeat(300);
+        for format in [Format::Toml, Format::Yaml] {
+            assert!(decodes(format, &long(&peers, Kind::Quoted, format)));
+            assert!(decodes(
+                format,
+                &long("a\"b\\c\u{1}\n", Kind::Quoted, format)
+            ));
+        }
+        assert!(decodes(
+            Format::Yaml,
+            &long("x@h:1\ny@h:2\n", Kind::Block(4), Format::Yaml)
+        ));
+    }
+
+    #[test]
+    fn a_block_that_does_not_hold_its_value_is_refused() {
+        assert!(!block_decodes("|\n    a\n    b", 4, "a\nc\n"));
+        assert!(!block_decodes("|\n    a\n  b", 4, "a\nb\n"));
+        assert!(!block_decodes("|\n    a \n", 4, "a \n"));
+        assert!(block_decodes("|\n    a\n    b", 4, "a\nb\n"));
+    }
+}
