@@ -1176,3 +1176,169 @@ fn chain_registry_input_skips_malformed_entries_and_renders_like_the_templates()
         .stderr_has("broken.json: chain-registry chain.json: ");
     assert_eq!(env.read("cr.json"), before);
 }
+
+/// bob's chain-registry inventory file: `source` as the consumer's chain.json, `extra` lines in
+/// the `chain_registry:` section.
+fn cr_bob(env: &Env, source: &str, extra: &str) {
+    env.write(
+        "cr-bob.yaml",
+        &format!(
+            "chain_registry:\n  sources:\n    pion-1: {source}\n  providers:\n    \"Bob Staking 🐝\": bob\n{extra}validators:\n  bob:\n    operator_address: {}\n    endpoint_source: chain-registry\n",
+            BOB.op
+        ),
+    );
+}
+
+fn fetch_cr(env: &Env, out: &str) -> Run {
+    let mut args = vec![
+        "fetch",
+        "-i",
+        "common.yaml",
+        "-i",
+        "alice.yaml",
+        "-i",
+        "cr-bob.yaml",
+        "--out",
+        out,
+    ];
+    args.extend(FAST);
+    run(env, &args)
+}
+
+/// A chain.json given as a URL is fetched at `fetch` time with the provider client (a real local
+/// HTTP server here) and locked exactly as a local file is: same peers, same sha256, the URL as its
+/// source; render then needs no network. Unreachable, an HTTP error, a body that is not JSON, and
+/// one over the size cap are each an error naming the URL, and the snapshot stays byte-identical.
+#[test]
+fn chain_registry_url_is_fetched_and_locked_like_a_local_file() {
+    let p = standard(&[], None);
+    let env = Env::new();
+    common(&env, &p.url(), "http://127.0.0.1:9", "");
+    own_files(&env);
+    let file = repo_root().join("tests/data/chain-registry/chain.json");
+    let body = std::fs::read_to_string(&file).unwrap();
+    cr_bob(&env, &file.display().to_string(), "");
+    fetch_cr(&env, "from-file.json").success();
+
+    let mut server = mockito::Server::new();
+    let path = "/cosmos/chain-registry/master/testnets/pion/chain.json";
+    let url = format!("{}{path}", server.url());
+    let ok = server
+        .mock("GET", path)
+        .with_header("content-type", "text/plain; charset=utf-8")
+        .with_body(&body)
+        .expect(1)
+        .create();
+    cr_bob(&env, &url, "");
+    fetch_cr(&env, "from-url.json")
+        .success()
+        .stderr_has(&format!("{url}: peers.persistent_peers[2] (provider"));
+    ok.assert();
+    ok.remove();
+    let sources = |name: &str| {
+        let state: serde_json::Value = serde_json::from_str(&env.read(name)).unwrap();
+        state["chain_registry"].clone()
+    };
+    let (from_file, from_url) = (sources("from-file.json"), sources("from-url.json"));
+    assert_eq!(from_url[0]["source"], url.as_str());
+    assert_eq!(from_url[0]["peers"], from_file[0]["peers"]);
+    use sha2::Digest;
+    let sha = hex::encode(sha2::Sha256::digest(body.as_bytes()));
+    assert_eq!(from_url[0]["sha256"], sha.as_str());
+    assert_eq!(from_file[0]["sha256"], sha.as_str());
+    // Render reads the snapshot only: the server answers nothing any more.
+    let render = |dir: &str| {
+        run(
+            &env,
+            &[
+                "render",
+                "-i",
+                "common.yaml",
+                "-i",
+                "alice.yaml",
+                "-i",
+                "cr-bob.yaml",
+                "--state",
+                "from-url.json",
+                "--self",
+                "alice",
+                "--out",
+                dir,
+            ],
+        )
+    };
+    render("url-out").success();
+    assert!(
+        env.read("url-out/alice/pion-1/p2p.toml")
+            .contains("b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1@bob-eu-pion-1.example.org:29536")
+    );
+
+    let good = env.read("from-url.json");
+    let m = server
+        .mock("GET", path)
+        .with_status(404)
+        .with_body("404: Not Found")
+        .create();
+    fetch_cr(&env, "from-url.json")
+        .failure()
+        .stderr_has(&format!(
+            "chain-registry chain.json: {url}: HTTP 404: 404: Not Found"
+        ));
+    m.remove();
+    // A server error is retried with the shared backoff (FAST: one retry), then reported.
+    let m = server
+        .mock("GET", path)
+        .with_status(503)
+        .with_body("busy")
+        .expect(2)
+        .create();
+    fetch_cr(&env, "from-url.json")
+        .failure()
+        .stderr_has(&format!(
+            "chain-registry chain.json: {url}: HTTP 503 (gave up after 2 attempts): busy"
+        ));
+    m.assert();
+    m.remove();
+    let m = server
+        .mock("GET", path)
+        .with_body("<html>chain registry moved</html>")
+        .create();
+    fetch_cr(&env, "from-url.json")
+        .failure()
+        .stderr_has(&format!(
+            "{url}: chain-registry chain.json: expected value at line 1 column 1"
+        ));
+    m.remove();
+    // Over the 4 MiB cap: refused without reading on, and not retried.
+    let big = format!("{{\"peers\": {{}}, \"pad\": \"{}\"}}", "x".repeat(5 << 20));
+    let m = server.mock("GET", path).with_body(big).expect(1).create();
+    fetch_cr(&env, "from-url.json")
+        .failure()
+        .stderr_has(&format!(
+            "chain-registry chain.json: {url}: the response body is larger than the 4194304-byte limit"
+        ));
+    m.assert();
+    m.remove();
+    assert_eq!(env.read("from-url.json"), good);
+    // Nothing listens on a port just freed.
+    let closed = format!("http://127.0.0.1:{}{path}", free_port());
+    cr_bob(&env, &closed, "");
+    fetch_cr(&env, "from-url.json")
+        .failure()
+        .stderr_has(&format!(
+            "chain-registry chain.json: {closed}: connection error"
+        ))
+        .stderr_has("(gave up after 2 attempts)");
+    assert_eq!(env.read("from-url.json"), good);
+
+    // Plain http:// to another machine is refused in the inventory, before anything is read.
+    cr_bob(
+        &env,
+        "http://chain-registry.example.org/pion/chain.json",
+        "",
+    );
+    fetch_cr(&env, "from-url.json")
+        .failure()
+        .stderr_has("chain_registry.sources.pion-1: uses plain http:// to another machine");
+    assert_eq!(env.read("from-url.json"), good);
+}

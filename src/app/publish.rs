@@ -13,6 +13,7 @@ use crate::retry::Backoff;
 
 pub(super) fn run(args: &PublishArgs, out: &mut dyn Write) -> Result<ExitCode, Error> {
     let loaded = load(&args.inputs)?;
+    registry::own_validator(&loaded.inventory, &args.only)?;
     let plan = plan_cosmos(&loaded)?;
     let settings = registry::settings(&loaded.inventory)?;
     let own = registry::desired(

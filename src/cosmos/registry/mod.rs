@@ -39,11 +39,11 @@ pub(crate) enum RegistryError {
         "publish {prefix}: the registry kept changing between read and write ({attempts} attempts); another publisher for the same validator is running"
     )]
     Conflict { prefix: String, attempts: u32 },
-    #[error("{}: chain-registry chain.json: {message}", path.display())]
-    ChainJson {
-        path: std::path::PathBuf,
-        message: String,
-    },
+    #[error("{file}: chain-registry chain.json: {message}")]
+    ChainJson { file: String, message: String },
+    /// The error names the URL.
+    #[error("chain-registry chain.json: {0}")]
+    ChainJsonFetch(#[from] crate::cosmos::fetch::http::RestError),
     #[error("refusing to touch {key}: it is not below {own}, the publishing validator's own keys")]
     NotOwnKey { key: String, own: String },
 }
@@ -55,6 +55,16 @@ pub(crate) struct Timing {
     pub(crate) timeout: Duration,
     pub(crate) retries: u32,
     pub(crate) retry_backoff: Duration,
+}
+
+impl Timing {
+    /// The shared backoff, as the provider client waits.
+    pub(crate) fn backoff(&self) -> Backoff {
+        Backoff {
+            initial: self.retry_backoff,
+            max: self.retry_backoff.saturating_mul(32),
+        }
+    }
 }
 
 pub(crate) fn settings(inventory: &Inventory) -> Result<&RegistrySettings, RegistryError> {
@@ -78,10 +88,7 @@ pub(crate) fn connect(settings: &RegistrySettings, timing: Timing) -> Result<Etc
         connect_timeout: timing.connect_timeout,
         timeout: timing.timeout,
         retries: timing.retries,
-        backoff: Backoff {
-            initial: timing.retry_backoff,
-            max: timing.retry_backoff.saturating_mul(32),
-        },
+        backoff: timing.backoff(),
     })?)
 }
 
@@ -210,16 +217,13 @@ pub(crate) struct Own {
     pub(crate) scope: Option<BTreeSet<String>>,
 }
 
-/// The publishing validator's keys and what they should hold: its public nodes (its one public
-/// node, or its sentries; never a validator node behind sentries) on every consumer it serves.
-pub(crate) fn desired(
-    plan: &Plan,
-    inventory: &Inventory,
-    settings: &RegistrySettings,
-    chain_id: &str,
+/// The publishing validator `name` and its operator address, refused when its endpoints are read
+/// from a registry rather than described: checked before planning, so the refusal is what an
+/// operator sees whatever the snapshot holds.
+pub(crate) fn own_validator<'a>(
+    inventory: &'a Inventory,
     name: &str,
-    consumers: &[String],
-) -> Result<Own, RegistryError> {
+) -> Result<(&'a crate::cosmos::inventory::Validator, &'a str), RegistryError> {
     let fail = |message: String| RegistryError::SelfValidator {
         name: name.to_owned(),
         message,
@@ -235,15 +239,38 @@ pub(crate) fn desired(
                 .join(", ")
         ))
     })?;
-    if matches!(v.endpoint, EndpointSource::Registry(_)) {
-        return Err(fail(
-            "has `endpoint_source: registry`: publish writes what the inventory's templates produce, so the publishing validator's own endpoints must be described, not read".to_owned(),
-        ));
+    let read_from = match v.endpoint {
+        EndpointSource::Registry(_) => Some("registry"),
+        EndpointSource::ChainRegistry(_) => Some("chain-registry"),
+        _ => None,
+    };
+    if let Some(source) = read_from {
+        return Err(fail(format!(
+            "has `endpoint_source: {source}`: publish writes what the inventory's templates produce, so the publishing validator's own endpoints must be described, not read"
+        )));
     }
     let operator = v
         .operator_address
         .as_deref()
         .ok_or_else(|| fail("has no operator_address, which names its registry keys".to_owned()))?;
+    Ok((v, operator))
+}
+
+/// The publishing validator's keys and what they should hold: its public nodes (its one public
+/// node, or its sentries; never a validator node behind sentries) on every consumer it serves.
+pub(crate) fn desired(
+    plan: &Plan,
+    inventory: &Inventory,
+    settings: &RegistrySettings,
+    chain_id: &str,
+    name: &str,
+    consumers: &[String],
+) -> Result<Own, RegistryError> {
+    let fail = |message: String| RegistryError::SelfValidator {
+        name: name.to_owned(),
+        message,
+    };
+    let (_, operator) = own_validator(inventory, name)?;
     let own = layout::validator_prefix(&settings.prefix, chain_id, operator);
     // Consumer ids or chain ids, as `fetch --consumer` takes them.
     let scope: Option<BTreeSet<String>> = if consumers.is_empty() {

@@ -1,0 +1,74 @@
+//! `[p2p] seeds`: the inventory's own `p2p.seeds` and, with `chain_registry.seeds: true`, the
+//! `peers.seeds[]` of the consumer's chain.json locked into the snapshot, merged per consumer, then
+//! cut per node to what CometBFT would actually use for it.
+//!
+//! CometBFT hands `seeds` to its PEX reactor only (`node/setup.go` creates the reactor, and passes
+//! it the seeds, only with `pex = true`), which dials them when its address book runs short. So a
+//! node with PEX off (a validator node behind sentries, always) gets none: they would only suggest
+//! it reaches strangers. A seed that is one of the node's persistent peers is dialled and kept
+//! anyway, and the node itself is never a seed of its own.
+
+use std::collections::BTreeSet;
+
+use super::{Member, PlanError};
+use crate::cosmos::inventory::Inventory;
+use crate::cosmos::inventory::settings::Settings;
+use crate::cosmos::node_id::NodeId;
+use crate::cosmos::state::{Consumer, ProviderState};
+use crate::input::address::Endpoint;
+
+/// One seed: the node ID and address CometBFT writes as `id@host:port`.
+pub(crate) type Seed = (NodeId, Endpoint);
+
+/// Every seed of one consumer, sorted and deduplicated.
+pub(super) fn consumer_seeds(
+    inventory: &Inventory,
+    state: &ProviderState,
+    consumer: &Consumer,
+    settings: &Settings,
+) -> Result<Vec<Seed>, PlanError> {
+    let mut seeds: BTreeSet<Seed> = settings
+        .p2p
+        .seeds
+        .iter()
+        .flat_map(|s| s.value.iter().cloned())
+        .collect();
+    let cr = inventory.chain_registry.as_ref().filter(|c| c.seeds);
+    let named = cr.is_some_and(|c| {
+        c.sources
+            .keys()
+            .any(|k| k == &consumer.consumer_id || k == &consumer.chain_id)
+    });
+    if let (Some(cr), true) = (cr, named) {
+        let read = state
+            .chain_registry
+            .iter()
+            .find(|s| s.consumer_id == consumer.consumer_id)
+            .and_then(|s| s.seeds.as_ref())
+            .ok_or_else(|| PlanError::Seeds {
+                consumer_id: consumer.consumer_id.clone(),
+                chain_id: consumer.chain_id.clone(),
+                at: cr.at.clone(),
+                problem: "the snapshot holds no seeds read from this consumer's chain.json: run `peergen fetch` to read them".to_owned(),
+            })?;
+        seeds.extend(read.iter().map(|s| (s.node_id.clone(), s.address.clone())));
+    }
+    Ok(seeds.into_iter().collect())
+}
+
+/// The seeds `member` dials: none with PEX off, never itself, never one of its persistent peers.
+pub(super) fn node_seeds(
+    seeds: &[Seed],
+    member: &Member,
+    peers: &[&Member],
+    pex: Option<bool>,
+) -> Vec<Seed> {
+    if pex == Some(false) {
+        return Vec::new();
+    }
+    seeds
+        .iter()
+        .filter(|(id, _)| *id != member.node_id && peers.iter().all(|p| p.node_id != *id))
+        .cloned()
+        .collect()
+}
