@@ -1342,3 +1342,169 @@ fn chain_registry_url_is_fetched_and_locked_like_a_local_file() {
         .stderr_has("chain_registry.sources.pion-1: uses plain http:// to another machine");
     assert_eq!(env.read("from-url.json"), good);
 }
+
+/// `chain_registry.seeds: true`: the valid `peers.seeds[]` of the consumer's chain.json are locked
+/// into the snapshot (malformed ones skipped, each named) and rendered into `[p2p] seeds` with the
+/// inventory's own `p2p.seeds`, sorted and deduplicated; a node never lists itself or one of its
+/// persistent peers as a seed, and a validator node (PEX off: CometBFT ignores seeds) lists none.
+#[test]
+fn chain_registry_seeds_feed_p2p_seeds_without_self_or_persistent_peers() {
+    let p = standard(&[], None);
+    let env = Env::new();
+    common(&env, &p.url(), "http://127.0.0.1:9", "");
+    own_files(&env);
+    let chain = repo_root().join("tests/data/chain-registry/chain.json");
+    let cr = |seeds: &str| {
+        env.write(
+            "cr.yaml",
+            &format!(
+                "chain_registry:\n  sources:\n    pion-1: {}\n  providers: {{}}\n{seeds}consumers:\n  pion-1:\n    p2p:\n      seeds:\n        - e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0@seed.operator.example.org:26656\n        - c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0@seed.example.net:26656\n",
+                chain.display()
+            ),
+        )
+    };
+    let inv = [
+        "-i",
+        "common.yaml",
+        "-i",
+        "alice.yaml",
+        "-i",
+        "bob.yaml",
+        "-i",
+        "cr.yaml",
+    ];
+    let fetch = |out: &str| {
+        let mut args = vec!["fetch"];
+        args.extend(inv);
+        args.extend(["--out", out]);
+        args.extend(FAST);
+        run(&env, &args)
+    };
+    let render = |state: &str, out: &str| {
+        let mut args = vec!["render"];
+        args.extend(inv);
+        args.extend(["--state", state, "--out", out]);
+        run(&env, &args)
+    };
+
+    // Fetched without the opt-in, the snapshot holds no seeds; rendering with it asks for a fetch,
+    // which then names each seed it adds.
+    cr("");
+    fetch("state.json").success();
+    assert!(!env.read("state.json").contains("\"seeds\""));
+    render("state.json", "plain").success();
+    cr("  seeds: true\n");
+    render("state.json", "x")
+        .failure()
+        .stderr_has("chain_registry.seeds, consumer 0 (pion-1): the snapshot holds no seeds read from this consumer's chain.json: run `peergen fetch` to read them");
+
+    let fetched = fetch("state.json");
+    fetched.success();
+    let at = |i: usize| format!("{}: peers.seeds[{i}]: skipped: ", chain.display());
+    fetched
+        .stderr_has(&format!("{}\"c1c1\" is not a node ID", at(1)))
+        .stderr_has(&format!("{}\"tcp://seed-url.example.net:26656\"", at(3)))
+        .stderr_has(&format!(
+            "{}not {{id, address, provider}}: unknown field `extra`",
+            at(4)
+        ))
+        .stdout_has("chain-registry seed on consumer 0 added: c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0@seed.example.net:26656");
+    assert!(!fetched.stderr.contains('\u{1b}'), "{}", fetched.stderr);
+    let state: serde_json::Value = serde_json::from_str(&env.read("state.json")).unwrap();
+    let ids: Vec<&str> = state["chain_registry"][0]["seeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["node_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ALICE.node_id,
+            "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2",
+            "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0",
+            "c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4",
+        ],
+        "valid entries, sorted, the duplicate once"
+    );
+
+    render("state.json", "out").success();
+    let tree = read_tree(&env.path("out"));
+    let seeds_of = |path: &str| {
+        tree[path]
+            .lines()
+            .find_map(|l| l.strip_prefix("seeds = "))
+            .map(|l| {
+                l.trim_matches('"')
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+    };
+    let peers_of = |path: &str| {
+        tree[path]
+            .lines()
+            .find_map(|l| l.strip_prefix("persistent_peers = "))
+            .unwrap()
+            .to_owned()
+    };
+    for (path, own) in [
+        ("alice/pion-1/p2p.toml", ALICE.node_id),
+        (
+            "bob/pion-1/us/p2p.toml",
+            "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2",
+        ),
+        (
+            "bob/pion-1/eu/p2p.toml",
+            "b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1",
+        ),
+    ] {
+        let seeds = seeds_of(path).unwrap_or_else(|| panic!("{path}: no seeds"));
+        let mut sorted = seeds.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(seeds, sorted, "{path}: sorted, each once");
+        assert!(
+            seeds.iter().any(|s| s.starts_with("e0e0")),
+            "{path}: the inventory's seed"
+        );
+        assert!(
+            seeds.iter().any(|s| s.starts_with("c4c4")),
+            "{path}: the registry's seed"
+        );
+        for s in &seeds {
+            let id = &s[..40];
+            assert_ne!(id, own, "{path}: lists itself as a seed");
+            assert!(
+                !peers_of(path).contains(id),
+                "{path}: {s} is a persistent peer too"
+            );
+        }
+    }
+    // bob's validator node has PEX off: CometBFT would not use seeds, so it gets none.
+    assert_eq!(seeds_of("bob/pion-1/validator/p2p.toml"), None);
+    // Consumers without a chain.json keep the inventory's seeds only (here: none).
+    assert!(
+        tree.iter()
+            .all(|(k, v)| k.contains("/pion-1/") || !v.contains("seeds = "))
+    );
+    insta::assert_snapshot!("seeds_alice_pion", tree["alice/pion-1/p2p.toml"]);
+    insta::assert_snapshot!("seeds_bob_us_pion", tree["bob/pion-1/us/p2p.toml"]);
+    insta::assert_snapshot!(
+        "seeds_bob_validator_pion",
+        tree["bob/pion-1/validator/p2p.toml"]
+    );
+    // The independent CometBFT config parser reads the seeds back exactly.
+    let mut checked = 0;
+    for (path, text) in &tree {
+        if path.ends_with("p2p.toml") {
+            crate::cometbft::check_fragment(crate::cometbft::DEFAULT_CONFIG, text)
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+            checked += usize::from(text.contains("seeds = "));
+        }
+    }
+    assert_eq!(checked, 3, "alice and bob's two sentries on pion-1");
+    // Same inputs, same bytes.
+    render("state.json", "again").success();
+    assert_eq!(read_tree(&env.path("again")), tree);
+}

@@ -138,7 +138,7 @@ pub(crate) struct ConsumerPlan {
     pub(crate) excluded: Vec<String>,
     /// Opted-in valcons addresses that neither the bonded set nor the consumer's set names.
     pub(crate) unresolved: Vec<String>,
-    /// `[p2p] seeds` before each node's own cut ([`seeds::node_seeds`]): sorted, deduplicated.
+    /// `[p2p] seeds` before the cut of planned nodes ([`seeds::node_seeds`]): sorted, deduplicated.
     pub(crate) seeds: Vec<seeds::Seed>,
 }
 
@@ -582,7 +582,7 @@ impl Plan {
             _ => p2p.pex.as_ref().map(|p| p.value),
         };
         let names = Names::of(cp, member);
-        let seeds = seeds::node_seeds(&cp.seeds, member, &peers, pex);
+        let seeds = seeds::node_seeds(cp, pex);
         View {
             consumer: cp,
             member,

@@ -5,12 +5,12 @@
 //! CometBFT hands `seeds` to its PEX reactor only (`node/setup.go` creates the reactor, and passes
 //! it the seeds, only with `pex = true`), which dials them when its address book runs short. So a
 //! node with PEX off (a validator node behind sentries, always) gets none: they would only suggest
-//! it reaches strangers. A seed that is one of the node's persistent peers is dialled and kept
-//! anyway, and the node itself is never a seed of its own.
+//! it reaches strangers. A seed that is a node of the plan is left out: the topology decides who
+//! peers with the fleet's nodes, and a node never dials itself.
 
 use std::collections::BTreeSet;
 
-use super::{Member, PlanError};
+use super::{ConsumerPlan, PlanError};
 use crate::cosmos::inventory::Inventory;
 use crate::cosmos::inventory::settings::Settings;
 use crate::cosmos::node_id::NodeId;
@@ -56,19 +56,22 @@ pub(super) fn consumer_seeds(
     Ok(seeds.into_iter().collect())
 }
 
-/// The seeds `member` dials: none with PEX off, never itself, never one of its persistent peers.
-pub(super) fn node_seeds(
-    seeds: &[Seed],
-    member: &Member,
-    peers: &[&Member],
-    pex: Option<bool>,
-) -> Vec<Seed> {
+/// The seeds one node of `cp` dials: none with PEX off; never a node the plan places on the
+/// consumer (the node itself, one of its persistent peers, or a node the topology deliberately
+/// does not link it to, which a seed connection would link after all).
+pub(super) fn node_seeds(cp: &ConsumerPlan, pex: Option<bool>) -> Vec<Seed> {
     if pex == Some(false) {
         return Vec::new();
     }
-    seeds
+    let planned: BTreeSet<&NodeId> = cp
+        .members
         .iter()
-        .filter(|(id, _)| *id != member.node_id && peers.iter().all(|p| p.node_id != *id))
+        .chain(&cp.private)
+        .map(|m| &m.node_id)
+        .collect();
+    cp.seeds
+        .iter()
+        .filter(|(id, _)| !planned.contains(id))
         .cloned()
         .collect()
 }
