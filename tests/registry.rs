@@ -1508,3 +1508,174 @@ fn chain_registry_seeds_feed_p2p_seeds_without_self_or_persistent_peers() {
     render("state.json", "again").success();
     assert_eq!(read_tree(&env.path("again")), tree);
 }
+
+/// A sentry of an inventory validator with `endpoint_source: registry`: its node ID and address
+/// come from the key `<prefix>/<chain>/<operator>/<consumer>/<sentry>` (written here by the
+/// sentry's own operator with etcdctl), while its `consumers:` and `srv:` keep applying. The
+/// rendered fleet equals the one with the same sentry as a template; a missing entry on a consumer
+/// it serves fails the fetch naming validator, sentry, consumer and key; `publish` writes the
+/// validator's other sentries and never touches the registry-sourced one's keys.
+#[test]
+fn a_registry_sourced_sentry_takes_its_entry_and_publish_leaves_it_alone() {
+    let p = standard(&[], None);
+    let etcd = Etcd::start();
+    let env = Env::new();
+    common(&env, &p.url(), &etcd.url, "");
+    own_files(&env);
+    let bob = |us: &str| {
+        format!(
+            "validators:\n  bob:\n    operator_address: {}\n    node_id: {}\n    private_endpoint: 10.20.0.5:26656\n    sentries:\n      - name: eu\n        consumer_template: bob-eu-{{{{chain-id}}}}.example.org:{{{{port}}}}\n        node_id: b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1\n      - name: us\n        consumers: [pion-1]\n        srv: {{priority: 10}}\n{us}",
+            BOB.op, BOB.node_id
+        )
+    };
+    env.write(
+        "bob-tpl.yaml",
+        &bob("        consumer_template: bob-us-{{chain-id}}.example.org:26656\n        node_id: b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2\n"),
+    );
+    env.write("bob-reg.yaml", &bob("        endpoint_source: registry\n"));
+    let us_key = key(BOB.op, "0", "us");
+    let us_value = r#"{"node_id":"b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2","address":"bob-us-pion-1.example.org:26656","updated":"2026-11-30T00:00:00Z"}"#;
+    etcd.ok(&["put", &us_key, us_value]);
+    let fetch = |inv: &str, out: &str| {
+        let mut args = vec![
+            "fetch",
+            "-i",
+            "common.yaml",
+            "-i",
+            "alice.yaml",
+            "-i",
+            inv,
+            "--out",
+            out,
+        ];
+        args.extend(FAST);
+        run(&env, &args)
+    };
+    // A zone, so the sentries' SRV records (with `srv:`) are rendered too.
+    env.write(
+        "dns.yaml",
+        "dns:\n  default_zone: validators.example.org\n  zones:\n    validators.example.org:\n      hostmaster: hostmaster@validators.example.org\n      ns: [ns1.validators.example.org]\n  addresses:\n    ns1.validators.example.org: [198.51.100.53]\n",
+    );
+    let render = |inv: &str, state: &str, out: &str| {
+        run(
+            &env,
+            &[
+                "render",
+                "-i",
+                "common.yaml",
+                "-i",
+                "dns.yaml",
+                "-i",
+                "alice.yaml",
+                "-i",
+                inv,
+                "--state",
+                state,
+                "--out",
+                out,
+            ],
+        )
+        .success();
+        read_tree(&env.path(out))
+    };
+    fetch("bob-tpl.yaml", "tpl.json").success();
+    fetch("bob-reg.yaml", "reg.json")
+        .success()
+        .stdout_has(&format!("registry peergen/{CHAIN}/ at revision "))
+        .stdout_has(": 1 entries");
+    let state: serde_json::Value = serde_json::from_str(&env.read("reg.json")).unwrap();
+    let entries = state["registry"]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["node"], "us");
+    assert_eq!(entries[0]["consumer_id"], "0");
+    let (tpl, reg) = (
+        render("bob-tpl.yaml", "tpl.json", "tpl-out"),
+        render("bob-reg.yaml", "reg.json", "reg-out"),
+    );
+    assert!(
+        reg.contains_key("bob/pion-1/us/p2p.toml"),
+        "{:?}",
+        reg.keys()
+    );
+    assert!(
+        reg["bob/pion-1/validator/p2p.toml"]
+            .contains("b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2@bob-us-pion-1.example.org:26656")
+    );
+    // `consumers: [pion-1]` still applies: the sentry serves no other consumer.
+    assert!(
+        !reg.keys()
+            .any(|k| k.starts_with("bob/") && k.contains("/us/") && !k.starts_with("bob/pion-1/"))
+    );
+    let zone = reg
+        .iter()
+        .find(|(k, _)| k.ends_with(".zone"))
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no zone file: {:?}", reg.keys()));
+    assert!(
+        zone.lines().any(|l| l.contains("us.bob-pion-1")
+            && l.contains("SRV")
+            && l.contains(" 10 0 26656 ")),
+        "{zone}"
+    );
+    assert_eq!(
+        reg, tpl,
+        "registry-sourced and template sentry render the same files"
+    );
+
+    // publish: bob's template sentry on every consumer; the registry-sourced one's key untouched.
+    let rev = |k: &str| {
+        let v: serde_json::Value =
+            serde_json::from_str(&etcd.ok(&["get", k, "-w", "json"])).unwrap();
+        v["kvs"][0]["mod_revision"].as_u64().unwrap()
+    };
+    let us_rev = rev(&us_key);
+    let publish = |extra: &[&str]| {
+        let mut args = vec![
+            "publish",
+            "-i",
+            "common.yaml",
+            "-i",
+            "bob-reg.yaml",
+            "--state",
+            "reg.json",
+            "--self",
+            "bob",
+        ];
+        args.extend(FAST);
+        args.extend(extra);
+        run(&env, &args)
+    };
+    let dry = publish(&["--dry-run"]);
+    dry.success();
+    assert!(!dry.stdout.contains("/us"), "{}", dry.stdout);
+    publish(&[])
+        .success()
+        .stdout_has(&format!("+ {}", key(BOB.op, "0", "eu")));
+    let bob_keys = etcd.dump(&format!("peergen/{CHAIN}/{}/", BOB.op));
+    assert!(
+        bob_keys.contains(&format!("{us_key}={us_value}")),
+        "{bob_keys:?}"
+    );
+    assert_eq!(
+        rev(&us_key),
+        us_rev,
+        "the sentry's own key is not rewritten"
+    );
+    assert!(
+        bob_keys
+            .iter()
+            .all(|k| k.contains("/eu=") || k.starts_with(&us_key)),
+        "{bob_keys:?}"
+    );
+    publish(&[]).success().stdout_has("no changes");
+
+    // The entry gone: the fetch names validator, sentry, consumer and key; the snapshot stays.
+    etcd.ok(&["del", &us_key]);
+    let good = env.read("reg.json");
+    fetch("bob-reg.yaml", "reg.json").failure().stderr_has(&format!(
+        "validators.bob.sentries.us (endpoint_source: registry), consumer 0 (pion-1): the registry (read at revision {}) has no entry at peergen/{CHAIN}/{}/0/us: the sentry's node ID and address have not been published for this consumer",
+        etcd.revision(),
+        BOB.op
+    ));
+    assert_eq!(env.read("reg.json"), good);
+}

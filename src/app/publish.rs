@@ -38,6 +38,7 @@ pub(super) fn run(args: &PublishArgs, out: &mut dyn Write) -> Result<ExitCode, E
             own: &own.prefix,
             desired: &own.desired,
             scope: own.scope.as_ref(),
+            leave: &own.leave,
             lease_ttl: settings.lease_ttl,
             dry_run: args.dry_run,
             updated: &updated,

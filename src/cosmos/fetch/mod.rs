@@ -249,10 +249,7 @@ pub(crate) fn fetch(request: &FetchRequest, inventory: &Inventory) -> Result<Fet
     crate::cosmos::state::names::assign(&mut new, previous.as_ref());
     // Registry entries are read after the provider (the snapshot's consumers decide which keys are
     // used), in one range read at one revision, and before DNS so a failure costs no lookups.
-    let registry_sourced = inventory
-        .validators
-        .values()
-        .any(|v| matches!(v.endpoint, EndpointSource::Registry(_)));
+    let registry_sourced = registry::read_by(inventory);
     let timing = registry::Timing {
         connect_timeout: request.connect_timeout,
         timeout: request.timeout,

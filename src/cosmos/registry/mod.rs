@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use self::etcd::{Compare, Etcd, EtcdConfig, EtcdError, Op};
 use crate::cosmos::inventory::registry::{Password, RegistrySettings};
-use crate::cosmos::inventory::roles::VALIDATOR_NODE;
+use crate::cosmos::inventory::roles::{SentryEndpoint, VALIDATOR_NODE};
 use crate::cosmos::inventory::{EndpointSource, Inventory};
 use crate::cosmos::node_id::NodeId;
 use crate::cosmos::peers::{Plan, Role};
@@ -65,6 +65,26 @@ impl Timing {
             max: self.retry_backoff.saturating_mul(32),
         }
     }
+}
+
+/// The sentries of `v` whose endpoints come from the registry (`endpoint_source: registry` on
+/// the sentry).
+pub(crate) fn registry_sentries(v: &crate::cosmos::inventory::Validator) -> BTreeSet<&str> {
+    match &v.endpoint {
+        EndpointSource::Sentries { sentries, .. } => sentries
+            .iter()
+            .filter(|s| matches!(s.endpoint, SentryEndpoint::Registry(_)))
+            .map(|s| s.name.as_str())
+            .collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+/// Whether `fetch` reads the etcd registry: some validator, or some sentry, is registry-sourced.
+pub(crate) fn read_by(inventory: &Inventory) -> bool {
+    inventory.validators.values().any(|v| {
+        matches!(v.endpoint, EndpointSource::Registry(_)) || !registry_sentries(v).is_empty()
+    })
 }
 
 pub(crate) fn settings(inventory: &Inventory) -> Result<&RegistrySettings, RegistryError> {
@@ -130,18 +150,17 @@ pub(crate) fn read(
 ) -> Result<Read, RegistryError> {
     let prefix = layout::chain_prefix(&settings.prefix, &state.provider.chain_id);
     let range = etcd.range_prefix(&prefix, at_revision)?;
-    let by_operator: BTreeMap<&str, (&str, bool)> = inventory
+    // Per operator: the validator, and which of its nodes come from the registry (`None`: all).
+    let by_operator: BTreeMap<&str, (&str, Option<BTreeSet<&str>>)> = inventory
         .validators
         .values()
         .filter_map(|v| {
             let op = v.operator_address.as_deref()?;
-            Some((
-                op,
-                (
-                    v.name.as_str(),
-                    matches!(v.endpoint, EndpointSource::Registry(_)),
-                ),
-            ))
+            let nodes = match v.endpoint {
+                EndpointSource::Registry(_) => None,
+                _ => Some(registry_sentries(v)),
+            };
+            Some((op, (v.name.as_str(), nodes)))
         })
         .collect();
     let consumers: BTreeSet<&str> = state
@@ -159,11 +178,12 @@ pub(crate) fn read(
         };
         let key = layout::parse_key(&prefix, &kv.key).map_err(malformed)?;
         let value = layout::parse_value(&kv.value).map_err(malformed)?;
-        let Some((name, registry_sourced)) = by_operator.get(key.operator_address.as_str()) else {
+        let Some((name, nodes)) = by_operator.get(key.operator_address.as_str()) else {
             unknown.insert(key.operator_address.clone());
             continue;
         };
-        if !registry_sourced || !consumers.contains(key.consumer_id.as_str()) {
+        let used = nodes.as_ref().is_none_or(|n| n.contains(key.node.as_str()));
+        if !used || !consumers.contains(key.consumer_id.as_str()) {
             tracing::debug!("registry key {}: not used by this inventory", kv.key);
             continue;
         }
@@ -215,6 +235,8 @@ pub(crate) struct Own {
     pub(crate) prefix: String,
     pub(crate) desired: BTreeMap<String, Desired>,
     pub(crate) scope: Option<BTreeSet<String>>,
+    /// Registry-sourced sentries: their keys are someone else's to write, so publish leaves them.
+    pub(crate) leave: BTreeSet<String>,
 }
 
 /// The publishing validator `name` and its operator address, refused when its endpoints are read
@@ -270,7 +292,11 @@ pub(crate) fn desired(
         name: name.to_owned(),
         message,
     };
-    let (_, operator) = own_validator(inventory, name)?;
+    let (v, operator) = own_validator(inventory, name)?;
+    let leave: BTreeSet<String> = registry_sentries(v)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     let own = layout::validator_prefix(&settings.prefix, chain_id, operator);
     // Consumer ids or chain ids, as `fetch --consumer` takes them.
     let scope: Option<BTreeSet<String>> = if consumers.is_empty() {
@@ -299,6 +325,7 @@ pub(crate) fn desired(
         for m in cp.members.iter().filter(|m| m.validator == name) {
             let node = match &m.role {
                 Role::Public => VALIDATOR_NODE,
+                Role::Sentry(s) if leave.contains(s) => continue,
                 Role::Sentry(s) => s.as_str(),
                 Role::Validator => continue,
             };
@@ -311,6 +338,11 @@ pub(crate) fn desired(
             );
         }
     }
+    if out.is_empty() && !leave.is_empty() {
+        return Err(fail(
+            "every sentry serving its consumers has `endpoint_source: registry`: their entries are written by whoever runs them, so there is nothing of its own to publish".to_owned(),
+        ));
+    }
     if out.is_empty() {
         return Err(fail(
             "serves no active consumer in the snapshot (is it in a selected set?), so there is nothing to publish".to_owned(),
@@ -320,6 +352,7 @@ pub(crate) fn desired(
         prefix: own,
         desired: out,
         scope,
+        leave,
     })
 }
 
@@ -375,6 +408,8 @@ pub(crate) struct PublishRequest<'a> {
     pub(crate) desired: &'a BTreeMap<String, Desired>,
     /// Only keys of these consumers are added or removed; `None`: every consumer.
     pub(crate) scope: Option<&'a BTreeSet<String>>,
+    /// Nodes whose keys are never removed (registry-sourced sentries).
+    pub(crate) leave: &'a BTreeSet<String>,
     pub(crate) lease_ttl: Option<Duration>,
     pub(crate) dry_run: bool,
     /// `updated` of the values written.
@@ -496,11 +531,12 @@ fn changes(req: &PublishRequest<'_>, existing: &[etcd::Kv]) -> Vec<Change> {
         if req.desired.contains_key(&kv.key) {
             continue;
         }
-        let consumer = kv
-            .key
-            .strip_prefix(req.own)
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_default();
+        let mut segments = kv.key.strip_prefix(req.own).unwrap_or_default().split('/');
+        let consumer = segments.next().unwrap_or_default();
+        let node = segments.next().unwrap_or_default();
+        if req.leave.contains(node) {
+            continue;
+        }
         if req.scope.is_none_or(|s| s.contains(consumer)) {
             out.push(Change::Remove {
                 key: kv.key.clone(),
