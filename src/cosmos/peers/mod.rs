@@ -298,7 +298,7 @@ fn plan_with(
         let consumer_seeds = match seeds::consumer_seeds(inventory, state, consumer, &settings) {
             Ok(s) => s,
             Err(e) => {
-                errors.push(e);
+                errors.push(*e);
                 Vec::new()
             }
         };

@@ -26,7 +26,7 @@ pub(super) fn consumer_seeds(
     state: &ProviderState,
     consumer: &Consumer,
     settings: &Settings,
-) -> Result<Vec<Seed>, PlanError> {
+) -> Result<Vec<Seed>, Box<PlanError>> {
     let mut seeds: BTreeSet<Seed> = settings
         .p2p
         .seeds
@@ -45,11 +45,13 @@ pub(super) fn consumer_seeds(
             .iter()
             .find(|s| s.consumer_id == consumer.consumer_id)
             .and_then(|s| s.seeds.as_ref())
-            .ok_or_else(|| PlanError::Seeds {
+            .ok_or_else(|| {
+                Box::new(PlanError::Seeds {
                 consumer_id: consumer.consumer_id.clone(),
                 chain_id: consumer.chain_id.clone(),
                 at: cr.at.clone(),
                 problem: "the snapshot holds no seeds read from this consumer's chain.json: run `peergen fetch` to read them".to_owned(),
+            })
             })?;
         seeds.extend(read.iter().map(|s| (s.node_id.clone(), s.address.clone())));
     }
