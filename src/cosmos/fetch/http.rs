@@ -366,7 +366,7 @@ impl Client {
                 url: url.to_owned(),
                 status,
                 message: format!(
-                    "redirects to {}; give the final address as the provider URL",
+                    "redirects to {}; peergen follows no redirects: give the final address",
                     location.as_deref().unwrap_or("(no Location header)")
                 ),
             }),

@@ -77,3 +77,66 @@ pub(super) fn node_seeds(cp: &ConsumerPlan, pex: Option<bool>) -> Vec<Seed> {
         .cloned()
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::cosmos::peers::{Member, PortSource, Role};
+    use crate::cosmos::state::Phase;
+
+    fn id(c: char) -> NodeId {
+        NodeId::parse(&c.to_string().repeat(40)).unwrap()
+    }
+
+    fn seed(c: char) -> Seed {
+        (
+            id(c),
+            Endpoint::parse(&format!("seed-{c}.example.org:26656")).unwrap(),
+        )
+    }
+
+    fn node(validator: &str, c: char, role: Role) -> Member {
+        Member {
+            validator: validator.to_owned(),
+            moniker: validator.to_owned(),
+            operator_address: String::new(),
+            node_id: id(c),
+            endpoint: Endpoint::parse(&format!("{validator}.example.org:26656")).unwrap(),
+            port_source: PortSource::Registry { revision: 1 },
+            role,
+        }
+    }
+
+    /// Whatever the topology links (here: nothing), no planned node is anyone's seed, and a
+    /// node with PEX off gets none at all.
+    #[test]
+    fn planned_nodes_are_never_seeds_and_pex_off_gets_none() {
+        let inventory = crate::cosmos::inventory::from_texts(&[(
+            Path::new("inv.yaml"),
+            "validators:\n  a:\n    consumer_template: a.example.org:26656\n    node_id: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n".to_owned(),
+        )])
+        .unwrap();
+        let cp = ConsumerPlan {
+            consumer_id: "0".to_owned(),
+            chain_id: "pion-1".to_owned(),
+            slug: "pion-1".to_owned(),
+            phase: Phase::Launched,
+            settings: inventory.settings_for("0", "pion-1"),
+            members: vec![
+                node("a", 'a', Role::Public),
+                node("b", 'b', Role::Sentry("s1".to_owned())),
+            ],
+            private: vec![node("b", 'c', Role::Validator)],
+            graph: vec![BTreeSet::new(), BTreeSet::new()],
+            missing: Vec::new(),
+            excluded: Vec::new(),
+            unresolved: Vec::new(),
+            seeds: vec![seed('a'), seed('b'), seed('c'), seed('d'), seed('e')],
+        };
+        assert_eq!(node_seeds(&cp, None), [seed('d'), seed('e')]);
+        assert_eq!(node_seeds(&cp, Some(true)), [seed('d'), seed('e')]);
+        assert_eq!(node_seeds(&cp, Some(false)), []);
+    }
+}
