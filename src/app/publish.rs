@@ -56,6 +56,12 @@ pub(super) fn run(args: &PublishArgs, out: &mut dyn Write) -> Result<ExitCode, E
     for change in &published.changes {
         writeln!(out, "{change}")?;
     }
+    for key in &published.left {
+        writeln!(
+            out,
+            "  {key} left as it is (a registry-sourced sentry: its publisher writes it)"
+        )?;
+    }
     let n = published.changes.len();
     if n == 0 {
         writeln!(out, "no changes")?;

@@ -401,6 +401,8 @@ pub(crate) struct Published {
     pub(crate) read_revision: u64,
     pub(crate) changes: Vec<Change>,
     pub(crate) attempts: u32,
+    /// Existing keys of registry-sourced sentries, which publish leaves as they are.
+    pub(crate) left: Vec<String>,
 }
 
 pub(crate) struct PublishRequest<'a> {
@@ -424,12 +426,19 @@ pub(crate) fn publish(etcd: &Etcd, req: &PublishRequest<'_>) -> Result<Published
     for attempt in 1..=CAS_ATTEMPTS {
         let range = etcd.range_prefix(req.own, None)?;
         let changes = changes(req, &range.kvs);
+        let left: Vec<String> = range
+            .kvs
+            .iter()
+            .filter(|kv| req.leave.contains(node_of(req.own, &kv.key)))
+            .map(|kv| printable(&kv.key))
+            .collect();
         if req.dry_run || changes.is_empty() {
             return Ok(Published {
                 prefix: req.own.to_owned(),
                 read_revision: range.revision,
                 changes,
                 attempts: attempt,
+                left,
             });
         }
         crate::fault::pause("publish-read");
@@ -481,6 +490,7 @@ pub(crate) fn publish(etcd: &Etcd, req: &PublishRequest<'_>) -> Result<Published
                 read_revision: range.revision,
                 changes,
                 attempts: attempt,
+                left,
             });
         }
         if attempt < CAS_ATTEMPTS {
@@ -499,6 +509,13 @@ pub(crate) fn publish(etcd: &Etcd, req: &PublishRequest<'_>) -> Result<Published
         prefix: req.own.to_owned(),
         attempts: CAS_ATTEMPTS,
     })
+}
+
+/// The `<node>` segment of a key `<own><consumer>/<node>`.
+fn node_of<'a>(own: &str, key: &'a str) -> &'a str {
+    key.strip_prefix(own)
+        .and_then(|rest| rest.split('/').nth(1))
+        .unwrap_or_default()
 }
 
 fn changes(req: &PublishRequest<'_>, existing: &[etcd::Kv]) -> Vec<Change> {
@@ -531,10 +548,12 @@ fn changes(req: &PublishRequest<'_>, existing: &[etcd::Kv]) -> Vec<Change> {
         if req.desired.contains_key(&kv.key) {
             continue;
         }
-        let mut segments = kv.key.strip_prefix(req.own).unwrap_or_default().split('/');
-        let consumer = segments.next().unwrap_or_default();
-        let node = segments.next().unwrap_or_default();
-        if req.leave.contains(node) {
+        let consumer = kv
+            .key
+            .strip_prefix(req.own)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_default();
+        if req.leave.contains(node_of(req.own, &kv.key)) {
             continue;
         }
         if req.scope.is_none_or(|s| s.contains(consumer)) {
