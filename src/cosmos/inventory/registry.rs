@@ -160,9 +160,13 @@ fn chain_source(dir: &Path, text: &str) -> Result<ChainSource, String> {
             !port.is_empty() && !h.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
         })
         .map_or(authority, |(h, _)| h);
-    if host.is_empty() || rest.len() == authority.len() || rest.contains(char::is_whitespace) {
+    // Printable ASCII only (non-ASCII percent-encoded): the URL reaches terminals, logs and JSON.
+    if host.is_empty()
+        || rest.len() == authority.len()
+        || !rest.bytes().all(|b| b.is_ascii_graphic())
+    {
         return Err(
-            "is not a URL of a chain.json: give scheme, host and path, e.g. https://raw.githubusercontent.com/cosmos/chain-registry/master/testnets/pion/chain.json"
+            "is not a URL of a chain.json: give scheme, host and path in printable ASCII (percent-encode the rest), e.g. https://raw.githubusercontent.com/cosmos/chain-registry/master/testnets/pion/chain.json"
                 .to_owned(),
         );
     }
@@ -396,6 +400,8 @@ mod tests {
             "https://h.example.org",
             "https:///chain.json",
             "ftp://h.example.org/chain.json",
+            "https://h.example.org/chain\u{1b}[2J.json",
+            "https://h.example.org/cha in.json",
         ] {
             let e = chain_source(dir, bad).unwrap_err();
             assert!(
