@@ -9,7 +9,6 @@ use super::Error;
 use super::cli::PublishArgs;
 use super::source::{load, plan_cosmos};
 use crate::cosmos::registry::{self, PublishRequest, Timing};
-use crate::retry::Backoff;
 
 pub(super) fn run(args: &PublishArgs, out: &mut dyn Write) -> Result<ExitCode, Error> {
     let loaded = load(&args.inputs)?;
@@ -42,10 +41,7 @@ pub(super) fn run(args: &PublishArgs, out: &mut dyn Write) -> Result<ExitCode, E
             lease_ttl: settings.lease_ttl,
             dry_run: args.dry_run,
             updated: &updated,
-            backoff: Backoff {
-                initial: timing.retry_backoff,
-                max: timing.retry_backoff.saturating_mul(32),
-            },
+            backoff: timing.backoff(),
         },
     )?;
     writeln!(

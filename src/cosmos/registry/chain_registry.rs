@@ -1,5 +1,6 @@
 //! The Cosmos chain-registry: as input, the `peers.persistent_peers` of each consumer's
-//! `chain.json`, matched to inventory validators by `provider` name, every entry validated (the
+//! `chain.json` (a local file or a URL, read at `fetch` time), matched to inventory validators by
+//! `provider` name, and with `chain_registry.seeds` its `peers.seeds`, every entry validated (the
 //! upstream files hold malformed ones: they are skipped with a warning naming them); as output,
 //! an operator's public sentries on one consumer in the `peers` shape of
 //! cosmos/chain-registry's `chain.json` (`{"persistent_peers": [{id, address, provider}]}`), ready to
