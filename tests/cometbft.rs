@@ -49,7 +49,7 @@ fn fragment_p2p(fragment: &str) -> Result<Table, String> {
 
 /// Merges, parses with `TendermintConfig::parse_toml`, and compares the parsed `p2p` fields
 /// with the merged TOML values (the fragment's where set, the default's otherwise).
-fn check_fragment(default_toml: &str, fragment: &str) -> Result<(), String> {
+pub(crate) fn check_fragment(default_toml: &str, fragment: &str) -> Result<(), String> {
     let mut frag = fragment_p2p(fragment)?;
     if let Some(k) = frag.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return Err(format!(
@@ -211,7 +211,7 @@ fn go_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-const DEFAULT_CONFIG: &str = include_str!("data/cometbft-default-config.toml");
+pub(crate) const DEFAULT_CONFIG: &str = include_str!("data/cometbft-default-config.toml");
 
 #[test]
 fn every_rendered_fragment_parses_as_cometbft_config() {

@@ -1176,3 +1176,514 @@ fn chain_registry_input_skips_malformed_entries_and_renders_like_the_templates()
         .stderr_has("broken.json: chain-registry chain.json: ");
     assert_eq!(env.read("cr.json"), before);
 }
+
+/// bob's chain-registry inventory file: `source` as the consumer's chain.json, `extra` lines in
+/// the `chain_registry:` section.
+fn cr_bob(env: &Env, source: &str, extra: &str) {
+    env.write(
+        "cr-bob.yaml",
+        &format!(
+            "chain_registry:\n  sources:\n    pion-1: {source}\n  providers:\n    \"Bob Staking 🐝\": bob\n{extra}validators:\n  bob:\n    operator_address: {}\n    endpoint_source: chain-registry\n",
+            BOB.op
+        ),
+    );
+}
+
+fn fetch_cr(env: &Env, out: &str) -> Run {
+    let mut args = vec![
+        "fetch",
+        "-i",
+        "common.yaml",
+        "-i",
+        "alice.yaml",
+        "-i",
+        "cr-bob.yaml",
+        "--out",
+        out,
+    ];
+    args.extend(FAST);
+    run(env, &args)
+}
+
+/// A chain.json given as a URL is fetched at `fetch` time with the provider client (a real local
+/// HTTP server here) and locked exactly as a local file is: same peers, same sha256, the URL as its
+/// source; render then needs no network. Unreachable, an HTTP error, a body that is not JSON, and
+/// one over the size cap are each an error naming the URL, and the snapshot stays byte-identical.
+#[test]
+fn chain_registry_url_is_fetched_and_locked_like_a_local_file() {
+    let p = standard(&[], None);
+    let env = Env::new();
+    common(&env, &p.url(), "http://127.0.0.1:9", "");
+    own_files(&env);
+    let file = repo_root().join("tests/data/chain-registry/chain.json");
+    let body = std::fs::read_to_string(&file).unwrap();
+    cr_bob(&env, &file.display().to_string(), "");
+    fetch_cr(&env, "from-file.json").success();
+
+    let mut server = mockito::Server::new();
+    let path = "/cosmos/chain-registry/master/testnets/pion/chain.json";
+    let url = format!("{}{path}", server.url());
+    let ok = server
+        .mock("GET", path)
+        .with_header("content-type", "text/plain; charset=utf-8")
+        .with_body(&body)
+        .expect(1)
+        .create();
+    cr_bob(&env, &url, "");
+    fetch_cr(&env, "from-url.json")
+        .success()
+        .stderr_has(&format!("{url}: peers.persistent_peers[2] (provider"));
+    ok.assert();
+    ok.remove();
+    let sources = |name: &str| {
+        let state: serde_json::Value = serde_json::from_str(&env.read(name)).unwrap();
+        state["chain_registry"].clone()
+    };
+    let (from_file, from_url) = (sources("from-file.json"), sources("from-url.json"));
+    assert_eq!(from_url[0]["source"], url.as_str());
+    assert_eq!(from_url[0]["peers"], from_file[0]["peers"]);
+    use sha2::Digest;
+    let sha = hex::encode(sha2::Sha256::digest(body.as_bytes()));
+    assert_eq!(from_url[0]["sha256"], sha.as_str());
+    assert_eq!(from_file[0]["sha256"], sha.as_str());
+    // Render reads the snapshot only: the server answers nothing any more.
+    let render = |dir: &str| {
+        run(
+            &env,
+            &[
+                "render",
+                "-i",
+                "common.yaml",
+                "-i",
+                "alice.yaml",
+                "-i",
+                "cr-bob.yaml",
+                "--state",
+                "from-url.json",
+                "--self",
+                "alice",
+                "--out",
+                dir,
+            ],
+        )
+    };
+    render("url-out").success();
+    assert!(
+        env.read("url-out/alice/pion-1/p2p.toml")
+            .contains("b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1@bob-eu-pion-1.example.org:29536")
+    );
+
+    let good = env.read("from-url.json");
+    let m = server
+        .mock("GET", path)
+        .with_status(404)
+        .with_body("404: Not Found")
+        .create();
+    fetch_cr(&env, "from-url.json")
+        .failure()
+        .stderr_has(&format!(
+            "chain-registry chain.json: {url}: HTTP 404: 404: Not Found"
+        ));
+    m.remove();
+    // A server error is retried with the shared backoff (FAST: one retry), then reported.
+    let m = server
+        .mock("GET", path)
+        .with_status(503)
+        .with_body("busy")
+        .expect(2)
+        .create();
+    fetch_cr(&env, "from-url.json")
+        .failure()
+        .stderr_has(&format!(
+            "chain-registry chain.json: {url}: HTTP 503 (gave up after 2 attempts): busy"
+        ));
+    m.assert();
+    m.remove();
+    let m = server
+        .mock("GET", path)
+        .with_body("<html>chain registry moved</html>")
+        .create();
+    fetch_cr(&env, "from-url.json")
+        .failure()
+        .stderr_has(&format!(
+            "{url}: chain-registry chain.json: expected value at line 1 column 1"
+        ));
+    m.remove();
+    // Over the 4 MiB cap: refused without reading on, and not retried.
+    let big = format!("{{\"peers\": {{}}, \"pad\": \"{}\"}}", "x".repeat(5 << 20));
+    let m = server.mock("GET", path).with_body(big).expect(1).create();
+    fetch_cr(&env, "from-url.json")
+        .failure()
+        .stderr_has(&format!(
+            "chain-registry chain.json: {url}: the response body is larger than the 4194304-byte limit"
+        ));
+    m.assert();
+    m.remove();
+    assert_eq!(env.read("from-url.json"), good);
+    // Nothing listens on a port just freed.
+    let closed = format!("http://127.0.0.1:{}{path}", free_port());
+    cr_bob(&env, &closed, "");
+    fetch_cr(&env, "from-url.json")
+        .failure()
+        .stderr_has(&format!(
+            "chain-registry chain.json: {closed}: connection error"
+        ))
+        .stderr_has("(gave up after 2 attempts)");
+    assert_eq!(env.read("from-url.json"), good);
+
+    // Plain http:// to another machine is refused in the inventory, before anything is read.
+    cr_bob(
+        &env,
+        "http://chain-registry.example.org/pion/chain.json",
+        "",
+    );
+    fetch_cr(&env, "from-url.json")
+        .failure()
+        .stderr_has("chain_registry.sources.pion-1: uses plain http:// to another machine");
+    assert_eq!(env.read("from-url.json"), good);
+}
+
+/// `chain_registry.seeds: true`: the valid `peers.seeds[]` of the consumer's chain.json are locked
+/// into the snapshot (malformed ones skipped, each named) and rendered into `[p2p] seeds` with the
+/// inventory's own `p2p.seeds`, sorted and deduplicated; a node never lists itself or one of its
+/// persistent peers as a seed, and a validator node (PEX off: CometBFT ignores seeds) lists none.
+#[test]
+fn chain_registry_seeds_feed_p2p_seeds_without_self_or_persistent_peers() {
+    let p = standard(&[], None);
+    let env = Env::new();
+    common(&env, &p.url(), "http://127.0.0.1:9", "");
+    own_files(&env);
+    let chain = repo_root().join("tests/data/chain-registry/chain.json");
+    let cr = |seeds: &str| {
+        env.write(
+            "cr.yaml",
+            &format!(
+                "chain_registry:\n  sources:\n    pion-1: {}\n  providers: {{}}\n{seeds}consumers:\n  pion-1:\n    p2p:\n      seeds:\n        - e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0@seed.operator.example.org:26656\n        - c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0@seed.example.net:26656\n",
+                chain.display()
+            ),
+        )
+    };
+    let inv = [
+        "-i",
+        "common.yaml",
+        "-i",
+        "alice.yaml",
+        "-i",
+        "bob.yaml",
+        "-i",
+        "cr.yaml",
+    ];
+    let fetch = |out: &str| {
+        let mut args = vec!["fetch"];
+        args.extend(inv);
+        args.extend(["--out", out]);
+        args.extend(FAST);
+        run(&env, &args)
+    };
+    let render = |state: &str, out: &str| {
+        let mut args = vec!["render"];
+        args.extend(inv);
+        args.extend(["--state", state, "--out", out]);
+        run(&env, &args)
+    };
+
+    // Fetched without the opt-in, the snapshot holds no seeds; rendering with it asks for a fetch,
+    // which then names each seed it adds.
+    cr("");
+    fetch("state.json").success();
+    assert!(!env.read("state.json").contains("\"seeds\""));
+    render("state.json", "plain").success();
+    cr("  seeds: true\n");
+    render("state.json", "x")
+        .failure()
+        .stderr_has("chain_registry.seeds, consumer 0 (pion-1): the snapshot holds no seeds read from this consumer's chain.json: run `peergen fetch` to read them");
+
+    let fetched = fetch("state.json");
+    fetched.success();
+    let at = |i: usize| format!("{}: peers.seeds[{i}]: skipped: ", chain.display());
+    fetched
+        .stderr_has(&format!("{}\"c1c1\" is not a node ID", at(1)))
+        .stderr_has(&format!("{}\"tcp://seed-url.example.net:26656\"", at(3)))
+        .stderr_has(&format!(
+            "{}not {{id, address, provider}}: unknown field `extra`",
+            at(4)
+        ))
+        .stdout_has("chain-registry seed on consumer 0 added: c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0@seed.example.net:26656");
+    assert!(!fetched.stderr.contains('\u{1b}'), "{}", fetched.stderr);
+    let state: serde_json::Value = serde_json::from_str(&env.read("state.json")).unwrap();
+    let ids: Vec<&str> = state["chain_registry"][0]["seeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["node_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ALICE.node_id,
+            "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2",
+            "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0",
+            "c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4",
+        ],
+        "valid entries, sorted, the duplicate once"
+    );
+
+    render("state.json", "out").success();
+    let tree = read_tree(&env.path("out"));
+    let seeds_of = |path: &str| {
+        tree[path]
+            .lines()
+            .find_map(|l| l.strip_prefix("seeds = "))
+            .map(|l| {
+                l.trim_matches('"')
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+    };
+    let peers_of = |path: &str| {
+        tree[path]
+            .lines()
+            .find_map(|l| l.strip_prefix("persistent_peers = "))
+            .unwrap()
+            .to_owned()
+    };
+    for (path, own) in [
+        ("alice/pion-1/p2p.toml", ALICE.node_id),
+        (
+            "bob/pion-1/us/p2p.toml",
+            "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2",
+        ),
+        (
+            "bob/pion-1/eu/p2p.toml",
+            "b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1",
+        ),
+    ] {
+        let seeds = seeds_of(path).unwrap_or_else(|| panic!("{path}: no seeds"));
+        let mut sorted = seeds.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(seeds, sorted, "{path}: sorted, each once");
+        assert!(
+            seeds.iter().any(|s| s.starts_with("e0e0")),
+            "{path}: the inventory's seed"
+        );
+        assert!(
+            seeds.iter().any(|s| s.starts_with("c4c4")),
+            "{path}: the registry's seed"
+        );
+        for s in &seeds {
+            let id = &s[..40];
+            assert_ne!(id, own, "{path}: lists itself as a seed");
+            assert!(
+                !peers_of(path).contains(id),
+                "{path}: {s} is a persistent peer too"
+            );
+        }
+    }
+    // bob's validator node has PEX off: CometBFT would not use seeds, so it gets none.
+    assert_eq!(seeds_of("bob/pion-1/validator/p2p.toml"), None);
+    // Consumers without a chain.json keep the inventory's seeds only (here: none).
+    assert!(
+        tree.iter()
+            .all(|(k, v)| k.contains("/pion-1/") || !v.contains("seeds = "))
+    );
+    insta::assert_snapshot!("seeds_alice_pion", tree["alice/pion-1/p2p.toml"]);
+    insta::assert_snapshot!("seeds_bob_us_pion", tree["bob/pion-1/us/p2p.toml"]);
+    insta::assert_snapshot!(
+        "seeds_bob_validator_pion",
+        tree["bob/pion-1/validator/p2p.toml"]
+    );
+    // The independent CometBFT config parser reads the seeds back exactly.
+    let mut checked = 0;
+    for (path, text) in &tree {
+        if path.ends_with("p2p.toml") {
+            crate::cometbft::check_fragment(crate::cometbft::DEFAULT_CONFIG, text)
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+            checked += usize::from(text.contains("seeds = "));
+        }
+    }
+    assert_eq!(checked, 3, "alice and bob's two sentries on pion-1");
+    // Same inputs, same bytes.
+    render("state.json", "again").success();
+    assert_eq!(read_tree(&env.path("again")), tree);
+}
+
+/// A sentry of an inventory validator with `endpoint_source: registry`: its node ID and address
+/// come from the key `<prefix>/<chain>/<operator>/<consumer>/<sentry>` (written here by the
+/// sentry's own operator with etcdctl), while its `consumers:` and `srv:` keep applying. The
+/// rendered fleet equals the one with the same sentry as a template; a missing entry on a consumer
+/// it serves fails the fetch naming validator, sentry, consumer and key; `publish` writes the
+/// validator's other sentries and never touches the registry-sourced one's keys.
+#[test]
+fn a_registry_sourced_sentry_takes_its_entry_and_publish_leaves_it_alone() {
+    let p = standard(&[], None);
+    let etcd = Etcd::start();
+    let env = Env::new();
+    common(&env, &p.url(), &etcd.url, "");
+    own_files(&env);
+    let bob = |us: &str| {
+        format!(
+            "validators:\n  bob:\n    operator_address: {}\n    node_id: {}\n    private_endpoint: 10.20.0.5:26656\n    sentries:\n      - name: eu\n        consumer_template: bob-eu-{{{{chain-id}}}}.example.org:{{{{port}}}}\n        node_id: b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1\n      - name: us\n        consumers: [pion-1]\n        srv: {{priority: 10}}\n{us}",
+            BOB.op, BOB.node_id
+        )
+    };
+    env.write(
+        "bob-tpl.yaml",
+        &bob("        consumer_template: bob-us-{{chain-id}}.example.org:26656\n        node_id: b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2\n"),
+    );
+    env.write("bob-reg.yaml", &bob("        endpoint_source: registry\n"));
+    let us_key = key(BOB.op, "0", "us");
+    let us_value = r#"{"node_id":"b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2","address":"bob-us-pion-1.example.org:26656","updated":"2026-11-30T00:00:00Z"}"#;
+    etcd.ok(&["put", &us_key, us_value]);
+    let fetch = |inv: &str, out: &str| {
+        let mut args = vec![
+            "fetch",
+            "-i",
+            "common.yaml",
+            "-i",
+            "alice.yaml",
+            "-i",
+            inv,
+            "--out",
+            out,
+        ];
+        args.extend(FAST);
+        run(&env, &args)
+    };
+    // A zone, so the sentries' SRV records (with `srv:`) are rendered too.
+    env.write(
+        "dns.yaml",
+        "dns:\n  default_zone: validators.example.org\n  zones:\n    validators.example.org:\n      hostmaster: hostmaster@validators.example.org\n      ns: [ns1.validators.example.org]\n  addresses:\n    ns1.validators.example.org: [198.51.100.53]\n",
+    );
+    let render = |inv: &str, state: &str, out: &str| {
+        run(
+            &env,
+            &[
+                "render",
+                "-i",
+                "common.yaml",
+                "-i",
+                "dns.yaml",
+                "-i",
+                "alice.yaml",
+                "-i",
+                inv,
+                "--state",
+                state,
+                "--out",
+                out,
+            ],
+        )
+        .success();
+        read_tree(&env.path(out))
+    };
+    fetch("bob-tpl.yaml", "tpl.json").success();
+    fetch("bob-reg.yaml", "reg.json")
+        .success()
+        .stdout_has(&format!("registry peergen/{CHAIN}/ at revision "))
+        .stdout_has(": 1 entries");
+    let state: serde_json::Value = serde_json::from_str(&env.read("reg.json")).unwrap();
+    let entries = state["registry"]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["node"], "us");
+    assert_eq!(entries[0]["consumer_id"], "0");
+    let (tpl, reg) = (
+        render("bob-tpl.yaml", "tpl.json", "tpl-out"),
+        render("bob-reg.yaml", "reg.json", "reg-out"),
+    );
+    assert!(
+        reg.contains_key("bob/pion-1/us/p2p.toml"),
+        "{:?}",
+        reg.keys()
+    );
+    assert!(
+        reg["bob/pion-1/validator/p2p.toml"]
+            .contains("b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2@bob-us-pion-1.example.org:26656")
+    );
+    // `consumers: [pion-1]` still applies: the sentry serves no other consumer.
+    assert!(
+        !reg.keys()
+            .any(|k| k.starts_with("bob/") && k.contains("/us/") && !k.starts_with("bob/pion-1/"))
+    );
+    let zone = reg
+        .iter()
+        .find(|(k, _)| k.ends_with(".zone"))
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no zone file: {:?}", reg.keys()));
+    assert!(
+        zone.lines().any(|l| l.contains("us.bob-pion-1")
+            && l.contains("SRV")
+            && l.contains(" 10 0 26656 ")),
+        "{zone}"
+    );
+    assert_eq!(
+        reg, tpl,
+        "registry-sourced and template sentry render the same files"
+    );
+
+    // publish: bob's template sentry on every consumer; the registry-sourced one's key untouched.
+    let rev = |k: &str| {
+        let v: serde_json::Value =
+            serde_json::from_str(&etcd.ok(&["get", k, "-w", "json"])).unwrap();
+        v["kvs"][0]["mod_revision"].as_u64().unwrap()
+    };
+    let us_rev = rev(&us_key);
+    let publish = |extra: &[&str]| {
+        let mut args = vec![
+            "publish",
+            "-i",
+            "common.yaml",
+            "-i",
+            "bob-reg.yaml",
+            "--state",
+            "reg.json",
+            "--self",
+            "bob",
+        ];
+        args.extend(FAST);
+        args.extend(extra);
+        run(&env, &args)
+    };
+    let dry = publish(&["--dry-run"]);
+    dry.success();
+    let us_lines: Vec<&str> = dry.stdout.lines().filter(|l| l.contains("/us")).collect();
+    assert_eq!(
+        us_lines,
+        [format!(
+            "  {us_key} left as it is (a registry-sourced sentry: its publisher writes it)"
+        )],
+        "{}",
+        dry.stdout
+    );
+    publish(&[])
+        .success()
+        .stdout_has(&format!("+ {}", key(BOB.op, "0", "eu")));
+    let bob_keys = etcd.dump(&format!("peergen/{CHAIN}/{}/", BOB.op));
+    assert!(
+        bob_keys.contains(&format!("{us_key}={us_value}")),
+        "{bob_keys:?}"
+    );
+    assert_eq!(
+        rev(&us_key),
+        us_rev,
+        "the sentry's own key is not rewritten"
+    );
+    assert!(
+        bob_keys
+            .iter()
+            .all(|k| k.contains("/eu=") || k.starts_with(&us_key)),
+        "{bob_keys:?}"
+    );
+    publish(&[]).success().stdout_has("no changes");
+
+    // The entry gone: the fetch names validator, sentry, consumer and key; the snapshot stays.
+    etcd.ok(&["del", &us_key]);
+    let good = env.read("reg.json");
+    fetch("bob-reg.yaml", "reg.json").failure().stderr_has(&format!(
+        "validators.bob.sentries.us (endpoint_source: registry), consumer 0 (pion-1): the registry (read at revision {}) has no entry at peergen/{CHAIN}/{}/0/us: the sentry's node ID and address have not been published for this consumer",
+        etcd.revision(),
+        BOB.op
+    ));
+    assert_eq!(env.read("reg.json"), good);
+}

@@ -9,10 +9,10 @@ use super::Error;
 use super::cli::PublishArgs;
 use super::source::{load, plan_cosmos};
 use crate::cosmos::registry::{self, PublishRequest, Timing};
-use crate::retry::Backoff;
 
 pub(super) fn run(args: &PublishArgs, out: &mut dyn Write) -> Result<ExitCode, Error> {
     let loaded = load(&args.inputs)?;
+    registry::own_validator(&loaded.inventory, &args.only)?;
     let plan = plan_cosmos(&loaded)?;
     let settings = registry::settings(&loaded.inventory)?;
     let own = registry::desired(
@@ -37,13 +37,11 @@ pub(super) fn run(args: &PublishArgs, out: &mut dyn Write) -> Result<ExitCode, E
             own: &own.prefix,
             desired: &own.desired,
             scope: own.scope.as_ref(),
+            leave: &own.leave,
             lease_ttl: settings.lease_ttl,
             dry_run: args.dry_run,
             updated: &updated,
-            backoff: Backoff {
-                initial: timing.retry_backoff,
-                max: timing.retry_backoff.saturating_mul(32),
-            },
+            backoff: timing.backoff(),
         },
     )?;
     writeln!(
@@ -53,6 +51,12 @@ pub(super) fn run(args: &PublishArgs, out: &mut dyn Write) -> Result<ExitCode, E
     )?;
     for change in &published.changes {
         writeln!(out, "{change}")?;
+    }
+    for key in &published.left {
+        writeln!(
+            out,
+            "  {key} left as it is (a registry-sourced sentry: its publisher writes it)"
+        )?;
     }
     let n = published.changes.len();
     if n == 0 {

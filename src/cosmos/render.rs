@@ -76,15 +76,13 @@ struct Context<'a> {
 fn context(view: &View<'_>, peer_values: &BTreeMap<String, Value>) -> Value {
     let cp = view.consumer;
     let p2p = &cp.settings.p2p;
-    let seeds = p2p.seeds.as_ref().map_or(Json::Null, |s| {
-        Json::String(
-            s.value
-                .iter()
-                .map(|(id, ep)| format!("{id}@{ep}"))
-                .collect::<Vec<_>>()
-                .join(","),
-        )
-    });
+    let seeds = id_list(
+        view.seeds
+            .iter()
+            .map(|(id, ep)| format!("{id}@{ep}"))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
     let ctx = Context {
         validator: json!({
             "name": view.member.validator,

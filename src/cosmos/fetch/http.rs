@@ -120,6 +120,7 @@ pub(crate) struct Client {
     /// Sent as `x-cosmos-block-height` so every answer describes the same block.
     height: Option<u64>,
     max_pages: usize,
+    body_limit: u64,
 }
 
 /// One page of a `pagination.next_key` list.
@@ -169,6 +170,7 @@ impl Client {
             retry: config.retry,
             height: None,
             max_pages: MAX_PAGES,
+            body_limit: BODY_LIMIT,
         })
     }
 
@@ -177,6 +179,14 @@ impl Client {
         Client {
             height: Some(height),
             ..self.clone()
+        }
+    }
+
+    /// The same client, refusing response bodies over `limit` bytes.
+    pub(crate) fn with_body_limit(self, limit: u64) -> Client {
+        Client {
+            body_limit: limit,
+            ..self
         }
     }
 
@@ -317,7 +327,7 @@ impl Client {
         let bytes = match response
             .body_mut()
             .with_config()
-            .limit(BODY_LIMIT)
+            .limit(self.body_limit)
             .read_to_vec()
         {
             Ok(b) => b,
@@ -356,7 +366,7 @@ impl Client {
                 url: url.to_owned(),
                 status,
                 message: format!(
-                    "redirects to {}; give the final address as the provider URL",
+                    "redirects to {}; peergen follows no redirects: give the final address",
                     location.as_deref().unwrap_or("(no Location header)")
                 ),
             }),
@@ -383,6 +393,12 @@ fn classify_transport(url: &str, e: ureq::Error) -> Attempt {
                 after: None,
             }
         }
+        // Asking again gets the same body.
+        ureq::Error::BodyExceedsLimit(limit) => Attempt::Fail(RestError::Transport {
+            url: url.to_owned(),
+            reason: format!("the response body is larger than the {limit}-byte limit"),
+            attempts: 1,
+        }),
         other => Attempt::Fail(RestError::Transport {
             url: url.to_owned(),
             reason: other.to_string(),

@@ -249,21 +249,16 @@ pub(crate) fn fetch(request: &FetchRequest, inventory: &Inventory) -> Result<Fet
     crate::cosmos::state::names::assign(&mut new, previous.as_ref());
     // Registry entries are read after the provider (the snapshot's consumers decide which keys are
     // used), in one range read at one revision, and before DNS so a failure costs no lookups.
-    let registry_sourced = inventory
-        .validators
-        .values()
-        .any(|v| matches!(v.endpoint, EndpointSource::Registry(_)));
+    let registry_sourced = registry::read_by(inventory);
+    let timing = registry::Timing {
+        connect_timeout: request.connect_timeout,
+        timeout: request.timeout,
+        retries: request.retries,
+        retry_backoff: request.retry_backoff,
+    };
     if registry_sourced {
         let settings = registry::settings(inventory)?;
-        let etcd = registry::connect(
-            settings,
-            registry::Timing {
-                connect_timeout: request.connect_timeout,
-                timeout: request.timeout,
-                retries: request.retries,
-                retry_backoff: request.retry_backoff,
-            },
-        )?;
+        let etcd = registry::connect(settings, timing)?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -284,8 +279,9 @@ pub(crate) fn fetch(request: &FetchRequest, inventory: &Inventory) -> Result<Fet
         .validators
         .values()
         .any(|v| matches!(v.endpoint, EndpointSource::ChainRegistry(_)));
-    if chain_registry_sourced {
-        let (sources, warnings) = registry::chain_registry::read(inventory, &new)?;
+    let chain_registry_seeds = inventory.chain_registry.as_ref().is_some_and(|c| c.seeds);
+    if chain_registry_sourced || chain_registry_seeds {
+        let (sources, warnings) = registry::chain_registry::read(inventory, &new, timing)?;
         for w in &warnings {
             tracing::warn!("{w}");
         }
@@ -305,7 +301,7 @@ pub(crate) fn fetch(request: &FetchRequest, inventory: &Inventory) -> Result<Fet
         new.resolved_addresses = addresses::resolve_addresses(&plan, &config)?;
     }
     new.normalise();
-    if registry_sourced || chain_registry_sourced {
+    if registry_sourced || chain_registry_sourced || chain_registry_seeds {
         // Every selected registry-sourced validator must have published for every consumer it
         // serves: planning the new snapshot names each one that did not.
         crate::cosmos::peers::plan(inventory, &new)?;

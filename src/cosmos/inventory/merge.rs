@@ -345,7 +345,7 @@ fn endpoint_source(
         }
     }
     if let Some(sentries) = &v.sentries {
-        return sentried(name, v, sentries, dns);
+        return sentried(name, v, sentries, dns, registry.is_some());
     }
     if let Some(p) = &v.private_endpoint {
         return Err(invalid(
@@ -485,10 +485,31 @@ fn sentried(
     v: &PartialValidator,
     sentries: &Located<Vec<Sentry>>,
     dns: Option<&Located<DnsSettings>>,
+    has_registry: bool,
 ) -> Result<EndpointSource, InventoryError> {
     let f = |field: &str| format!("validators.{name}.{field}");
     let has_zone = v.dns_zone.is_some() || dns.is_some_and(|d| d.value.default_zone.is_some());
     for s in &sentries.value {
+        if let SentryEndpoint::Registry(at) = &s.endpoint {
+            let field = format!("validators.{name}.sentries.{}.endpoint_source", s.name);
+            if !has_registry {
+                return Err(invalid(
+                    at,
+                    field,
+                    "`registry` needs a `registry:` section naming the etcd endpoints and key prefix",
+                ));
+            }
+            if v.operator_address.is_none() {
+                return Err(invalid(
+                    at,
+                    field,
+                    format!(
+                        "`registry` needs {}: registry keys are named by operator address",
+                        f("operator_address")
+                    ),
+                ));
+            }
+        }
         if let (SentryEndpoint::Dns(at), false) = (&s.endpoint, has_zone) {
             return Err(invalid(
                 at,
@@ -639,17 +660,22 @@ mod tests {
             sentry("        endpoint_source: dns\n"),
             SentryEndpoint::Dns(_)
         ));
-        for word in ["registry", "chain-registry"] {
-            let e = inv(&format!("        endpoint_source: {word}\n"))
-                .unwrap_err()
-                .to_string();
-            assert!(
-                e.contains(&format!(
-                    "set `endpoint_source: {word}` on validators.alice and remove `sentries:`"
-                )),
-                "{e}"
-            );
-        }
+        let e = inv("        endpoint_source: chain-registry\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "set `endpoint_source: chain-registry` on validators.alice and remove `sentries:`"
+            ),
+            "{e}"
+        );
+        let e = inv("        endpoint_source: registry\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("node_id: does not apply with `endpoint_source: registry`"),
+            "{e}"
+        );
         let e = inv("        endpoint_source: template\n")
             .unwrap_err()
             .to_string();

@@ -58,6 +58,26 @@ pub(crate) const DEFAULT_PREFIX: &str = "peergen";
 pub(super) struct RawChainRegistry {
     sources: std::collections::BTreeMap<String, Spanned<String>>,
     providers: std::collections::BTreeMap<String, Spanned<String>>,
+    seeds: Option<Spanned<crate::input::yaml::Bool>>,
+}
+
+/// Where one consumer's `chain.json` is read from at `fetch` time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ChainSource {
+    /// A file in a local chain-registry checkout.
+    File(PathBuf),
+    /// An `https://` URL (`http://` only on a loopback address), without credentials, query or
+    /// fragment: the URL is recorded in the snapshot and shown in logs as written.
+    Url(String),
+}
+
+impl std::fmt::Display for ChainSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChainSource::File(path) => write!(f, "{}", path.display()),
+            ChainSource::Url(url) => f.write_str(url),
+        }
+    }
 }
 
 /// `chain_registry:`: which `chain.json` holds each consumer's peers, and which `provider` name
@@ -65,10 +85,12 @@ pub(super) struct RawChainRegistry {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct ChainRegistrySettings {
     pub(crate) at: Origin,
-    /// Keyed by consumer id or chain id: a local `chain.json` (a chain-registry checkout).
-    pub(crate) sources: std::collections::BTreeMap<String, PathBuf>,
+    /// Keyed by consumer id or chain id.
+    pub(crate) sources: std::collections::BTreeMap<String, ChainSource>,
     /// chain.json `provider` → inventory validator name.
     pub(crate) providers: std::collections::BTreeMap<String, String>,
+    /// `seeds: true`: each source's `peers.seeds[]` feed the consumer's `[p2p] seeds`.
+    pub(crate) seeds: bool,
 }
 
 pub(super) fn parse_chain_registry(
@@ -89,19 +111,78 @@ pub(super) fn parse_chain_registry(
         })?;
         providers.insert(provider, v.value);
     }
-    let sources = raw
-        .sources
-        .into_iter()
-        .map(|(k, v)| (k, dir.join(v.value)))
-        .collect();
+    let mut sources = std::collections::BTreeMap::new();
+    for (key, v) in raw.sources {
+        let source = chain_source(dir, &v.value).map_err(|m| {
+            invalid(
+                &Origin::of(file, &v),
+                format!("chain_registry.sources.{key}"),
+                m,
+            )
+        })?;
+        sources.insert(key, source);
+    }
     Ok(crate::input::yaml::Located {
         value: ChainRegistrySettings {
             at: at.clone(),
             sources,
             providers,
+            seeds: raw.seeds.is_some_and(|s| s.value.0),
         },
         at,
     })
+}
+
+/// A path relative to the inventory file, or a URL fetched at `fetch` time. Plain `http://` is
+/// for a server on this machine only (tests, a local mirror): anywhere else the peer list, which
+/// decides whom the nodes dial, could be altered on the way. Messages never quote the text, which
+/// may hold a token.
+fn chain_source(dir: &Path, text: &str) -> Result<ChainSource, String> {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return Ok(ChainSource::File(dir.join(text)));
+    };
+    if !matches!(scheme, "https" | "http") {
+        return Err(
+            "is neither a path nor an https:// URL, e.g. https://raw.githubusercontent.com/cosmos/chain-registry/master/testnets/pion/chain.json"
+                .to_owned(),
+        );
+    }
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    if authority.contains('@') || rest.contains(['?', '#']) {
+        return Err(
+            "holds a user, query or fragment (not shown): the URL is recorded in the snapshot; give a public chain.json URL without them"
+                .to_owned(),
+        );
+    }
+    let host = authority
+        .rsplit_once(':')
+        .filter(|(h, port)| {
+            !port.is_empty() && !h.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+        })
+        .map_or(authority, |(h, _)| h);
+    // Printable ASCII only (non-ASCII percent-encoded): the URL reaches terminals, logs and JSON.
+    if host.is_empty()
+        || rest.len() == authority.len()
+        || !rest.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(
+            "is not a URL of a chain.json: give scheme, host and path in printable ASCII (percent-encode the rest), e.g. https://raw.githubusercontent.com/cosmos/chain-registry/master/testnets/pion/chain.json"
+                .to_owned(),
+        );
+    }
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if scheme == "http" && !loopback {
+        return Err(
+            "uses plain http:// to another machine: the peer list could be altered on the way; use https:// (http:// is accepted on a loopback address only)"
+                .to_owned(),
+        );
+    }
+    Ok(ChainSource::Url(text.to_owned()))
 }
 
 pub(super) fn parse(
@@ -294,6 +375,40 @@ mod tests {
             assert!(endpoint_url(bad).is_err(), "{bad}");
         }
         assert!(check_prefix("/peergen/ics").is_ok());
+        let dir = Path::new("/inv");
+        assert_eq!(
+            chain_source(dir, "../cr/chain.json"),
+            Ok(ChainSource::File(PathBuf::from("/inv/../cr/chain.json")))
+        );
+        for ok in [
+            "https://raw.githubusercontent.com/cosmos/chain-registry/master/testnets/pion/chain.json",
+            "http://127.0.0.1:8080/chain.json",
+            "http://[::1]:8080/chain.json",
+            "http://localhost/chain.json",
+        ] {
+            assert_eq!(
+                chain_source(dir, ok),
+                Ok(ChainSource::Url(ok.to_owned())),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "http://mirror.example.org/chain.json",
+            "http://127.0.0.1.example.org/chain.json",
+            "https://u:SECRET@h.example.org/chain.json",
+            "https://h.example.org/chain.json?token=SECRET",
+            "https://h.example.org",
+            "https:///chain.json",
+            "ftp://h.example.org/chain.json",
+            "https://h.example.org/chain\u{1b}[2J.json",
+            "https://h.example.org/cha in.json",
+        ] {
+            let e = chain_source(dir, bad).unwrap_err();
+            assert!(
+                !e.contains("SECRET") && !e.contains("example"),
+                "{bad}: {e}"
+            );
+        }
         for bad in ["", "/", "a/", "a//b", "a/../b", "a b", "a\nb"] {
             assert!(check_prefix(bad).is_err(), "{bad:?}");
         }

@@ -83,6 +83,9 @@ pub(crate) enum SentryEndpoint {
     /// `endpoint_source: dns`: the sentry's own SRV owner, `_service._proto.<sentry>.<validator>-<slug>`,
     /// resolved into the snapshot by `peergen resolve`.
     Dns(Origin),
+    /// `endpoint_source: registry`: node ID and address from the etcd registry key
+    /// `<prefix>/<chain>/<operator>/<consumer>/<sentry name>`, locked into the snapshot by `fetch`.
+    Registry(Origin),
 }
 
 /// A public node in front of a validator node.
@@ -282,14 +285,12 @@ pub(super) fn parse_sentries(
                             "`template` needs the sentry's consumer_template, e.g. `sentry-a-{{chain-id}}.example.com:{{port}}` (a template is the default: `endpoint_source:` can then go)",
                         ));
                     }
-                    Some(SourceKind::Registry | SourceKind::ChainRegistry) => {
+                    Some(SourceKind::Registry) => SentryEndpoint::Registry(sat),
+                    Some(SourceKind::ChainRegistry) => {
                         return Err(invalid(
                             &sat,
                             f("endpoint_source"),
-                            format!(
-                                "`{}` applies to the whole validator: set `endpoint_source: {}` on validators.{name} and remove `sentries:`; its sentries are then the nodes its operator published (docs/registry.md)",
-                                src.value, src.value
-                            ),
+                            "`chain-registry` applies to the whole validator: set `endpoint_source: chain-registry` on validators.{name} and remove `sentries:`; its sentries are then its provider's chain.json entries (docs/registry.md)".replace("{name}", name),
                         ));
                     }
                     None => {
@@ -297,7 +298,7 @@ pub(super) fn parse_sentries(
                             &sat,
                             f("endpoint_source"),
                             format!(
-                                "{:?} is not an endpoint source; valid on a sentry: dns (or give a consumer_template; `registry` and `chain-registry` are set on the validator)",
+                                "{:?} is not an endpoint source; valid on a sentry: dns, registry (or give a consumer_template; `chain-registry` is set on the validator)",
                                 src.value
                             ),
                         ));
@@ -349,7 +350,28 @@ pub(super) fn parse_sentries(
         }
         let srv = parse_srv(file, &f, s.srv)?;
         let ids = parse_node_ids(file, dir, &f, s.node_id, s.node_ids, s.node_key_file)?;
-        let (node_id, node_ids) = default_node_id(ids, &at, &f, &whole)?;
+        let (node_id, node_ids) = match &endpoint {
+            // Its node ID is the one in its registry entry: the inventory giving another would
+            // be a second truth.
+            SentryEndpoint::Registry(sat) => {
+                let set = [
+                    ("node_id", ids.node_id.as_ref().map(|l| &l.at)),
+                    ("node_ids", ids.node_ids.values().next().map(|l| &l.at)),
+                    ("node_key_file", ids.node_key_file.as_ref().map(|l| &l.at)),
+                ];
+                if let Some((field, Some(fat))) = set.into_iter().find(|(_, a)| a.is_some()) {
+                    return Err(invalid(
+                        fat,
+                        f(field),
+                        format!(
+                            "does not apply with `endpoint_source: registry` (at {sat}): the sentry's node ID and address come from its registry entry"
+                        ),
+                    ));
+                }
+                (None, BTreeMap::new())
+            }
+            _ => default_node_id(ids, &at, &f, &whole)?,
+        };
         sentries.push(Sentry {
             name: sentry_name,
             at,

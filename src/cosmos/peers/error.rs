@@ -103,6 +103,13 @@ pub(crate) enum PlanError {
         at: Origin,
         problem: String,
     },
+    /// `chain_registry.seeds` is on but the snapshot holds no seeds read for a consumer's source.
+    Seeds {
+        consumer_id: String,
+        chain_id: String,
+        at: Origin,
+        problem: String,
+    },
     /// A validator with `endpoint_source: registry` or `chain-registry` has no usable entry.
     Registry {
         /// `registry` or `chain-registry`.
@@ -316,6 +323,15 @@ impl fmt::Display for PlanError {
             } => write!(
                 f,
                 "{at}: validators.{validator} (endpoint_source: dns), consumer {consumer_id} ({chain_id}): {problem}"
+            ),
+            PlanError::Seeds {
+                consumer_id,
+                chain_id,
+                at,
+                problem,
+            } => write!(
+                f,
+                "{at}: chain_registry.seeds, consumer {consumer_id} ({chain_id}): {problem}"
             ),
             PlanError::Registry {
                 source,

@@ -159,6 +159,20 @@ pub(super) fn member(
             let mut public = Vec::new();
             let mut collecting = false;
             for sentry in serving {
+                if let SentryEndpoint::Registry(at) = &sentry.endpoint {
+                    match registry_sentry(v, s, &sentry.name, cid, sources.registry) {
+                        Ok(m) => public.push(m),
+                        Err(problem) => errors.push(PlanError::Registry {
+                            source: "registry",
+                            validator: format!("{}.sentries.{}", v.name, sentry.name),
+                            consumer_id: cid.to_owned(),
+                            chain_id: chain.to_owned(),
+                            at: at.clone(),
+                            problem,
+                        }),
+                    }
+                    continue;
+                }
                 let Some(id) = sentry.node_id_for(cid, chain) else {
                     errors.push(no_node_id(Some(&sentry.name)));
                     continue;
@@ -169,6 +183,9 @@ pub(super) fn member(
                         Ok((endpoint, source)) => public.push(node(role, id, endpoint, source)),
                         Err(e) => errors.push(*e),
                     },
+                    SentryEndpoint::Registry(_) => {
+                        unreachable!("registry sentries are taken above")
+                    }
                     SentryEndpoint::Dns(at) => {
                         match dns_endpoint(inventory, v, Some(&sentry.name), cp, dns) {
                             Ok(Some((endpoint, query))) => public.push(node(
@@ -249,6 +266,36 @@ fn registry_nodes(
             )
         })
         .collect())
+}
+
+/// The node an inventory sentry with `endpoint_source: registry` published for one consumer,
+/// under its own name in its validator's key range.
+fn registry_sentry(
+    v: &Validator,
+    s: &Selected,
+    sentry: &str,
+    cid: &str,
+    registry: Option<&RegistryState>,
+) -> Result<Member, String> {
+    let r = registry.ok_or_else(|| {
+        "the snapshot holds no registry read: run `peergen fetch` to read the registry".to_owned()
+    })?;
+    let e = r.nodes(&v.name, cid).find(|e| e.node == sentry).ok_or_else(|| {
+        format!(
+            "the registry (read at revision {}) has no entry at {}{}/{cid}/{sentry}: the sentry's node ID and address have not been published for this consumer",
+            r.revision, r.prefix, s.operator_address
+        )
+    })?;
+    Ok(published_node(
+        v,
+        s,
+        &e.node,
+        &e.node_id,
+        &e.address,
+        PortSource::Registry {
+            revision: e.revision,
+        },
+    ))
 }
 
 /// The entries of a chain-registry-sourced validator's providers in the consumer's chain.json.

@@ -6,6 +6,7 @@ mod error;
 mod member;
 pub(crate) mod port;
 mod port_fix;
+pub(crate) mod seeds;
 pub(crate) mod selection;
 pub(crate) mod topology;
 
@@ -143,6 +144,8 @@ pub(crate) struct ConsumerPlan {
     pub(crate) excluded: Vec<String>,
     /// Opted-in valcons addresses that neither the bonded set nor the consumer's set names.
     pub(crate) unresolved: Vec<String>,
+    /// `[p2p] seeds` before the cut of planned nodes ([`seeds::node_seeds`]): sorted, deduplicated.
+    pub(crate) seeds: Vec<seeds::Seed>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -177,6 +180,8 @@ pub(crate) struct View<'a> {
     pub(crate) private_ids: Vec<NodeId>,
     /// `None` leaves CometBFT's default.
     pub(crate) pex: Option<bool>,
+    /// `[p2p] seeds`, sorted.
+    pub(crate) seeds: Vec<seeds::Seed>,
     pub(crate) namespace: String,
     pub(crate) configmap: String,
     pub(crate) workload: Option<String>,
@@ -296,6 +301,21 @@ fn plan_with(
             }
         };
         let slug = names[&consumer.consumer_id].clone();
+        let consumer_seeds = match seeds::consumer_seeds(inventory, state, consumer, &settings) {
+            Ok(s) => s,
+            Err(e) => {
+                errors.push(*e);
+                Vec::new()
+            }
+        };
+        if !consumer_seeds.is_empty() && settings.p2p.pex.as_ref().is_some_and(|p| !p.value) {
+            warnings.push(format!(
+                "consumer {} ({}): p2p.pex is false, and CometBFT hands seeds to its PEX reactor only: the {} seeds are left out of [p2p]",
+                consumer.consumer_id,
+                consumer.chain_id,
+                consumer_seeds.len()
+            ));
+        }
         let mut cp = ConsumerPlan {
             consumer_id: consumer.consumer_id.clone(),
             chain_id: consumer.chain_id.clone(),
@@ -308,6 +328,7 @@ fn plan_with(
             missing: Vec::new(),
             excluded: Vec::new(),
             unresolved,
+            seeds: consumer_seeds,
         };
         for valcons in &cp.unresolved {
             warnings.push(format!(
@@ -567,6 +588,7 @@ impl Plan {
             _ => p2p.pex.as_ref().map(|p| p.value),
         };
         let names = Names::of(cp, member);
+        let seeds = seeds::node_seeds(cp, pex);
         View {
             consumer: cp,
             member,
@@ -575,6 +597,7 @@ impl Plan {
             unconditional,
             private_ids,
             pex,
+            seeds,
             namespace: names.namespace,
             configmap: names.configmap,
             workload: names.workload,

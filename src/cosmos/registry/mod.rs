@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use self::etcd::{Compare, Etcd, EtcdConfig, EtcdError, Op};
 use crate::cosmos::inventory::registry::{Password, RegistrySettings};
-use crate::cosmos::inventory::roles::VALIDATOR_NODE;
+use crate::cosmos::inventory::roles::{SentryEndpoint, VALIDATOR_NODE};
 use crate::cosmos::inventory::{EndpointSource, Inventory};
 use crate::cosmos::node_id::NodeId;
 use crate::cosmos::peers::{Plan, Role};
@@ -39,11 +39,11 @@ pub(crate) enum RegistryError {
         "publish {prefix}: the registry kept changing between read and write ({attempts} attempts); another publisher for the same validator is running"
     )]
     Conflict { prefix: String, attempts: u32 },
-    #[error("{}: chain-registry chain.json: {message}", path.display())]
-    ChainJson {
-        path: std::path::PathBuf,
-        message: String,
-    },
+    #[error("{file}: chain-registry chain.json: {message}")]
+    ChainJson { file: String, message: String },
+    /// The error names the URL.
+    #[error("chain-registry chain.json: {0}")]
+    ChainJsonFetch(#[from] crate::cosmos::fetch::http::RestError),
     #[error("refusing to touch {key}: it is not below {own}, the publishing validator's own keys")]
     NotOwnKey { key: String, own: String },
 }
@@ -55,6 +55,36 @@ pub(crate) struct Timing {
     pub(crate) timeout: Duration,
     pub(crate) retries: u32,
     pub(crate) retry_backoff: Duration,
+}
+
+impl Timing {
+    /// The shared backoff, as the provider client waits.
+    pub(crate) fn backoff(&self) -> Backoff {
+        Backoff {
+            initial: self.retry_backoff,
+            max: self.retry_backoff.saturating_mul(32),
+        }
+    }
+}
+
+/// The sentries of `v` whose endpoints come from the registry (`endpoint_source: registry` on
+/// the sentry).
+pub(crate) fn registry_sentries(v: &crate::cosmos::inventory::Validator) -> BTreeSet<&str> {
+    match &v.endpoint {
+        EndpointSource::Sentries { sentries, .. } => sentries
+            .iter()
+            .filter(|s| matches!(s.endpoint, SentryEndpoint::Registry(_)))
+            .map(|s| s.name.as_str())
+            .collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+/// Whether `fetch` reads the etcd registry: some validator, or some sentry, is registry-sourced.
+pub(crate) fn read_by(inventory: &Inventory) -> bool {
+    inventory.validators.values().any(|v| {
+        matches!(v.endpoint, EndpointSource::Registry(_)) || !registry_sentries(v).is_empty()
+    })
 }
 
 pub(crate) fn settings(inventory: &Inventory) -> Result<&RegistrySettings, RegistryError> {
@@ -78,10 +108,7 @@ pub(crate) fn connect(settings: &RegistrySettings, timing: Timing) -> Result<Etc
         connect_timeout: timing.connect_timeout,
         timeout: timing.timeout,
         retries: timing.retries,
-        backoff: Backoff {
-            initial: timing.retry_backoff,
-            max: timing.retry_backoff.saturating_mul(32),
-        },
+        backoff: timing.backoff(),
     })?)
 }
 
@@ -123,18 +150,17 @@ pub(crate) fn read(
 ) -> Result<Read, RegistryError> {
     let prefix = layout::chain_prefix(&settings.prefix, &state.provider.chain_id);
     let range = etcd.range_prefix(&prefix, at_revision)?;
-    let by_operator: BTreeMap<&str, (&str, bool)> = inventory
+    // Per operator: the validator, and which of its nodes come from the registry (`None`: all).
+    let by_operator: BTreeMap<&str, (&str, Option<BTreeSet<&str>>)> = inventory
         .validators
         .values()
         .filter_map(|v| {
             let op = v.operator_address.as_deref()?;
-            Some((
-                op,
-                (
-                    v.name.as_str(),
-                    matches!(v.endpoint, EndpointSource::Registry(_)),
-                ),
-            ))
+            let nodes = match v.endpoint {
+                EndpointSource::Registry(_) => None,
+                _ => Some(registry_sentries(v)),
+            };
+            Some((op, (v.name.as_str(), nodes)))
         })
         .collect();
     let consumers: BTreeSet<&str> = state
@@ -152,11 +178,12 @@ pub(crate) fn read(
         };
         let key = layout::parse_key(&prefix, &kv.key).map_err(malformed)?;
         let value = layout::parse_value(&kv.value).map_err(malformed)?;
-        let Some((name, registry_sourced)) = by_operator.get(key.operator_address.as_str()) else {
+        let Some((name, nodes)) = by_operator.get(key.operator_address.as_str()) else {
             unknown.insert(key.operator_address.clone());
             continue;
         };
-        if !registry_sourced || !consumers.contains(key.consumer_id.as_str()) {
+        let used = nodes.as_ref().is_none_or(|n| n.contains(key.node.as_str()));
+        if !used || !consumers.contains(key.consumer_id.as_str()) {
             tracing::debug!("registry key {}: not used by this inventory", kv.key);
             continue;
         }
@@ -208,6 +235,47 @@ pub(crate) struct Own {
     pub(crate) prefix: String,
     pub(crate) desired: BTreeMap<String, Desired>,
     pub(crate) scope: Option<BTreeSet<String>>,
+    /// Registry-sourced sentries: their keys are someone else's to write, so publish leaves them.
+    pub(crate) leave: BTreeSet<String>,
+}
+
+/// The publishing validator `name` and its operator address, refused when its endpoints are read
+/// from a registry rather than described: checked before planning, so the refusal is what an
+/// operator sees whatever the snapshot holds.
+pub(crate) fn own_validator<'a>(
+    inventory: &'a Inventory,
+    name: &str,
+) -> Result<(&'a crate::cosmos::inventory::Validator, &'a str), RegistryError> {
+    let fail = |message: String| RegistryError::SelfValidator {
+        name: name.to_owned(),
+        message,
+    };
+    let v = inventory.validators.get(name).ok_or_else(|| {
+        fail(format!(
+            "no such validator in the inventory; it describes: {}",
+            inventory
+                .validators
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    let read_from = match v.endpoint {
+        EndpointSource::Registry(_) => Some("registry"),
+        EndpointSource::ChainRegistry(_) => Some("chain-registry"),
+        _ => None,
+    };
+    if let Some(source) = read_from {
+        return Err(fail(format!(
+            "has `endpoint_source: {source}`: publish writes what the inventory's templates produce, so the publishing validator's own endpoints must be described, not read"
+        )));
+    }
+    let operator = v
+        .operator_address
+        .as_deref()
+        .ok_or_else(|| fail("has no operator_address, which names its registry keys".to_owned()))?;
+    Ok((v, operator))
 }
 
 /// The publishing validator's keys and what they should hold: its public nodes (its one public
@@ -224,26 +292,11 @@ pub(crate) fn desired(
         name: name.to_owned(),
         message,
     };
-    let v = inventory.validators.get(name).ok_or_else(|| {
-        fail(format!(
-            "no such validator in the inventory; it describes: {}",
-            inventory
-                .validators
-                .keys()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })?;
-    if matches!(v.endpoint, EndpointSource::Registry(_)) {
-        return Err(fail(
-            "has `endpoint_source: registry`: publish writes what the inventory's templates produce, so the publishing validator's own endpoints must be described, not read".to_owned(),
-        ));
-    }
-    let operator = v
-        .operator_address
-        .as_deref()
-        .ok_or_else(|| fail("has no operator_address, which names its registry keys".to_owned()))?;
+    let (v, operator) = own_validator(inventory, name)?;
+    let leave: BTreeSet<String> = registry_sentries(v)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     let own = layout::validator_prefix(&settings.prefix, chain_id, operator);
     // Consumer ids or chain ids, as `fetch --consumer` takes them.
     let scope: Option<BTreeSet<String>> = if consumers.is_empty() {
@@ -272,6 +325,7 @@ pub(crate) fn desired(
         for m in cp.members.iter().filter(|m| m.validator == name) {
             let node = match &m.role {
                 Role::Public => VALIDATOR_NODE,
+                Role::Sentry(s) if leave.contains(s) => continue,
                 Role::Sentry(s) => s.as_str(),
                 Role::Validator => continue,
             };
@@ -284,6 +338,11 @@ pub(crate) fn desired(
             );
         }
     }
+    if out.is_empty() && !leave.is_empty() {
+        return Err(fail(
+            "every sentry serving its consumers has `endpoint_source: registry`: their entries are written by whoever runs them, so there is nothing of its own to publish".to_owned(),
+        ));
+    }
     if out.is_empty() {
         return Err(fail(
             "serves no active consumer in the snapshot (is it in a selected set?), so there is nothing to publish".to_owned(),
@@ -293,6 +352,7 @@ pub(crate) fn desired(
         prefix: own,
         desired: out,
         scope,
+        leave,
     })
 }
 
@@ -341,6 +401,8 @@ pub(crate) struct Published {
     pub(crate) read_revision: u64,
     pub(crate) changes: Vec<Change>,
     pub(crate) attempts: u32,
+    /// Existing keys of registry-sourced sentries, which publish leaves as they are.
+    pub(crate) left: Vec<String>,
 }
 
 pub(crate) struct PublishRequest<'a> {
@@ -348,6 +410,8 @@ pub(crate) struct PublishRequest<'a> {
     pub(crate) desired: &'a BTreeMap<String, Desired>,
     /// Only keys of these consumers are added or removed; `None`: every consumer.
     pub(crate) scope: Option<&'a BTreeSet<String>>,
+    /// Nodes whose keys are never removed (registry-sourced sentries).
+    pub(crate) leave: &'a BTreeSet<String>,
     pub(crate) lease_ttl: Option<Duration>,
     pub(crate) dry_run: bool,
     /// `updated` of the values written.
@@ -362,12 +426,19 @@ pub(crate) fn publish(etcd: &Etcd, req: &PublishRequest<'_>) -> Result<Published
     for attempt in 1..=CAS_ATTEMPTS {
         let range = etcd.range_prefix(req.own, None)?;
         let changes = changes(req, &range.kvs);
+        let left: Vec<String> = range
+            .kvs
+            .iter()
+            .filter(|kv| req.leave.contains(node_of(req.own, &kv.key)))
+            .map(|kv| printable(&kv.key))
+            .collect();
         if req.dry_run || changes.is_empty() {
             return Ok(Published {
                 prefix: req.own.to_owned(),
                 read_revision: range.revision,
                 changes,
                 attempts: attempt,
+                left,
             });
         }
         crate::fault::pause("publish-read");
@@ -419,6 +490,7 @@ pub(crate) fn publish(etcd: &Etcd, req: &PublishRequest<'_>) -> Result<Published
                 read_revision: range.revision,
                 changes,
                 attempts: attempt,
+                left,
             });
         }
         if attempt < CAS_ATTEMPTS {
@@ -437,6 +509,13 @@ pub(crate) fn publish(etcd: &Etcd, req: &PublishRequest<'_>) -> Result<Published
         prefix: req.own.to_owned(),
         attempts: CAS_ATTEMPTS,
     })
+}
+
+/// The `<node>` segment of a key `<own><consumer>/<node>`.
+fn node_of<'a>(own: &str, key: &'a str) -> &'a str {
+    key.strip_prefix(own)
+        .and_then(|rest| rest.split('/').nth(1))
+        .unwrap_or_default()
 }
 
 fn changes(req: &PublishRequest<'_>, existing: &[etcd::Kv]) -> Vec<Change> {
@@ -474,6 +553,9 @@ fn changes(req: &PublishRequest<'_>, existing: &[etcd::Kv]) -> Vec<Change> {
             .strip_prefix(req.own)
             .and_then(|rest| rest.split('/').next())
             .unwrap_or_default();
+        if req.leave.contains(node_of(req.own, &kv.key)) {
+            continue;
+        }
         if req.scope.is_none_or(|s| s.contains(consumer)) {
             out.push(Change::Remove {
                 key: kv.key.clone(),

@@ -144,6 +144,7 @@ pub(crate) fn changes(prev: Option<&ProviderState>, new: &ProviderState) -> Vec<
         }
     }
     registry_changes(prev, new, &mut lines);
+    seed_changes(prev, new, &mut lines);
     // Locked addresses become allowlist entries: every change is worth a reviewer's look.
     let locked = |s: &ProviderState| -> BTreeMap<String, Vec<String>> {
         s.resolved_addresses
@@ -169,6 +170,32 @@ pub(crate) fn changes(prev: Option<&ProviderState>, new: &ProviderState) -> Vec<
         }
     }
     lines
+}
+
+/// chain-registry seeds added and removed, per consumer: each becomes a `[p2p] seeds` entry.
+fn seed_changes(prev: &ProviderState, new: &ProviderState, lines: &mut Vec<String>) {
+    let list = |s: &ProviderState| -> BTreeSet<(String, String)> {
+        s.chain_registry
+            .iter()
+            .flat_map(|c| {
+                c.seeds.iter().flatten().map(|seed| {
+                    (
+                        c.consumer_id.clone(),
+                        format!("{}@{}", seed.node_id, seed.address),
+                    )
+                })
+            })
+            .collect()
+    };
+    let (was, is) = (list(prev), list(new));
+    for (c, seed) in is.difference(&was) {
+        lines.push(format!("chain-registry seed on consumer {c} added: {seed}"));
+    }
+    for (c, seed) in was.difference(&is) {
+        lines.push(format!(
+            "chain-registry seed on consumer {c} removed: {seed}"
+        ));
+    }
 }
 
 /// Registry entries added, changed and removed, each named by validator, consumer and node.

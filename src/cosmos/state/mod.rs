@@ -417,6 +417,10 @@ impl ProviderState {
         for c in &mut self.chain_registry {
             c.peers
                 .sort_by(|a, b| (&a.validator, &a.node).cmp(&(&b.validator, &b.node)));
+            if let Some(seeds) = &mut c.seeds {
+                seeds.sort();
+                seeds.dedup();
+            }
         }
         self.resolved_addresses.sort_by(|a, b| a.host.cmp(&b.host));
         for r in &mut self.resolved_addresses {

@@ -100,6 +100,17 @@ pub(crate) struct ChainRegistrySource {
     pub(crate) source: String,
     pub(crate) sha256: String,
     pub(crate) peers: Vec<ChainRegistryPeer>,
+    /// The valid `peers.seeds[]` entries, sorted; present only when `chain_registry.seeds` was on
+    /// at fetch time, so a snapshot fetched without it says the seeds were never read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) seeds: Option<Vec<ChainRegistrySeed>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChainRegistrySeed {
+    pub(crate) node_id: NodeId,
+    pub(crate) address: Endpoint,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
