@@ -35,13 +35,16 @@ pub(super) fn run(args: ApplyArgs, color: bool, out: &mut dyn Write) -> Result<E
         author_name: args.author_name,
         author_email: args.author_email,
         max_push_attempts: args.max_push_attempts,
+        threads: super::cli::threads(args.target.threads),
     };
     let (format, prefix) = (args.target.format, target.prefix());
     let only = args.target.only.as_deref();
-    let threads = super::cli::threads(args.target.threads);
+    let threads = opts.threads;
     let mut render =
         |previous: &dyn Previous| source.render(&templates, only, Some(previous), threads);
-    let mut show = |c: &Changes| super::plan::show(&mut *out, format, color, c, &prefix);
+    let mut show = |c: &Changes, previous: &dyn Previous| {
+        super::plan::show(&mut *out, format, color, c, previous, &prefix)
+    };
     let outcome = gitops::apply(&target, &opts, &mut render, &mut show)?;
     let done = match outcome.commit {
         Some(oid) => format!("committed {oid} on {}", outcome.branch),

@@ -53,7 +53,7 @@ pub(super) fn compare(
     )?;
     let mut changes = changes::compare(&tree, base, args.only.as_deref(), plan.as_ref())?;
     changes.needs_force = changes.threshold_violations(removal::DEFAULT_MAX_PERCENT);
-    show(out, args.format, color, &changes, &target.prefix())?;
+    show(out, args.format, color, &changes, base, &target.prefix())?;
     if check && !changes.is_empty() {
         return Err(GitopsError::Drift {
             path: out_dir.display().to_string(),
@@ -74,11 +74,15 @@ pub(super) fn show(
     format: PlanFormat,
     color: bool,
     changes: &Changes,
+    previous: &dyn Previous,
     prefix: &str,
 ) -> Result<(), Error> {
     let text = match format {
-        PlanFormat::Text => report::text::text(changes, prefix, color),
-        PlanFormat::Markdown => report::markdown::markdown(changes, prefix),
+        PlanFormat::Text => {
+            report::text::write(out, changes, previous, prefix, color)?;
+            return Ok(());
+        }
+        PlanFormat::Markdown => report::markdown::markdown(changes, previous, prefix)?,
         PlanFormat::Json => report::json::json(changes, prefix),
     };
     out.write_all(text.as_bytes())?;

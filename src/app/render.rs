@@ -16,13 +16,9 @@ pub(super) fn run(args: &RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Er
     let source = Source::load(&args.inputs)?;
     let templates = Templates::new(args.templates.as_deref())?;
     let previous = PreviousDir::new(&args.out);
-    let (_, tree) = source.render(
-        &templates,
-        args.only.as_deref(),
-        Some(&previous),
-        super::cli::threads(args.threads),
-    )?;
-    let report = tree.write(&args.out, args.only.as_deref(), args.force)?;
+    let threads = super::cli::threads(args.threads);
+    let (_, tree) = source.render(&templates, args.only.as_deref(), Some(&previous), threads)?;
+    let report = tree.write(&args.out, args.only.as_deref(), args.force, threads)?;
     for removed in &report.removed {
         tracing::info!("removed {removed} (no longer generated)");
     }

@@ -6,9 +6,17 @@ use std::path::Path;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-/// A CometBFT node ID: hex(sha256(ed25519 node pubkey)[..20]), always lowercase.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct NodeId(String);
+/// A CometBFT node ID: hex(sha256(ed25519 node pubkey)[..20]), always lowercase. Held inline
+/// (no allocation): plans clone and compare node IDs once per link, millions of times for a
+/// large fleet. The bytes are lowercase hex, so their order is the text's.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct NodeId([u8; 40]);
+
+impl fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NodeId({:?})", self.as_str())
+    }
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub(crate) enum NodeIdError {
@@ -23,7 +31,9 @@ impl NodeId {
     /// with the authenticated lowercase one, so only lowercase may be emitted.
     pub(crate) fn parse(text: &str) -> Result<NodeId, NodeIdError> {
         if text.len() == 40 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            Ok(NodeId(text.to_ascii_lowercase()))
+            let mut id = [0; 40];
+            id.copy_from_slice(text.to_ascii_lowercase().as_bytes());
+            Ok(NodeId(id))
         } else {
             Err(NodeIdError::Malformed(text.to_owned()))
         }
@@ -31,17 +41,20 @@ impl NodeId {
 
     pub(crate) fn from_pubkey(pubkey: &[u8]) -> NodeId {
         let digest = Sha256::digest(pubkey);
-        NodeId(hex::encode(&digest[..20]))
+        let mut id = [0; 40];
+        id.copy_from_slice(hex::encode(&digest[..20]).as_bytes());
+        NodeId(id)
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        &self.0
+        // Only ever built from ASCII hex digits, so this never falls back.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
 impl serde::Serialize for NodeId {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -55,7 +68,7 @@ impl<'de> serde::Deserialize<'de> for NodeId {
 
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 

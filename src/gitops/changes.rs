@@ -3,6 +3,7 @@
 //! consumer and validator, moved addresses, zone records and serials, consumers that disappear.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -28,10 +29,21 @@ pub(crate) struct FileChange {
     /// Relative to the output directory.
     pub(crate) path: String,
     pub(crate) action: Action,
+    /// The rendered bytes, shared with the rendered tree. The old bytes are read from the
+    /// previous output when a report needs them ([`FileChange::old`]), one file at a time.
     #[serde(skip)]
-    pub(crate) old: Option<Vec<u8>>,
-    #[serde(skip)]
-    pub(crate) new: Option<Vec<u8>>,
+    pub(crate) new: Option<Arc<[u8]>>,
+}
+
+impl FileChange {
+    /// What the previous output holds here.
+    pub(crate) fn old(&self, previous: &dyn Previous) -> Result<Option<Vec<u8>>, TreeError> {
+        match self.action {
+            Action::Add => Ok(None),
+            _ if self.path == MANIFEST => previous.manifest(),
+            _ => previous.get(&self.path),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -215,14 +227,9 @@ pub(crate) fn compare(
             }
             (Some(_), Some(_)) => Action::Change,
         };
-        let old = match action {
-            Action::Add => None,
-            _ => previous.get(path)?,
-        };
         changes.files.push(FileChange {
             path: path.to_owned(),
             action,
-            old,
             new: new.map(|f| f.bytes.clone()),
         });
     }
@@ -244,14 +251,13 @@ pub(crate) fn compare(
             FileChange {
                 path: MANIFEST.to_owned(),
                 action,
-                old: old_manifest,
-                new: Some(manifest),
+                new: Some(manifest.into()),
             },
         );
     }
 
     if let Some(plan) = plan {
-        changes.peers = peer_changes(&changes.files, plan);
+        changes.peers = peer_changes(&changes.files, plan, previous)?;
         for cp in &plan.consumers {
             if changes.peers.iter().any(|p| p.slug == cp.slug) {
                 let ids = cp.members.iter().chain(&cp.private);
@@ -260,7 +266,7 @@ pub(crate) fn compare(
             }
         }
     }
-    changes.zones = zone_changes(&changes.files);
+    changes.zones = zone_changes(&changes.files, previous)?;
     changes.restarts = changes
         .files
         .iter()
@@ -341,7 +347,11 @@ fn parse_peers(path: &str, bytes: &[u8]) -> Option<PeersFile> {
 }
 
 /// Peer lists before (read from the files being replaced) and after (from the plan itself).
-fn peer_changes(files: &[FileChange], plan: &Plan) -> Vec<PeerChange> {
+fn peer_changes(
+    files: &[FileChange],
+    plan: &Plan,
+    previous: &dyn Previous,
+) -> Result<Vec<PeerChange>, TreeError> {
     let mut monikers: BTreeMap<(&str, &NodeId), &str> = BTreeMap::new();
     let mut any_moniker: BTreeMap<&NodeId, &str> = BTreeMap::new();
     for cp in &plan.consumers {
@@ -368,7 +378,7 @@ fn peer_changes(files: &[FileChange], plan: &Plan) -> Vec<PeerChange> {
         let Some((validator, slug, node)) = consumer_dir(&f.path) else {
             continue;
         };
-        let old = f.old.as_deref().and_then(|b| parse_peers(&f.path, b));
+        let old = f.old(previous)?.and_then(|b| parse_peers(&f.path, &b));
         let planned = f.new.as_ref().and_then(|_| {
             let cp = by_slug.get(slug)?;
             let member = cp.members.iter().chain(&cp.private).find(|m| {
@@ -427,29 +437,32 @@ fn peer_changes(files: &[FileChange], plan: &Plan) -> Vec<PeerChange> {
         out.push(change);
     }
     out.sort_by(|a, b| (&a.slug, &a.validator).cmp(&(&b.slug, &b.validator)));
-    out
+    Ok(out)
 }
 
 /// Zone files peergen itself wrote and verified; one that no longer parses (edited by hand) is
 /// reported by its diff alone.
-fn zone_changes(files: &[FileChange]) -> Vec<ZoneChange> {
+fn zone_changes(
+    files: &[FileChange],
+    previous: &dyn Previous,
+) -> Result<Vec<ZoneChange>, TreeError> {
     let text = |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
-    files
-        .iter()
-        .filter(|f| f.path.ends_with(".zone"))
-        .filter_map(|f| {
-            let d =
-                crate::cosmos::dns::text::diff(&text(f.old.as_deref()), &text(f.new.as_deref()))
-                    .ok()?;
-            Some(ZoneChange {
-                path: f.path.clone(),
-                from: d.serial_old,
-                to: d.serial_new,
-                added: d.added,
-                removed: d.removed,
-            })
-        })
-        .collect()
+    let mut out = Vec::new();
+    for f in files.iter().filter(|f| f.path.ends_with(".zone")) {
+        let old = f.old(previous)?;
+        let Ok(d) = crate::cosmos::dns::text::diff(&text(old.as_deref()), &text(f.new.as_deref()))
+        else {
+            continue;
+        };
+        out.push(ZoneChange {
+            path: f.path.clone(),
+            from: d.serial_old,
+            to: d.serial_new,
+            added: d.added,
+            removed: d.removed,
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

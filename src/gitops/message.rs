@@ -91,7 +91,6 @@ fn context<'a>(changes: &Changes, checksum: &'a str) -> Context<'a> {
             .map(|f| FileChange {
                 path: one_line(&f.path),
                 action: f.action,
-                old: None,
                 new: None,
             })
             .collect(),

@@ -178,6 +178,8 @@ pub(crate) struct ApplyOptions {
     pub(crate) author_name: Option<String>,
     pub(crate) author_email: Option<String>,
     pub(crate) max_push_attempts: u32,
+    /// Threads writing the tree.
+    pub(crate) threads: usize,
 }
 
 /// What one apply did.
@@ -195,7 +197,7 @@ pub(crate) struct Outcome {
 pub(crate) type Render<'a, E> =
     dyn FnMut(&dyn Previous) -> Result<(Option<Plan>, OutputTree), E> + 'a;
 /// Shows a plan to the user before anything is written.
-pub(crate) type Show<'a, E> = dyn FnMut(&Changes) -> Result<(), E> + 'a;
+pub(crate) type Show<'a, E> = dyn FnMut(&Changes, &dyn Previous) -> Result<(), E> + 'a;
 
 /// Guards that hold for plan and apply alike: the reviewed checksum, then the safety thresholds.
 pub(crate) fn check_guards(
@@ -281,7 +283,7 @@ pub(crate) fn apply<E: From<GitopsError>>(
         changes.needs_force = changes.threshold_violations(opts.max_removal_percent);
         let checksum = changes.checksum.clone();
         if outcome.attempts == 1 {
-            show(&changes)?;
+            show(&changes, &committed)?;
         } else {
             tracing::info!(
                 "re-rendered on the new remote tip: {}",
@@ -311,7 +313,9 @@ pub(crate) fn apply<E: From<GitopsError>>(
             ))?;
             let owned = owned_paths(target, &committed, &tree)?;
             check_owned_clean(&repo, target, &owned, &changes)?;
-            write_and_commit(&repo, target, &tree, &changes, &owned, opts, &message, &sig)?
+            write_and_commit(
+                &repo, target, &tree, &committed, &changes, &owned, opts, &message, &sig,
+            )?
         };
         match commit {
             Some(oid) => tracing::info!("committed {oid} on {branch}"),

@@ -10,6 +10,7 @@ use git2::{Branch, ErrorCode, Oid, Repository, RepositoryState, Signature, Statu
 use super::changes::Changes;
 use super::remote::{fetch, remote_has_branch};
 use super::{ApplyOptions, GitopsError, Target, git};
+use crate::output::blob::BlobId;
 use crate::output::previous::{Previous, PreviousDir, manifest_of};
 use crate::output::tree::{MANIFEST, OutputTree, read_manifest};
 
@@ -29,13 +30,23 @@ pub(super) fn owned_paths(
     Ok(owned)
 }
 
-/// Writes the tree, stages the owned paths and commits. On failure the files and index entries
+/// What a changed path held before the write, so a failed apply can put it back without keeping
+/// tens of thousands of files in memory: HEAD's blob or the planned bytes are fetched again.
+enum Before {
+    Absent,
+    Head,
+    Planned,
+    Bytes(Vec<u8>),
+}
+
+/// Writes the tree, stages the changed paths and commits. On failure the files and index entries
 /// it touched are put back as they were, so the next run is not refused for staged changes.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn write_and_commit(
     repo: &Repository,
     target: &Target,
     tree: &OutputTree,
+    committed: &dyn Previous,
     changes: &Changes,
     owned: &BTreeSet<String>,
     opts: &ApplyOptions,
@@ -47,18 +58,35 @@ pub(super) fn write_and_commit(
     // the changed paths are all a write can touch.
     let mut backup = Vec::new();
     for f in &changes.files {
-        backup.push((
-            f.path.as_str(),
-            crate::output::previous::read_optional(&out_dir, &f.path)?,
-        ));
+        let before = match crate::output::previous::read_optional(&out_dir, &f.path)? {
+            None => Before::Absent,
+            Some(bytes) if f.path == MANIFEST => Before::Bytes(bytes),
+            Some(bytes) => {
+                let id = BlobId::of(&bytes);
+                if committed.id(&f.path)? == Some(id) {
+                    Before::Head
+                } else if tree.files().get(&f.path).is_some_and(|t| t.id == id) {
+                    Before::Planned
+                } else {
+                    Before::Bytes(bytes)
+                }
+            }
+        };
+        backup.push((f.path.as_str(), before));
     }
     let result = tree
-        .write(&out_dir, opts.only.as_deref(), opts.force)
+        .write(&out_dir, opts.only.as_deref(), opts.force, opts.threads)
         .map_err(GitopsError::from)
-        .and_then(|_| commit(repo, target, owned, message, sig));
+        .and_then(|_| commit(repo, target, changes, message, sig));
     if result.is_err() {
-        for (rel, bytes) in backup {
+        for (rel, before) in backup {
             let path = out_dir.join(rel);
+            let bytes = match before {
+                Before::Absent => None,
+                Before::Head => committed.get(rel).ok().flatten(),
+                Before::Planned => tree.files().get(rel).map(|f| f.bytes.to_vec()),
+                Before::Bytes(bytes) => Some(bytes),
+            };
             let restored = match bytes {
                 Some(bytes) => crate::output::tree::replace_file(&path, &bytes),
                 None => std::fs::remove_file(&path).or_else(|e| {
@@ -228,7 +256,7 @@ pub(super) fn check_owned_clean(
         };
         let planned = changes.files.iter().find(|f| f.path == rel);
         let on_disk = crate::output::previous::read_optional(&target.out_dir(), rel)?;
-        if planned.is_none_or(|f| f.new != on_disk) {
+        if planned.is_none_or(|f| f.new.as_deref() != on_disk.as_deref()) {
             dirty.push(path);
         }
     }
@@ -321,19 +349,21 @@ pub(super) fn switch_branch(
     Ok(moved)
 }
 
-/// Stages every owned path as the working tree holds it and commits when that makes the index
-/// differ from HEAD. check_repo_state refused other staged changes, so nothing else is committed.
+/// Stages every changed path as the working tree holds it and commits when that makes the index
+/// differ from HEAD. check_repo_state refused other staged changes and check_owned_clean owned
+/// files that differ from HEAD without being changes, so every other owned path's index entry is
+/// HEAD's already and nothing else is committed.
 fn commit(
     repo: &Repository,
     target: &Target,
-    owned: &BTreeSet<String>,
+    changes: &Changes,
     message: &str,
     sig: &Signature<'_>,
 ) -> Result<Option<Oid>, GitopsError> {
     let prefix = target.prefix();
     let out_dir = target.out_dir();
     let mut index = repo.index().map_err(git("reading the index"))?;
-    for rel in owned {
+    for rel in changes.files.iter().map(|f| &f.path) {
         let path = PathBuf::from(format!("{prefix}{rel}"));
         let staged = match std::fs::symlink_metadata(out_dir.join(rel)) {
             Ok(m) if m.is_file() => index.add_path(&path),

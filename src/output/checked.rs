@@ -6,6 +6,7 @@
 //! not hold, the whole text is rendered and parsed instead.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use serde_json::Value as Json;
 
@@ -15,13 +16,13 @@ use super::escape;
 const LONG: usize = 256;
 
 /// The document a rendered file parses to.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Doc {
     Toml(toml::Table),
     Yaml(Json),
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Format {
     Toml,
     Yaml,
@@ -74,6 +75,31 @@ struct Recording {
 
 thread_local! {
     static RECORDING: RefCell<Option<Recording>> = const { RefCell::new(None) };
+    /// One per thread, so that the skeletons of views rendered from one template shape are the
+    /// same text and parse once ([`parse_once`]).
+    static NONCE: u64 = fastrand::u64(..);
+    static SKELETONS: RefCell<HashMap<(Format, String), Result<Doc, String>>> =
+        RefCell::new(HashMap::new());
+}
+
+/// How many parsed skeletons a thread keeps; a render has a few shapes per template.
+const SKELETON_CACHE: usize = 64;
+
+/// `format.parse(text)`, remembered per thread: parsing is a function of the text alone.
+fn parse_once(format: Format, text: &str) -> Result<Doc, String> {
+    let key = (format, text.to_owned());
+    if let Some(doc) = SKELETONS.with(|s| s.borrow().get(&key).cloned()) {
+        return doc;
+    }
+    let doc = format.parse(text);
+    SKELETONS.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() >= SKELETON_CACHE {
+            s.clear();
+        }
+        s.insert(key, doc.clone());
+    });
+    doc
 }
 
 fn marker(nonce: u64, i: usize) -> String {
@@ -126,7 +152,7 @@ pub(crate) fn render_parsed<E>(
     format: Format,
     render: impl Fn() -> Result<String, E>,
 ) -> Result<Parsed, E> {
-    let nonce = fastrand::u64(..);
+    let nonce = NONCE.with(|n| *n);
     RECORDING.with(|r| {
         *r.borrow_mut() = Some(Recording {
             nonce,
@@ -138,7 +164,7 @@ pub(crate) fn render_parsed<E>(
     let skeleton = skeleton?;
     let longs = recording.map(|r| r.longs).unwrap_or_default();
     if longs.is_empty() {
-        let doc = format.parse(&skeleton);
+        let doc = parse_once(format, &skeleton);
         return Ok((skeleton, doc));
     }
     if let Some(done) = fill(format, &skeleton, nonce, longs) {
@@ -187,7 +213,7 @@ fn fill(format: Format, skeleton: &str, nonce: u64, longs: Vec<Long>) -> Option<
             return None;
         }
     }
-    let mut doc = format.parse(skeleton).ok()?;
+    let mut doc = parse_once(format, skeleton).ok()?;
     let mut found = vec![false; longs.len()];
     let mut values: Vec<Option<String>> = longs.iter().map(|l| Some(l.raw.clone())).collect();
     let ok = match &mut doc {

@@ -85,3 +85,22 @@ pub(crate) fn read_optional(dir: &Path, rel: &str) -> Result<Option<Vec<u8>>, Tr
     }
     std::fs::read(&path).map(Some).map_err(io(&path))
 }
+
+/// No previous output at all, for the reports' tests.
+#[cfg(test)]
+pub(crate) struct NoPrevious;
+
+#[cfg(test)]
+impl Previous for NoPrevious {
+    fn get(&self, _: &str) -> Result<Option<Vec<u8>>, TreeError> {
+        Ok(None)
+    }
+
+    fn locate(&self, rel: &str) -> PathBuf {
+        PathBuf::from(rel)
+    }
+
+    fn owned(&self) -> Result<BTreeSet<String>, TreeError> {
+        Ok(BTreeSet::new())
+    }
+}

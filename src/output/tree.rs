@@ -4,10 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
 use super::blob::BlobId;
+use super::parallel;
 use super::removal;
 
 /// Lists the files peergen owns in an output directory; nothing else there is ever touched.
@@ -18,17 +20,21 @@ pub(crate) struct OutputTree {
     files: BTreeMap<String, File>,
 }
 
-/// One rendered file: its bytes and their git blob id.
+/// One rendered file: its bytes (shared with the plan's file changes, never copied) and their
+/// git blob id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct File {
-    pub(crate) bytes: Vec<u8>,
+    pub(crate) bytes: Arc<[u8]>,
     pub(crate) id: BlobId,
 }
 
 impl File {
     pub(crate) fn new(bytes: Vec<u8>) -> File {
         let id = BlobId::of(&bytes);
-        File { bytes, id }
+        File {
+            bytes: bytes.into(),
+            id,
+        }
     }
 }
 
@@ -161,13 +167,15 @@ impl OutputTree {
         text
     }
 
-    /// Writes the tree under `dir`. With `only` (one validator's render), only that validator's
-    /// directory is pruned of files no longer generated.
+    /// Writes the tree under `dir`, comparing and staging files on up to `threads` threads. With
+    /// `only` (one validator's render), only that validator's directory is pruned of files no
+    /// longer generated.
     pub(crate) fn write(
         &self,
         dir: &Path,
         only: Option<&str>,
         force: bool,
+        threads: usize,
     ) -> Result<WriteReport, TreeError> {
         let previous = owned_files(dir)?;
         let manifest_before = std::fs::read(dir.join(MANIFEST)).ok();
@@ -189,16 +197,20 @@ impl OutputTree {
 
         let mut sound_dirs = BTreeSet::new();
         for rel in self.files.keys().chain(&stale) {
-            let planned = self.files.get(rel).map(|f| f.bytes.as_slice());
+            let planned = self.files.get(rel).map(|f| &*f.bytes);
             check_target(dir, rel, previous.contains(rel), planned, &mut sound_dirs)?;
         }
         let mut report = WriteReport::default();
+        let files: Vec<(&String, &File)> = self.files.iter().collect();
+        let held = parallel::try_map(&files, threads, |(rel, file)| {
+            Ok::<_, TreeError>(holds(&dir.join(rel), Some(&file.bytes)))
+        })?;
         let mut changed = Vec::new();
-        for (rel, file) in &self.files {
-            if holds(&dir.join(rel), Some(&file.bytes)) {
+        for ((rel, file), held) in files.into_iter().zip(held) {
+            if held {
                 report.unchanged += 1;
             } else {
-                changed.push((rel, &file.bytes));
+                changed.push((rel, &*file.bytes));
             }
         }
         let owned = self.owned_after(&previous, only);
@@ -210,12 +222,13 @@ impl OutputTree {
             write_manifest(dir, &intent)?;
         }
         remove_leftovers(dir, self.files.keys().chain(&previous))?;
-        let mut staged = Vec::new();
-        for (rel, bytes) in changed {
+        let staged = parallel::try_map(&changed, threads, |(rel, bytes)| {
             let target = dir.join(rel);
-            staged.push((stage(&target, bytes)?, target));
-            report.written.push(rel.clone());
-        }
+            Ok::<_, TreeError>((stage(&target, bytes)?, target))
+        })?;
+        report
+            .written
+            .extend(changed.iter().map(|(rel, _)| (*rel).clone()));
         for (tmp, target) in staged {
             crate::fault::point("rename");
             tmp.persist(&target).map_err(|e| TreeError::Io {

@@ -1,7 +1,7 @@
 //! Whole-plan checks: node IDs that name two nodes, host:port pairs claimed twice, and the
 //! Kubernetes names each member's objects get.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{ConsumerPlan, Links, Member, Plan, PlanError, Role};
 use crate::cosmos::inventory::settings::{DEFAULT_CONFIGMAP, DEFAULT_NODE_CONFIGMAP, NamePattern};
@@ -212,9 +212,12 @@ pub(super) fn check_admission(plan: &Plan, errors: &mut Vec<PlanError>) {
             .chain(&cp.private)
             .map(|m| (m, cp.links(m)))
             .collect();
-        let mut listed_by: BTreeMap<&NodeId, Vec<&NodeId>> = BTreeMap::new();
+        // Hashed, not ordered: only looked up, and filled once per link.
+        let mut listed_by: HashMap<&NodeId, Vec<&NodeId>> = HashMap::new();
         for (m, links) in &nodes {
-            let listed: BTreeSet<&NodeId> = links.listed.iter().map(|p| &p.node_id).collect();
+            let mut listed: Vec<&NodeId> = links.listed.iter().map(|p| &p.node_id).collect();
+            listed.sort_unstable();
+            listed.dedup();
             for id in listed {
                 listed_by.entry(id).or_default().push(&m.node_id);
             }

@@ -98,12 +98,14 @@ mod tests {
     }
 
     fn node(validator: &str, c: char, role: Role) -> Member {
+        let endpoint = Endpoint::parse(&format!("{validator}.example.org:26656")).unwrap();
         Member {
             validator: validator.to_owned(),
             moniker: validator.to_owned(),
             operator_address: String::new(),
+            peer: Member::peer_of(&id(c), &endpoint),
             node_id: id(c),
-            endpoint: Endpoint::parse(&format!("{validator}.example.org:26656")).unwrap(),
+            endpoint,
             port_source: PortSource::Registry { revision: 1 },
             role,
         }

@@ -199,7 +199,8 @@ mod tests {
             peer.moniker = Some(moniker.to_owned());
         }
         changes.peers[0].removed[0].moniker = Some(evil[2].to_owned());
-        let md = markdown::markdown(&changes, "peers/");
+        let md =
+            markdown::markdown(&changes, &crate::output::previous::NoPrevious, "peers/").unwrap();
         let (blocks, _) = grammar::blocks(&md);
         assert_eq!(blocks.len(), 1, "{md}");
         let chart = grammar::parse(&blocks[0]).unwrap_or_else(|e| panic!("{e}\n{md}"));
@@ -213,13 +214,19 @@ mod tests {
 
     #[test]
     fn a_large_change_gets_counts_instead() {
-        let md = markdown::markdown(&changes(MAX_LINKS + 5), "peers/");
+        let md = markdown::markdown(
+            &changes(MAX_LINKS + 5),
+            &crate::output::previous::NoPrevious,
+            "peers/",
+        )
+        .unwrap();
         assert!(!md.contains("```mermaid"), "{md}");
         assert!(
             md.contains("_No diagram: 66 links added and 1 removed are more than the 60 a diagram shows; the table lists them._"),
             "{md}"
         );
-        let md = markdown::markdown(&changes(3), "peers/");
+        let md = markdown::markdown(&changes(3), &crate::output::previous::NoPrevious, "peers/")
+            .unwrap();
         assert_eq!(md.matches("```mermaid\nflowchart LR\n").count(), 1, "{md}");
     }
 }

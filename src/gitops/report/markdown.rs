@@ -5,8 +5,10 @@ use std::fmt::Write as _;
 
 use super::diagram::{self, Diagram};
 use super::file_diff;
-use crate::gitops::changes::{Changes, Peer};
+use crate::gitops::changes::{Action, Changes, Peer};
 use crate::output::escape::md_code_span as md_text;
+use crate::output::previous::Previous;
+use crate::output::tree::TreeError;
 
 /// First line of every Markdown plan, so a workflow can find and update its one comment.
 pub(crate) const MARKER: &str = "<!-- peergen-plan -->";
@@ -92,7 +94,11 @@ fn fence(body: &str) -> String {
     "`".repeat((longest + 1).max(3))
 }
 
-pub(crate) fn markdown(changes: &Changes, prefix: &str) -> String {
+pub(crate) fn markdown(
+    changes: &Changes,
+    previous: &dyn Previous,
+    prefix: &str,
+) -> Result<String, TreeError> {
     let checksum = &changes.checksum;
     let mut out = String::new();
     let dir = if prefix.is_empty() { "." } else { prefix };
@@ -245,7 +251,14 @@ pub(crate) fn markdown(changes: &Changes, prefix: &str) -> String {
         let mut body = String::new();
         let mut omitted = 0;
         for f in &changes.files {
-            let diff = file_diff(f, prefix);
+            // An added file's diff is longer than the file: no need to build one that cannot fit.
+            if f.action == Action::Add
+                && body.len() + f.new.as_ref().map_or(0, |b| b.len()) > budget
+            {
+                omitted += 1;
+                continue;
+            }
+            let diff = file_diff(f, f.old(previous)?.as_deref(), prefix);
             if body.len() + diff.len() > budget {
                 omitted += 1;
             } else {
@@ -267,7 +280,7 @@ pub(crate) fn markdown(changes: &Changes, prefix: &str) -> String {
         }
         let _ = writeln!(out, "</details>");
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -286,7 +299,7 @@ mod tests {
             ],
             ..Changes::default()
         };
-        let md = markdown(&changes, "peers/");
+        let md = markdown(&changes, &crate::output::previous::NoPrevious, "peers/").unwrap();
         assert!(md.starts_with("<!-- peergen-plan -->\n"));
         assert!(md.len() < 65_536);
         assert!(md.contains("+++ b/peers/a.yaml") && md.contains("+++ b/peers/c.yaml"));
@@ -318,7 +331,7 @@ mod tests {
             needs_force: vec!["alice on pion-1: the peer list would become empty (had 1)".into()],
             ..Changes::default()
         };
-        let md = markdown(&changes, "peers/");
+        let md = markdown(&changes, &crate::output::previous::NoPrevious, "peers/").unwrap();
         assert!(md.len() <= MARKDOWN_LIMIT, "{}", md.len());
         assert!(md.contains("more table lines would exceed GitHub's comment size limit"));
         assert!(md.contains("- `alice on pion-1: the peer list would become empty (had 1)`"));

@@ -17,10 +17,11 @@ fn lossy(bytes: Option<&[u8]>) -> String {
         .unwrap_or_default()
 }
 
-/// One file's unified diff with paths as `git apply` expects them from the repository root.
-pub(crate) fn file_diff(change: &FileChange, prefix: &str) -> String {
+/// One file's unified diff with paths as `git apply` expects them from the repository root;
+/// `old` is what the previous output holds there.
+pub(crate) fn file_diff(change: &FileChange, old: Option<&[u8]>, prefix: &str) -> String {
     let path = format!("{prefix}{}", change.path);
-    let old = lossy(change.old.as_deref());
+    let old = lossy(old);
     let new = lossy(change.new.as_deref());
     let a = if change.action == Action::Add {
         "/dev/null".to_owned()
@@ -62,7 +63,6 @@ fn added_file(path: &str, bytes: usize) -> FileChange {
     FileChange {
         path: path.to_owned(),
         action: Action::Add,
-        old: None,
-        new: Some("x\n".repeat(bytes / 2).into_bytes()),
+        new: Some("x\n".repeat(bytes / 2).into_bytes().into()),
     }
 }

@@ -6,6 +6,7 @@ use anstyle::{AnsiColor, Style};
 
 use super::{file_diff, summary_line};
 use crate::gitops::changes::Changes;
+use crate::output::previous::Previous;
 
 /// Resets before the newline, so a pager or a later line never inherits the colour.
 fn paint(out: &mut String, style: Style, line: &str, color: bool) {
@@ -22,16 +23,27 @@ fn paint(out: &mut String, style: Style, line: &str, color: bool) {
     }
 }
 
-/// The unified diff of every file, then the summary. `prefix` is the output directory relative to
-/// the repository root (empty or ending in `/`).
-pub(crate) fn text(changes: &Changes, prefix: &str, color: bool) -> String {
+/// The unified diff of every file, then the summary, written to `w` one file at a time (a plan
+/// may change tens of thousands of files; the old side is read from `previous` as it goes).
+/// `prefix` is the output directory relative to the repository root (empty or ending in `/`).
+pub(crate) fn write(
+    w: &mut dyn std::io::Write,
+    changes: &Changes,
+    previous: &dyn Previous,
+    prefix: &str,
+    color: bool,
+) -> std::io::Result<()> {
     let header = Style::new().bold();
     let hunk = Style::new().fg_color(Some(AnsiColor::Cyan.into()));
     let added = Style::new().fg_color(Some(AnsiColor::Green.into()));
     let removed = Style::new().fg_color(Some(AnsiColor::Red.into()));
     let mut out = String::new();
     for f in &changes.files {
-        let diff = file_diff(f, prefix);
+        let old = f
+            .old(previous)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let diff = file_diff(f, old.as_deref(), prefix);
+        out.clear();
         for (i, line) in diff.split_inclusive('\n').enumerate() {
             let style = match line.as_bytes().first() {
                 _ if i < 2 => header,
@@ -42,7 +54,9 @@ pub(crate) fn text(changes: &Changes, prefix: &str, color: bool) -> String {
             };
             paint(&mut out, style, line, color);
         }
+        w.write_all(out.as_bytes())?;
     }
+    out.clear();
     let _ = writeln!(out, "{}", summary_line(changes));
     if !changes.needs_force.is_empty() {
         let _ = writeln!(out, "Would need --force:");
@@ -50,13 +64,14 @@ pub(crate) fn text(changes: &Changes, prefix: &str, color: bool) -> String {
             let _ = writeln!(out, "  - {v}");
         }
     }
-    out
+    w.write_all(out.as_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::gitops::report::added_file;
+    use crate::output::previous::NoPrevious;
 
     #[test]
     fn colour_only_when_asked() {
@@ -64,13 +79,18 @@ mod tests {
             files: vec![added_file("a.yaml", 4)],
             ..Changes::default()
         };
-        let plain = text(&changes, "peers/", false);
+        let text = |color: bool| {
+            let mut out = Vec::new();
+            write(&mut out, &changes, &NoPrevious, "peers/", color).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let plain = text(false);
         assert!(!plain.contains('\x1b'));
         assert!(
             plain.starts_with("--- /dev/null\n+++ b/peers/a.yaml\n@@ -0,0 +1,2 @@\n+x\n+x\n"),
             "{plain}"
         );
-        let coloured = text(&changes, "peers/", true);
+        let coloured = text(true);
         assert!(coloured.contains("\x1b[32m+x\x1b[0m\n"), "{coloured:?}");
     }
 }
