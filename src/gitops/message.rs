@@ -53,13 +53,23 @@ fn peer_one_line(p: &Peer) -> Peer {
 fn context<'a>(changes: &Changes, checksum: &'a str) -> Context<'a> {
     let mut consumers: Vec<ConsumerChanges> = Vec::new();
     for p in &changes.peers {
+        // A node that joins or leaves has every peer added or removed: `after` / `before` says it,
+        // and listing them would make a fleet's first commit message millions of lines long.
+        let whole = p.before.is_none() || p.after.is_none();
+        let lines = |peers: &[Peer]| {
+            if whole {
+                Vec::new()
+            } else {
+                peers.iter().map(peer_one_line).collect()
+            }
+        };
         let change = PeerChange {
             validator: one_line(&p.validator),
             slug: one_line(&p.slug),
             consumer_id: one_line(&p.consumer_id),
             chain_id: one_line(&p.chain_id),
-            added: p.added.iter().map(peer_one_line).collect(),
-            removed: p.removed.iter().map(peer_one_line).collect(),
+            added: lines(&p.added),
+            removed: lines(&p.removed),
             moved: p
                 .moved
                 .iter()

@@ -214,13 +214,17 @@ fn fill(format: Format, skeleton: &str, nonce: u64, longs: Vec<Long>) -> Option<
         }
     }
     let mut doc = parse_once(format, skeleton).ok()?;
-    let mut found = vec![false; longs.len()];
-    let mut values: Vec<Option<String>> = longs.iter().map(|l| Some(l.raw.clone())).collect();
-    let ok = match &mut doc {
-        Doc::Toml(table) => toml_table(table, &prefix, &longs, &mut values, &mut found),
-        Doc::Yaml(json) => json_value(json, &prefix, &longs, &mut values, &mut found),
+    let mut markers = Markers {
+        prefix: &prefix,
+        longs: &longs,
+        values: longs.iter().map(|l| Some(l.raw.clone())).collect(),
+        found: vec![false; longs.len()],
     };
-    if !ok || found.iter().any(|f| !f) {
+    let ok = match &mut doc {
+        Doc::Toml(table) => toml_table(table, &mut markers),
+        Doc::Yaml(json) => json_value(json, &mut markers),
+    };
+    if !ok || markers.found.iter().any(|f| !f) {
         return None;
     }
     let mut text = String::with_capacity(
@@ -236,89 +240,67 @@ fn fill(format: Format, skeleton: &str, nonce: u64, longs: Vec<Long>) -> Option<
     Some((text, Ok(doc)))
 }
 
-/// The value a placeholder string stands for: the long string's, taken once. `None` for a string
-/// holding the placeholder prefix that is not exactly one unused placeholder.
-fn placeholder(
-    s: &str,
-    prefix: &str,
-    longs: &[Long],
-    values: &mut [Option<String>],
-    found: &mut [bool],
-) -> Option<Option<String>> {
-    let Some(rest) = s.strip_prefix(prefix) else {
-        return if s.contains(prefix) { None } else { Some(None) };
-    };
-    let (digits, newline) = match rest.strip_suffix('\n') {
-        Some(d) => (d, true),
-        None => (rest, false),
-    };
-    let i: usize = digits.parse().ok()?;
-    let block = matches!(longs.get(i)?.kind, Kind::Block(_));
-    if block != newline || digits != i.to_string() || found[i] {
-        return None;
+/// The placeholders found in a parsed skeleton, and the values they stand for.
+struct Markers<'a> {
+    prefix: &'a str,
+    longs: &'a [Long],
+    values: Vec<Option<String>>,
+    found: Vec<bool>,
+}
+
+impl Markers<'_> {
+    /// Replaces a placeholder string with its value, taken once. False for a string holding the
+    /// placeholder prefix that is not exactly one unused placeholder.
+    fn string(&mut self, s: &mut String) -> bool {
+        let Some(rest) = s.strip_prefix(self.prefix) else {
+            return !s.contains(self.prefix);
+        };
+        let (digits, newline) = match rest.strip_suffix('\n') {
+            Some(d) => (d, true),
+            None => (rest, false),
+        };
+        let Ok(i) = digits.parse::<usize>() else {
+            return false;
+        };
+        let Some(long) = self.longs.get(i) else {
+            return false;
+        };
+        let block = matches!(long.kind, Kind::Block(_));
+        if block != newline || digits != i.to_string() || self.found[i] {
+            return false;
+        }
+        self.found[i] = true;
+        *s = self.values[i].take().unwrap_or_default();
+        true
     }
-    found[i] = true;
-    Some(values[i].take())
+
+    fn key(&self, key: &str) -> bool {
+        !key.contains(self.prefix)
+    }
 }
 
-fn toml_table(
-    table: &mut toml::Table,
-    prefix: &str,
-    longs: &[Long],
-    values: &mut [Option<String>],
-    found: &mut [bool],
-) -> bool {
-    table.iter_mut().all(|(key, value)| {
-        !key.contains(prefix) && toml_value(value, prefix, longs, values, found)
-    })
-}
-
-fn toml_value(
-    value: &mut toml::Value,
-    prefix: &str,
-    longs: &[Long],
-    values: &mut [Option<String>],
-    found: &mut [bool],
-) -> bool {
+fn toml_value(value: &mut toml::Value, m: &mut Markers<'_>) -> bool {
     match value {
-        toml::Value::String(s) => match placeholder(s, prefix, longs, values, found) {
-            Some(Some(raw)) => {
-                *s = raw;
-                true
-            }
-            Some(None) => true,
-            None => false,
-        },
-        toml::Value::Array(items) => items
-            .iter_mut()
-            .all(|v| toml_value(v, prefix, longs, values, found)),
-        toml::Value::Table(t) => toml_table(t, prefix, longs, values, found),
+        toml::Value::String(s) => m.string(s),
+        toml::Value::Array(items) => items.iter_mut().all(|v| toml_value(v, m)),
+        toml::Value::Table(t) => toml_table(t, m),
         _ => true,
     }
 }
 
-fn json_value(
-    value: &mut Json,
-    prefix: &str,
-    longs: &[Long],
-    values: &mut [Option<String>],
-    found: &mut [bool],
-) -> bool {
+fn toml_table(table: &mut toml::Table, m: &mut Markers<'_>) -> bool {
+    table
+        .iter_mut()
+        .all(|(key, value)| m.key(key) && toml_value(value, m))
+}
+
+fn json_value(value: &mut Json, m: &mut Markers<'_>) -> bool {
     match value {
-        Json::String(s) => match placeholder(s, prefix, longs, values, found) {
-            Some(Some(raw)) => {
-                *s = raw;
-                true
-            }
-            Some(None) => true,
-            None => false,
-        },
-        Json::Array(items) => items
-            .iter_mut()
-            .all(|v| json_value(v, prefix, longs, values, found)),
+        Json::String(s) => m.string(s),
+        Json::Array(items) => items.iter_mut().all(|v| json_value(v, m)),
         Json::Object(map) => map
             .iter_mut()
-            .all(|(key, v)| !key.contains(prefix) && json_value(v, prefix, longs, values, found)),
+            .all(|(key, v)| m.key(key) && json_value(v, m)),
         _ => true,
     }
 }

@@ -24,15 +24,17 @@ pub(crate) fn neighbours(topology: Topology, salt: &str, nodes: &[&str]) -> Vec<
         Topology::KConnected(k) => usize::from(k).div_ceil(2).min(n / 2),
     };
     let ring = ring_order(salt, nodes);
-    let mut adjacency = vec![BTreeSet::new(); n];
+    // Lists first, sets after: a set built from a whole list is built in one pass, where a full
+    // mesh of n nodes would otherwise cost n² single inserts.
+    let mut adjacency = vec![Vec::new(); n];
     for (position, &node) in ring.iter().enumerate() {
         for step in 1..=reach {
             let other = ring[(position + step) % n];
-            adjacency[node].insert(other);
-            adjacency[other].insert(node);
+            adjacency[node].push(other);
+            adjacency[other].push(node);
         }
     }
-    adjacency
+    adjacency.into_iter().map(BTreeSet::from_iter).collect()
 }
 
 /// Indices of `nodes` in ring order. The salt (the consumer id) gives every consumer its own
