@@ -50,12 +50,13 @@ fn peer_one_line(p: &Peer) -> Peer {
     }
 }
 
-fn context<'a>(changes: &Changes, checksum: &'a str) -> Context<'a> {
+fn context<'a>(changes: &Changes, checksum: &'a str, full_lists: bool) -> Context<'a> {
     let mut consumers: Vec<ConsumerChanges> = Vec::new();
     for p in &changes.peers {
-        // A node that joins or leaves has every peer added or removed: `after` / `before` says it,
-        // and listing them would make a fleet's first commit message millions of lines long.
-        let whole = p.before.is_none() || p.after.is_none();
+        // A node that joins or leaves has every peer added or removed; the built-in message says
+        // `joins (N peers)` / `leaves` and never reads those lists, which for a fleet's first apply
+        // hold millions of peers. A custom template gets them all, as documented.
+        let whole = !full_lists && (p.before.is_none() || p.after.is_none());
         let lines = |peers: &[Peer]| {
             if whole {
                 Vec::new()
@@ -134,7 +135,9 @@ pub(crate) fn message(
         .get_template("message")
         .and_then(|t| {
             t.render(minijinja::Value::from(minijinja::value::Serde(context(
-                changes, checksum,
+                changes,
+                checksum,
+                template.is_some(),
             ))))
         })
         .map_err(fail)?;
