@@ -19,7 +19,12 @@ pub fn example_inventory() -> PathBuf {
 /// The bundled example inventory's text with its `node_key_file` made absolute, so the text can be
 /// edited and written anywhere.
 pub fn example_inventory_text() -> String {
-    std::fs::read_to_string(example_inventory())
+    bundled_inventory_text("example.yaml")
+}
+
+/// A bundled inventory's text (`inventories/<name>`) with its `node_key_file` made absolute.
+pub fn bundled_inventory_text(name: &str) -> String {
+    std::fs::read_to_string(repo_root().join("inventories").join(name))
         .unwrap()
         .replace(
             "keys/carol",

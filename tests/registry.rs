@@ -301,6 +301,32 @@ fn run(env: &Env, args: &[&str]) -> Run {
     env.run(args)
 }
 
+/// Alice's fetch over the registry-sourced bob and carol fails with `message` and leaves her
+/// snapshot as `good`.
+fn alice_fetch_fails(env: &Env, good: &str, extra: &[&str], vars: &[(&str, &str)], message: &str) {
+    let mut args = vec![
+        "fetch",
+        "-i",
+        "common.yaml",
+        "-i",
+        "alice.yaml",
+        "-i",
+        "reg-bob.yaml",
+        "-i",
+        "reg-carol.yaml",
+        "--out",
+        "alice-state.json",
+    ];
+    args.extend(FAST);
+    args.extend(extra);
+    with(env, &args, vars).failure().stderr_has(message);
+    assert_eq!(
+        env.read("alice-state.json"),
+        good,
+        "a failed fetch changed the snapshot"
+    );
+}
+
 fn with(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Run {
     Run::from(
         env.command()
@@ -504,27 +530,7 @@ fn registry_faults_leave_the_snapshot_byte_identical() {
     let good = env.read("alice-state.json");
     let revision_read = etcd.revision();
     let fails = |extra: &[&str], vars: &[(&str, &str)], message: &str| {
-        let mut args = vec![
-            "fetch",
-            "-i",
-            "common.yaml",
-            "-i",
-            "alice.yaml",
-            "-i",
-            "reg-bob.yaml",
-            "-i",
-            "reg-carol.yaml",
-            "--out",
-            "alice-state.json",
-        ];
-        args.extend(FAST);
-        args.extend(extra);
-        with(&env, &args, vars).failure().stderr_has(message);
-        assert_eq!(
-            env.read("alice-state.json"),
-            good,
-            "a failed fetch changed the snapshot"
-        );
+        alice_fetch_fails(&env, &good, extra, vars, message)
     };
     let bob0 = key(BOB.op, "0", "eu");
     let good_value = etcd.ok(&["get", "--print-value-only", &bob0]);
@@ -588,27 +594,7 @@ fn registry_faults_leave_the_snapshot_byte_identical() {
     // The snapshot names its revision; a compacted one cannot be read again, a future one is not
     // there yet: both are clear errors.
     let fails = |extra: &[&str], vars: &[(&str, &str)], message: &str| {
-        let mut args = vec![
-            "fetch",
-            "-i",
-            "common.yaml",
-            "-i",
-            "alice.yaml",
-            "-i",
-            "reg-bob.yaml",
-            "-i",
-            "reg-carol.yaml",
-            "--out",
-            "alice-state.json",
-        ];
-        args.extend(FAST);
-        args.extend(extra);
-        with(&env, &args, vars).failure().stderr_has(message);
-        assert_eq!(
-            env.read("alice-state.json"),
-            good,
-            "a failed fetch changed the snapshot"
-        );
+        alice_fetch_fails(&env, &good, extra, vars, message)
     };
     let now = etcd.revision();
     etcd.ok(&["compaction", &now.to_string()]);
@@ -959,15 +945,7 @@ fn tls_and_auth_publish_own_keys_only_and_fail_clearly() {
 #[test]
 fn chain_registry_peers_validate_against_the_published_schema() {
     let env = Env::new();
-    let inv = std::fs::read_to_string(repo_root().join("inventories/sentries.yaml"))
-        .unwrap()
-        .replace(
-            "keys/carol",
-            &repo_root()
-                .join("inventories/keys/carol")
-                .display()
-                .to_string(),
-        )
+    let inv = bundled_inventory_text("sentries.yaml")
         .replace(
             "state: example-state.json",
             &format!("state: {}", example_state().display()),

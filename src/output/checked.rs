@@ -102,8 +102,13 @@ fn parse_once(format: Format, text: &str) -> Result<Doc, String> {
     doc
 }
 
+/// What every placeholder of a thread's renders starts with.
+fn marker_prefix(nonce: u64) -> String {
+    format!("peergen-long-{nonce:016x}-")
+}
+
 fn marker(nonce: u64, i: usize) -> String {
-    format!("peergen-long-{nonce:016x}-{i}")
+    format!("{}{i}", marker_prefix(nonce))
 }
 
 /// What the formatter writes for a string it escaped to `escaped`: a placeholder while a checked
@@ -177,7 +182,7 @@ pub(crate) fn render_parsed<E>(
 
 /// The text and document the skeleton stands for, `None` when the argument does not apply.
 fn fill(format: Format, skeleton: &str, nonce: u64, longs: Vec<Long>) -> Option<Parsed> {
-    let prefix = format!("peergen-long-{nonce:016x}-");
+    let prefix = marker_prefix(nonce);
     // Each placeholder exactly once in the text, each as the token that was written.
     let mut spans = Vec::with_capacity(longs.len());
     for (at, _) in skeleton.match_indices(&prefix) {
