@@ -1,6 +1,8 @@
 //! One selected provider validator as a plan member: matched to its inventory entry, with its
 //! node ID, endpoint and the source of its port.
 
+use std::collections::HashMap;
+
 use super::selection::Selected;
 use super::{ConsumerPlan, DnsLookup, DnsMode, Member, PlanError, PortSource, Role, port};
 use crate::cosmos::inventory::endpoint::{EndpointTemplate, TemplatePort, Vars};
@@ -12,33 +14,61 @@ use crate::cosmos::state::registry::{ChainRegistrySource, RegistryState};
 use crate::input::address::Endpoint;
 use crate::input::yaml::Located;
 
-pub(super) fn match_validator<'a>(
-    inventory: &'a Inventory,
-    selected: &[Selected],
-    s: &Selected,
-    consumer_id: &str,
-    errors: &mut Vec<PlanError>,
-) -> Option<&'a Validator> {
-    if let Some(v) = inventory
-        .validators
-        .values()
-        .find(|v| v.operator_address.as_deref() == Some(s.operator_address.as_str()))
-    {
-        return Some(v);
+/// The inventory's validators by what the provider reports of them, built once per plan: every
+/// consumer matches its whole selected set against it.
+pub(super) struct Matcher<'a> {
+    by_operator: HashMap<&'a str, &'a Validator>,
+    /// Validators without an operator address, by moniker; the first by name wins.
+    by_moniker: HashMap<&'a str, &'a Validator>,
+}
+
+impl<'a> Matcher<'a> {
+    pub(super) fn new(inventory: &'a Inventory) -> Matcher<'a> {
+        let mut m = Matcher {
+            by_operator: HashMap::new(),
+            by_moniker: HashMap::new(),
+        };
+        for v in inventory.validators.values() {
+            match &v.operator_address {
+                Some(op) => m.by_operator.entry(op.as_str()).or_insert(v),
+                None => m.by_moniker.entry(v.moniker.as_str()).or_insert(v),
+            };
+        }
+        m
     }
-    let v = inventory
-        .validators
-        .values()
-        .find(|v| v.operator_address.is_none() && v.moniker == s.moniker)?;
-    if selected.iter().filter(|o| o.moniker == s.moniker).count() > 1 {
-        errors.push(PlanError::AmbiguousMoniker {
-            consumer_id: consumer_id.to_owned(),
-            moniker: s.moniker.clone(),
-            validator: v.name.clone(),
-        });
-        return None;
+
+    /// The inventory entry of `s` (one of `selected`): by operator address, else by moniker when
+    /// that moniker is unambiguous in the selected set (`monikers` counts them).
+    pub(super) fn find(
+        &self,
+        monikers: &HashMap<&str, usize>,
+        s: &Selected,
+        consumer_id: &str,
+        errors: &mut Vec<PlanError>,
+    ) -> Option<&'a Validator> {
+        if let Some(v) = self.by_operator.get(s.operator_address.as_str()) {
+            return Some(v);
+        }
+        let v = *self.by_moniker.get(s.moniker.as_str())?;
+        if monikers.get(s.moniker.as_str()).copied().unwrap_or(0) > 1 {
+            errors.push(PlanError::AmbiguousMoniker {
+                consumer_id: consumer_id.to_owned(),
+                moniker: s.moniker.clone(),
+                validator: v.name.clone(),
+            });
+            return None;
+        }
+        Some(v)
     }
-    Some(v)
+}
+
+/// How often each moniker occurs in a consumer's selected set.
+pub(super) fn moniker_counts(selected: &[Selected]) -> HashMap<&str, usize> {
+    let mut counts = HashMap::new();
+    for s in selected {
+        *counts.entry(s.moniker.as_str()).or_insert(0) += 1;
+    }
+    counts
 }
 
 /// The plan's nodes of one selected validator: its public node, or its sentries and its private

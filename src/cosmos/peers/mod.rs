@@ -24,7 +24,7 @@ use crate::input::yaml::Origin;
 
 use self::checks::{Names, check_admission, check_collisions, check_names, check_node_ids};
 pub(crate) use self::error::{PlanError, PlanErrors};
-use self::member::match_validator;
+use self::member::{Matcher, moniker_counts};
 
 /// Why a member has the port it has; collision messages name the setting to change.
 #[derive(Clone, Debug, PartialEq)]
@@ -242,6 +242,7 @@ fn plan_with(
     let mut inactive = Vec::new();
 
     let names = crate::cosmos::state::names::names(state);
+    let matcher = Matcher::new(inventory);
     for (key, over) in &inventory.consumers {
         if !state
             .consumers
@@ -337,9 +338,9 @@ fn plan_with(
             ));
         }
         let mut used_excludes = BTreeSet::new();
+        let monikers = moniker_counts(&selected);
         for s in &selected {
-            let Some(v) = match_validator(inventory, &selected, s, &cp.consumer_id, &mut errors)
-            else {
+            let Some(v) = matcher.find(&monikers, s, &cp.consumer_id, &mut errors) else {
                 cp.missing.push(s.clone());
                 continue;
             };
@@ -403,11 +404,13 @@ fn plan_with(
         }
         consumers.push(cp);
     }
+    let serving: BTreeSet<&str> = consumers
+        .iter()
+        .flat_map(|cp| &cp.members)
+        .map(|m| m.validator.as_str())
+        .collect();
     for v in inventory.validators.values() {
-        let serves = consumers
-            .iter()
-            .any(|cp| cp.members.iter().any(|m| m.validator == v.name));
-        if !serves {
+        if !serving.contains(v.name.as_str()) {
             let check = match &v.operator_address {
                 Some(_) => "check its operator_address".to_owned(),
                 None => format!(
