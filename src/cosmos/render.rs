@@ -70,10 +70,42 @@ struct Context<'a> {
     p2p: Json,
 }
 
+/// Each member's [`peer_value`], built once per consumer: every member's view lists almost every
+/// other member, so building them per view would be quadratic work. Found by the member's place
+/// in the consumer's lists, which every view's peers point into.
+struct PeerValues<'a> {
+    cp: &'a ConsumerPlan,
+    members: Vec<Value>,
+    private: Vec<Value>,
+}
+
+impl<'a> PeerValues<'a> {
+    fn of(cp: &'a ConsumerPlan) -> PeerValues<'a> {
+        PeerValues {
+            cp,
+            members: cp.members.iter().map(peer_value).collect(),
+            private: cp.private.iter().map(peer_value).collect(),
+        }
+    }
+
+    /// `m`'s value; built afresh for a member outside both lists (none is).
+    fn get(&self, m: &Member) -> Value {
+        let at = |list: &[Member]| {
+            let range = list.as_ptr_range();
+            let p: *const Member = m;
+            range
+                .contains(&p)
+                .then(|| (p as usize - range.start as usize) / std::mem::size_of::<Member>())
+        };
+        at(&self.cp.members)
+            .map(|i| self.members[i].clone())
+            .or_else(|| at(&self.cp.private).map(|i| self.private[i].clone()))
+            .unwrap_or_else(|| peer_value(m))
+    }
+}
+
 /// The template context of one view (documented in docs/output.md; templates rely on its shape).
-/// `peer_values` holds each member's [`peer_value`], built once per consumer: every member's view
-/// lists almost every other member, so building them per view would be quadratic work.
-fn context(view: &View<'_>, peer_values: &BTreeMap<String, Value>) -> Value {
+fn context(view: &View<'_>, peer_values: &PeerValues<'_>) -> Value {
     let cp = view.consumer;
     let p2p = &cp.settings.p2p;
     let seeds = id_list(
@@ -104,17 +136,13 @@ fn context(view: &View<'_>, peer_values: &BTreeMap<String, Value>) -> Value {
             "phase": cp.phase.as_str(),
             "selection": cp.settings.selection.as_str(),
         }),
-        peers: view
-            .peers
-            .iter()
-            .map(|m| peer_values[&m.label()].clone())
-            .collect(),
+        peers: view.peers.iter().map(|m| peer_values.get(m)).collect(),
         persistent_peers: &view.persistent_peers,
-        peer_lines: view
-            .peers
-            .iter()
-            .map(|m| format!("{}\n", m.peer_string()))
-            .collect(),
+        peer_lines: view.peers.iter().fold(String::new(), |mut lines, m| {
+            lines.push_str(m.peer_string());
+            lines.push('\n');
+            lines
+        }),
         configmap: json!({ "name": view.configmap, "namespace": view.namespace }),
         workload: cp
             .settings
@@ -187,12 +215,7 @@ fn render_consumer<'a>(
     if members.is_empty() {
         return Ok(out);
     }
-    let peer_values: BTreeMap<String, Value> = cp
-        .members
-        .iter()
-        .chain(&cp.private)
-        .map(|m| (m.label(), peer_value(m)))
-        .collect();
+    let peer_values = PeerValues::of(cp);
     let neighbours = inventory.allowlist.as_ref().map(|_| Neighbours::of(cp));
     let mut add = |path: String, text: String| out.files.push((path, File::new(text.into_bytes())));
     for member in members {

@@ -1,19 +1,17 @@
-//! Rendering with the parse-back every YAML and TOML file gets, done once per structure: long
-//! strings (peer lists) are rendered as placeholders, the small skeleton is parsed by the format's
-//! own parser, each long string is checked to decode to its value, and the placeholders are then
-//! replaced by the escaped strings. The result is the document the whole text parses to
+//! Rendering with the parse-back every YAML and TOML file gets, done once per structure: every
+//! printed string is rendered as a placeholder, the skeleton (the same text for every view of one
+//! template shape) is parsed once by the format's own parser, each string is checked to decode to
+//! its value, and the placeholders are then replaced by the escaped strings. The result is the document the whole text parses to
 //! (docs/design.md, "Verification", has the argument); whenever the argument's preconditions do
 //! not hold, the whole text is rendered and parsed instead.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use minijinja::Value;
 use serde_json::Value as Json;
 
 use super::escape;
-
-/// Strings at least this long become placeholders: peer lists, ID lists, peer lines.
-const LONG: usize = 256;
 
 /// The document a rendered file parses to.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,8 +60,9 @@ enum Kind {
     Block(usize),
 }
 
+/// A printed string: its value (shared with the template context, not copied) and its escaping.
 struct Long {
-    raw: String,
+    raw: Value,
     escaped: String,
     kind: Kind,
 }
@@ -113,12 +112,12 @@ fn marker(nonce: u64, i: usize) -> String {
 
 /// What the formatter writes for a string it escaped to `escaped`: a placeholder while a checked
 /// render records, else `escaped` itself.
-pub(crate) fn quoted(raw: &str, escaped: String) -> String {
+pub(crate) fn quoted(raw: &Value, escaped: String) -> String {
     record(raw, escaped, Kind::Quoted).unwrap_or_else(|escaped| escaped)
 }
 
 /// What `yaml_block` returns for `raw` escaped to `escaped` with `indent` spaces.
-pub(crate) fn block(raw: &str, escaped: String, indent: usize) -> String {
+pub(crate) fn block(raw: &Value, escaped: String, indent: usize) -> String {
     let kind = if escaped.starts_with('|') && indent > 0 {
         Kind::Block(indent)
     } else {
@@ -127,11 +126,8 @@ pub(crate) fn block(raw: &str, escaped: String, indent: usize) -> String {
     record(raw, escaped, kind).unwrap_or_else(|escaped| escaped)
 }
 
-/// `Ok(placeholder)` when recording and `raw` is long, else `Err(escaped)` untouched.
-fn record(raw: &str, escaped: String, kind: Kind) -> Result<String, String> {
-    if raw.len() < LONG {
-        return Err(escaped);
-    }
+/// `Ok(placeholder)` when recording, else `Err(escaped)` untouched.
+fn record(raw: &Value, escaped: String, kind: Kind) -> Result<String, String> {
     RECORDING.with(|r| {
         let mut r = r.borrow_mut();
         let Some(rec) = r.as_mut() else {
@@ -143,7 +139,7 @@ fn record(raw: &str, escaped: String, kind: Kind) -> Result<String, String> {
             Kind::Block(indent) => format!("|\n{}{mark}", " ".repeat(indent)),
         };
         rec.longs.push(Long {
-            raw: raw.to_owned(),
+            raw: raw.clone(),
             escaped,
             kind,
         });
@@ -221,8 +217,8 @@ fn fill(format: Format, skeleton: &str, nonce: u64, longs: Vec<Long>) -> Option<
     let mut doc = parse_once(format, skeleton).ok()?;
     let mut markers = Markers {
         prefix: &prefix,
+        format,
         longs: &longs,
-        values: longs.iter().map(|l| Some(l.raw.clone())).collect(),
         found: vec![false; longs.len()],
     };
     let ok = match &mut doc {
@@ -248,39 +244,69 @@ fn fill(format: Format, skeleton: &str, nonce: u64, longs: Vec<Long>) -> Option<
 /// The placeholders found in a parsed skeleton, and the values they stand for.
 struct Markers<'a> {
     prefix: &'a str,
+    format: Format,
     longs: &'a [Long],
-    values: Vec<Option<String>>,
     found: Vec<bool>,
 }
 
 impl Markers<'_> {
-    /// Replaces a placeholder string with its value, taken once. False for a string holding the
-    /// placeholder prefix that is not exactly one unused placeholder.
-    fn string(&mut self, s: &mut String) -> bool {
+    /// The value of `s` when it is exactly one unused placeholder (taken), `Ok(None)` when it holds
+    /// no placeholder, `Err` for any other string holding the placeholder prefix.
+    fn take(&mut self, s: &str) -> Result<Option<String>, ()> {
         let Some(rest) = s.strip_prefix(self.prefix) else {
-            return !s.contains(self.prefix);
+            return if s.contains(self.prefix) {
+                Err(())
+            } else {
+                Ok(None)
+            };
         };
         let (digits, newline) = match rest.strip_suffix('\n') {
             Some(d) => (d, true),
             None => (rest, false),
         };
-        let Ok(i) = digits.parse::<usize>() else {
-            return false;
-        };
-        let Some(long) = self.longs.get(i) else {
-            return false;
-        };
+        let i = digits.parse::<usize>().map_err(drop)?;
+        let long = self.longs.get(i).ok_or(())?;
         let block = matches!(long.kind, Kind::Block(_));
         if block != newline || digits != i.to_string() || self.found[i] {
-            return false;
+            return Err(());
         }
         self.found[i] = true;
-        *s = self.values[i].take().unwrap_or_default();
-        true
+        Ok(Some(long.raw.as_str().unwrap_or_default().to_owned()))
     }
 
-    fn key(&self, key: &str) -> bool {
-        !key.contains(self.prefix)
+    /// Replaces a placeholder string with its value. False for a string holding the placeholder
+    /// prefix that is not exactly one unused placeholder.
+    fn string(&mut self, s: &mut String) -> bool {
+        match self.take(s) {
+            Ok(Some(value)) => {
+                *s = value;
+                true
+            }
+            Ok(None) => true,
+            Err(()) => false,
+        }
+    }
+
+    /// A mapping's keys with their placeholders replaced, in order. False when a key holds the
+    /// prefix without being one placeholder, when two keys become one (the whole text would hold
+    /// a duplicate key), or when a YAML key becomes `<<` (which a parser may read as a merge).
+    fn keys<V>(
+        &mut self,
+        entries: Vec<(String, V)>,
+        mut insert: impl FnMut(String, V) -> bool,
+    ) -> bool {
+        for (key, value) in entries {
+            let key = match self.take(&key) {
+                Ok(Some(raw)) if self.format == Format::Yaml && raw == "<<" => return false,
+                Ok(Some(raw)) => raw,
+                Ok(None) => key,
+                Err(()) => return false,
+            };
+            if !insert(key, value) {
+                return false;
+            }
+        }
+        true
     }
 }
 
@@ -294,18 +320,28 @@ fn toml_value(value: &mut toml::Value, m: &mut Markers<'_>) -> bool {
 }
 
 fn toml_table(table: &mut toml::Table, m: &mut Markers<'_>) -> bool {
-    table
-        .iter_mut()
-        .all(|(key, value)| m.key(key) && toml_value(value, m))
+    if table.keys().any(|k| k.contains(m.prefix)) {
+        let entries: Vec<(String, toml::Value)> = std::mem::take(table).into_iter().collect();
+        if !m.keys(entries, |k, v| table.insert(k, v).is_none()) {
+            return false;
+        }
+    }
+    table.iter_mut().all(|(_, v)| toml_value(v, m))
 }
 
 fn json_value(value: &mut Json, m: &mut Markers<'_>) -> bool {
     match value {
         Json::String(s) => m.string(s),
         Json::Array(items) => items.iter_mut().all(|v| json_value(v, m)),
-        Json::Object(map) => map
-            .iter_mut()
-            .all(|(key, v)| m.key(key) && json_value(v, m)),
+        Json::Object(map) => {
+            if map.keys().any(|k| k.contains(m.prefix)) {
+                let entries: Vec<(String, Json)> = std::mem::take(map).into_iter().collect();
+                if !m.keys(entries, |k, v| map.insert(k, v).is_none()) {
+                    return false;
+                }
+            }
+            map.values_mut().all(|v| json_value(v, m))
+        }
         _ => true,
     }
 }
@@ -320,7 +356,8 @@ fn decodes(format: Format, long: &Long) -> bool {
                 .escaped
                 .strip_prefix('"')
                 .and_then(|s| s.strip_suffix('"'));
-            if inner == Some(long.raw.as_str()) && escape::is_plain(&long.raw) {
+            let raw = long.raw.as_str().unwrap_or_default();
+            if inner == Some(raw) && escape::is_plain(raw) {
                 return true;
             }
             let parsed = match format {
@@ -328,12 +365,14 @@ fn decodes(format: Format, long: &Long) -> bool {
                 Format::Yaml => format.parse(&format!("v: {}\n", long.escaped)),
             };
             match parsed {
-                Ok(Doc::Toml(t)) => t.get("v").and_then(toml::Value::as_str) == Some(&long.raw),
-                Ok(Doc::Yaml(j)) => j.get("v").and_then(Json::as_str) == Some(&long.raw),
+                Ok(Doc::Toml(t)) => t.get("v").and_then(toml::Value::as_str) == Some(raw),
+                Ok(Doc::Yaml(j)) => j.get("v").and_then(Json::as_str) == Some(raw),
                 Err(_) => false,
             }
         }
-        Kind::Block(indent) => block_decodes(&long.escaped, indent, &long.raw),
+        Kind::Block(indent) => {
+            block_decodes(&long.escaped, indent, long.raw.as_str().unwrap_or_default())
+        }
     }
 }
 
@@ -345,16 +384,14 @@ fn block_decodes(escaped: &str, indent: usize, raw: &str) -> bool {
         return false;
     };
     let mut rest = raw;
+    let pad = " ".repeat(indent);
     for line in body.split('\n') {
-        let Some(content) = line
-            .strip_prefix(&" ".repeat(indent))
-            .filter(|c| !c.is_empty())
-        else {
+        let Some(content) = line.strip_prefix(pad.as_str()).filter(|c| !c.is_empty()) else {
             return false;
         };
         let plain = !content.starts_with([' ', '\t'])
             && !content.ends_with([' ', '\t'])
-            && content.chars().all(escape::block_char);
+            && escape::block_line(content);
         let Some(after) = rest
             .strip_prefix(content)
             .and_then(|r| r.strip_prefix('\n'))
@@ -392,6 +429,11 @@ mod tests {
         "a: {{ v | yaml_block(2) }}",
         "{% set x %}{{ v }}{% endset %}a: {{ x }}\nb: {{ x }}\n",
         "a: !!binary {{ v }}\n",
+        "{{ v }}: 1\n{{ v }}: 2\n",
+        "a: 1\n{{ v }}: 2\n",
+        "<<: {b: 1}\n{{ v }}: 2\n",
+        "? {{ v | yaml_block(2) }}\n: 1\n",
+        "a:\n  {{ v }}: [{{ v }}]\n",
     ];
     const TOML: &[&str] = &[
         "a = {{ v }}\n",
@@ -402,6 +444,11 @@ mod tests {
         "[t]\nx = {{ v }}\n[u]\nx = {{ v }}\n",
         "a = {{ v }}{{ v }}\n",
         "a = '{{ v }}'\n",
+        "{{ v }} = 1\n{{ v }} = 2\n",
+        "a = 1\n{{ v }} = 2\n",
+        "[{{ v }}]\nx = {{ v }}\n",
+        "[t.{{ v }}]\nx = 1\n[t]\na = 2\n",
+        "t = { {{ v }} = 1, a = 2 }\n",
     ];
 
     /// Renders `template` as `name` both ways: checked, and whole then parsed.
@@ -468,20 +515,25 @@ mod tests {
         }
     }
 
-    fn long_values() -> impl Strategy<Value = String> {
+    fn values() -> impl Strategy<Value = String> {
         prop_oneof![
             "[a-f0-9@.:,-]{250,400}",
             "([a-f0-9]{40}@[a-z.]{5,20}:[0-9]{2,5}\n){4,12}",
             proptest::collection::vec(any::<char>(), 250..400)
                 .prop_map(|c| c.into_iter().collect::<String>()),
             "(\"|\\\\|\n|\u{2028}|\u{85}|\t| |#|: |a){250,300}",
+            // Short strings are placeholders too: names, keys, a merge key, nothing at all.
+            "[a-z<.-]{0,4}",
+            Just("<<".to_owned()),
+            proptest::collection::vec(any::<char>(), 0..6)
+                .prop_map(|c| c.into_iter().collect::<String>()),
         ]
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
         #[test]
-        fn a_checked_render_is_the_whole_render_parsed(v in long_values()) {
+        fn a_checked_render_is_the_whole_render_parsed(v in values()) {
             for t in YAML {
                 let (checked, whole) = both("cosmos/peers.yaml", t, &v);
                 prop_assert_eq!(&checked.0, &whole.0, "{:?}", t);
@@ -502,7 +554,7 @@ mod tests {
             (Kind::Quoted, Format::Toml) => escape::toml_string(raw),
         };
         Long {
-            raw: raw.to_owned(),
+            raw: Value::from(raw),
             escaped,
             kind,
         }

@@ -47,8 +47,19 @@ pub(crate) fn is_plain(s: &str) -> bool {
 }
 
 /// A character a YAML literal block line may hold as itself.
-pub(crate) fn block_char(c: char) -> bool {
+fn block_char(c: char) -> bool {
     !(c.is_control() || yaml_break(c))
+}
+
+/// True when every character of `line` is a [`block_char`]; printable ASCII (peer lines) is
+/// checked bytewise.
+pub(crate) fn block_line(line: &str) -> bool {
+    let ascii = line.as_bytes().chunks(64).all(|chunk| {
+        chunk
+            .iter()
+            .fold(true, |ok, &b| ok & (0x20..0x7f).contains(&b))
+    });
+    ascii || line.chars().all(block_char)
 }
 
 /// A TOML basic string (`"…"`) per TOML 1.0: `"` `\` and every control character escaped.
@@ -86,13 +97,14 @@ pub(crate) fn yaml_block(text: &str, indent: usize) -> String {
             !l.is_empty()
                 && !l.starts_with([' ', '\t'])
                 && !l.ends_with([' ', '\t'])
-                && l.chars().all(block_char)
+                && block_line(l)
         });
     if !block_safe {
         return yaml_string(text);
     }
     let pad = " ".repeat(indent);
-    let mut out = String::from("|");
+    let mut out = String::with_capacity(1 + text.len() + lines.len() * indent);
+    out.push('|');
     for line in lines {
         out.push('\n');
         out.push_str(&pad);

@@ -140,8 +140,8 @@ fn formatter(out: &mut Output, state: &mut State, value: &Value) -> Result<(), E
     match state.auto_escape() {
         AutoEscape::Custom(mode) => {
             let mut text = scalar_text(value, mode)?;
-            if let (Some(raw), "yaml" | "toml") = (value.as_str(), mode.as_ref()) {
-                text = checked::quoted(raw, text);
+            if value.as_str().is_some() && matches!(mode.as_ref(), "yaml" | "toml") {
+                text = checked::quoted(value, text);
             }
             out.write_str(&text).map_err(Error::from)
         }
@@ -163,8 +163,15 @@ impl Templates {
                 .build()
                 .expect("static syntax config"),
         );
-        env.add_filter("yaml_block", |s: String, indent: usize| {
-            Value::from_safe_string(checked::block(&s, escape::yaml_block(&s, indent), indent))
+        env.add_filter("yaml_block", |s: Value, indent: usize| {
+            // Any value is printed as its text, as a `String` argument would take it.
+            let s = if s.as_str().is_some() {
+                s
+            } else {
+                Value::from(s.to_string())
+            };
+            let text = s.as_str().unwrap_or_default();
+            Value::from_safe_string(checked::block(&s, escape::yaml_block(text, indent), indent))
         });
         for (name, source) in BUILTIN {
             let source = match dir {
