@@ -45,13 +45,10 @@ pub(super) fn compare(
             out_dir.display()
         );
     }
-    let (plan, tree) = source.render(
-        &templates,
-        args.only.as_deref(),
-        Some(base),
-        super::cli::threads(args.threads),
-    )?;
-    let mut changes = changes::compare(&tree, base, args.only.as_deref(), plan.as_ref())?;
+    let threads = super::cli::threads(args.threads);
+    let (plan, tree) = source.render(&templates, args.only.as_deref(), Some(base), threads)?;
+    tree.hash(threads);
+    let mut changes = changes::compare(&tree, base, args.only.as_deref(), plan.as_ref(), threads)?;
     changes.needs_force = changes.threshold_violations(removal::DEFAULT_MAX_PERCENT);
     show(out, args.format, color, &changes, base, &target.prefix())?;
     if check && !changes.is_empty() {

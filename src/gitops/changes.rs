@@ -195,6 +195,7 @@ pub(crate) fn compare(
     previous: &dyn Previous,
     only: Option<&str>,
     plan: Option<&Plan>,
+    threads: usize,
 ) -> Result<Changes, TreeError> {
     let owned = previous.owned()?;
     let in_scope = |p: &str| in_scope(p, only);
@@ -221,7 +222,7 @@ pub(crate) fn compare(
             (None, None) => continue,
             (None, Some(_)) => Action::Add,
             (Some(_), None) => Action::Remove,
-            (Some(o), Some(n)) if o == n.id => {
+            (Some(o), Some(n)) if o == n.id() => {
                 changes.unchanged += 1;
                 continue;
             }
@@ -257,7 +258,7 @@ pub(crate) fn compare(
     }
 
     if let Some(plan) = plan {
-        changes.peers = peer_changes(&changes.files, plan, previous)?;
+        changes.peers = peer_changes(&changes.files, plan, previous, threads)?;
         for cp in &plan.consumers {
             if changes.peers.iter().any(|p| p.slug == cp.slug) {
                 let ids = cp.members.iter().chain(&cp.private);
@@ -351,6 +352,7 @@ fn peer_changes(
     files: &[FileChange],
     plan: &Plan,
     previous: &dyn Previous,
+    threads: usize,
 ) -> Result<Vec<PeerChange>, TreeError> {
     let mut monikers: BTreeMap<(&str, &NodeId), &str> = BTreeMap::new();
     let mut any_moniker: BTreeMap<&NodeId, &str> = BTreeMap::new();
@@ -360,27 +362,64 @@ fn peer_changes(
             any_moniker.entry(&m.node_id).or_insert(m.moniker.as_str());
         }
     }
-    let moniker = |consumer_id: &str, id: &NodeId| {
-        monikers
-            .get(&(consumer_id, id))
-            .or_else(|| any_moniker.get(id))
-            .map(|m| (*m).to_owned())
-            .or_else(|| plan.known_nodes.get(id).cloned())
+    let ctx = PeerContext {
+        plan,
+        monikers,
+        any_moniker,
+        by_slug: plan
+            .consumers
+            .iter()
+            .map(|cp| (cp.slug.as_str(), cp))
+            .collect(),
     };
-    let by_slug: BTreeMap<&str, &ConsumerPlan> = plan
-        .consumers
+    let peer_files: Vec<(&FileChange, NodeDir<'_>)> = files
         .iter()
-        .map(|cp| (cp.slug.as_str(), cp))
+        .filter_map(|f| consumer_dir(&f.path).map(|dir| (f, dir)))
         .collect();
-
     let mut out = Vec::new();
-    for f in files {
-        let Some((validator, slug, node)) = consumer_dir(&f.path) else {
-            continue;
-        };
-        let old = f.old(previous)?.and_then(|b| parse_peers(&f.path, &b));
+    // The previous files are read here (the baseline is one repository handle), a batch at a
+    // time so that only a batch is held; parsing and comparing them runs on every thread.
+    for batch in peer_files.chunks(256) {
+        let mut items = Vec::with_capacity(batch.len());
+        for &(f, dir) in batch {
+            items.push((f, dir, f.old(previous)?));
+        }
+        let changes = crate::output::parallel::try_map(&items, threads, |(f, dir, old)| {
+            Ok::<_, TreeError>(ctx.change(f, *dir, old.as_deref()))
+        })?;
+        out.extend(changes.into_iter().flatten());
+    }
+    out.sort_by(|a, b| (&a.slug, &a.validator).cmp(&(&b.slug, &b.validator)));
+    Ok(out)
+}
+
+/// A node's directory: (validator, consumer, node of a validator with sentries).
+type NodeDir<'a> = (&'a str, &'a str, Option<&'a str>);
+
+/// What every node's peer change is computed against: the plan and its monikers.
+struct PeerContext<'a> {
+    plan: &'a Plan,
+    monikers: BTreeMap<(&'a str, &'a NodeId), &'a str>,
+    any_moniker: BTreeMap<&'a NodeId, &'a str>,
+    by_slug: BTreeMap<&'a str, &'a ConsumerPlan>,
+}
+
+impl PeerContext<'_> {
+    fn moniker(&self, consumer_id: &str, id: &NodeId) -> Option<String> {
+        self.monikers
+            .get(&(consumer_id, id))
+            .or_else(|| self.any_moniker.get(id))
+            .map(|m| (*m).to_owned())
+            .or_else(|| self.plan.known_nodes.get(id).cloned())
+    }
+
+    /// The peer change of the node whose peers file `f` is, given what the file held before.
+    fn change(&self, f: &FileChange, dir: NodeDir<'_>, old: Option<&[u8]>) -> Option<PeerChange> {
+        let (validator, slug, node) = dir;
+        let plan = self.plan;
+        let old = old.and_then(|b| parse_peers(&f.path, b));
         let planned = f.new.as_ref().and_then(|_| {
-            let cp = by_slug.get(slug)?;
+            let cp = self.by_slug.get(slug)?;
             let member = cp.members.iter().chain(&cp.private).find(|m| {
                 m.validator == validator
                     && node.is_none_or(|n| m.node_name() == n && m.role != Role::Public)
@@ -396,7 +435,7 @@ fn peer_changes(
         let (consumer_id, chain_id) = match (&planned, &old) {
             (Some((cp, _)), _) => (cp.consumer_id.clone(), cp.chain_id.clone()),
             (None, Some(o)) => (o.consumer_id.clone(), o.chain_id.clone()),
-            (None, None) => continue,
+            (None, None) => return None,
         };
         let empty = BTreeMap::new();
         let old_peers = old.as_ref().map_or(&empty, |p| &p.peers);
@@ -404,7 +443,7 @@ fn peer_changes(
         let peer = |id: &NodeId, endpoint: &Endpoint| Peer {
             node_id: id.clone(),
             address: endpoint.clone(),
-            moniker: moniker(&consumer_id, id),
+            moniker: self.moniker(&consumer_id, id),
         };
         let mut change = PeerChange {
             validator: node.map_or_else(|| validator.to_owned(), |n| format!("{validator}/{n}")),
@@ -422,7 +461,7 @@ fn peer_changes(
                 None => change.added.push(peer(id, endpoint)),
                 Some(from) if from != endpoint => change.moved.push(Moved {
                     node_id: id.clone(),
-                    moniker: moniker(&consumer_id, id),
+                    moniker: self.moniker(&consumer_id, id),
                     from: from.clone(),
                     to: endpoint.clone(),
                 }),
@@ -434,10 +473,8 @@ fn peer_changes(
                 change.removed.push(peer(id, endpoint));
             }
         }
-        out.push(change);
+        Some(change)
     }
-    out.sort_by(|a, b| (&a.slug, &a.validator).cmp(&(&b.slug, &b.validator)));
-    Ok(out)
 }
 
 /// Zone files peergen itself wrote and verified; one that no longer parses (edited by hand) is

@@ -246,6 +246,7 @@ pub(crate) fn apply<E: From<GitopsError>>(
     check_repo_state(&repo, target)?;
 
     let first = render(&committed_output(&repo, target)?)?;
+    first.1.hash(opts.threads);
     let first_checksum = first.1.checksum();
     let mut rendered = Some(first);
     let mut switched_from = None;
@@ -278,8 +279,15 @@ pub(crate) fn apply<E: From<GitopsError>>(
             Some(r) => r,
             None => render(&committed)?,
         };
-        let mut changes = compare(&tree, &committed, opts.only.as_deref(), plan.as_ref())
-            .map_err(GitopsError::from)?;
+        tree.hash(opts.threads);
+        let mut changes = compare(
+            &tree,
+            &committed,
+            opts.only.as_deref(),
+            plan.as_ref(),
+            opts.threads,
+        )
+        .map_err(GitopsError::from)?;
         changes.needs_force = changes.threshold_violations(opts.max_removal_percent);
         let checksum = changes.checksum.clone();
         if outcome.attempts == 1 {

@@ -2,7 +2,7 @@
 //! staging only the paths peergen owns, committing at most once, and restoring on failure.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use git2::build::CheckoutBuilder;
 use git2::{Branch, ErrorCode, Oid, Repository, RepositoryState, Signature, Status, StatusOptions};
@@ -65,7 +65,7 @@ pub(super) fn write_and_commit(
                 let id = BlobId::of(&bytes);
                 if committed.id(&f.path)? == Some(id) {
                     Before::Head
-                } else if tree.files().get(&f.path).is_some_and(|t| t.id == id) {
+                } else if tree.files().get(&f.path).is_some_and(|t| t.id() == id) {
                     Before::Planned
                 } else {
                     Before::Bytes(bytes)
@@ -77,7 +77,7 @@ pub(super) fn write_and_commit(
     let result = tree
         .write(&out_dir, opts.only.as_deref(), opts.force, opts.threads)
         .map_err(GitopsError::from)
-        .and_then(|_| commit(repo, target, changes, message, sig));
+        .and_then(|_| commit(repo, target, changes, message, sig, opts.threads));
     if result.is_err() {
         for (rel, before) in backup {
             let path = out_dir.join(rel);
@@ -349,6 +349,54 @@ pub(super) fn switch_branch(
     Ok(moved)
 }
 
+const MODE_FILE: u32 = 0o100_644;
+const MODE_EXECUTABLE: u32 = 0o100_755;
+const MODE_TYPE: u32 = 0o170_000;
+const MODE_REGULAR: u32 = 0o100_000;
+const MODE_SYMLINK: u32 = 0o120_000;
+
+/// The index entry `git add` makes for the regular file `path` with status `meta` and blob `id`
+/// (libgit2's `index_entry_init` and `index_merge_mode`): the mode from the file when the
+/// repository trusts file modes, else the entry's current one.
+fn index_entry(
+    path: &str,
+    meta: &std::fs::Metadata,
+    id: Oid,
+    existing: Option<u32>,
+    trust_mode: bool,
+    symlinks: bool,
+) -> git2::IndexEntry {
+    use std::os::unix::fs::MetadataExt as _;
+    let from_file = if trust_mode && meta.mode() & 0o100 != 0 {
+        MODE_EXECUTABLE
+    } else {
+        MODE_FILE
+    };
+    let mode = match existing {
+        Some(old) if !symlinks && old & MODE_TYPE == MODE_SYMLINK => old,
+        Some(old) if !trust_mode && old & MODE_TYPE == MODE_REGULAR => old,
+        _ => from_file,
+    };
+    // The index holds 32-bit fields; git truncates the same way.
+    #[allow(clippy::cast_possible_truncation)]
+    let time = |secs: i64, nanos: i64| git2::IndexTime::new(secs as i32, nanos as u32);
+    #[allow(clippy::cast_possible_truncation)]
+    git2::IndexEntry {
+        ctime: time(meta.ctime(), meta.ctime_nsec()),
+        mtime: time(meta.mtime(), meta.mtime_nsec()),
+        dev: meta.rdev() as u32,
+        ino: meta.ino() as u32,
+        mode,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        file_size: meta.size() as u32,
+        id,
+        flags: 0,
+        flags_extended: 0,
+        path: path.as_bytes().to_vec(),
+    }
+}
+
 /// Stages every changed path as the working tree holds it and commits when that makes the index
 /// differ from HEAD. check_repo_state refused other staged changes and check_owned_clean owned
 /// files that differ from HEAD without being changes, so every other owned path's index entry is
@@ -359,26 +407,53 @@ fn commit(
     changes: &Changes,
     message: &str,
     sig: &Signature<'_>,
+    threads: usize,
 ) -> Result<Option<Oid>, GitopsError> {
     let prefix = target.prefix();
     let out_dir = target.out_dir();
     let mut index = repo.index().map_err(git("reading the index"))?;
+    let mut adds = Vec::new();
     for rel in changes.files.iter().map(|f| &f.path) {
-        let path = PathBuf::from(format!("{prefix}{rel}"));
-        let staged = match std::fs::symlink_metadata(out_dir.join(rel)) {
-            Ok(m) if m.is_file() => index.add_path(&path),
+        let path = format!("{prefix}{rel}");
+        match std::fs::symlink_metadata(out_dir.join(rel)) {
+            Ok(m) if m.is_file() => adds.push((path, m)),
             Ok(_) => {
                 return Err(GitopsError::NotRegular {
-                    path: path.display().to_string(),
+                    path,
                     kind: "symbolic link or directory",
                 });
             }
-            Err(_) => match index.remove_path(&path) {
-                Err(e) if e.code() == ErrorCode::NotFound => Ok(()),
-                other => other,
+            Err(_) => match index.remove_path(Path::new(&path)) {
+                Err(e) if e.code() != ErrorCode::NotFound => {
+                    return Err(git(format!("staging {path}"))(e));
+                }
+                _ => {}
             },
-        };
-        staged.map_err(git(format!("staging {}", path.display())))?;
+        }
+    }
+    // What `git add` does for each path (the blob through the repository's filters, the entry
+    // from the file's status), with the blobs hashed, compressed and written on every thread.
+    let workdir = repo
+        .workdir()
+        .ok_or_else(|| GitopsError::Bare(target.repo.clone()))?
+        .to_path_buf();
+    let blobs = crate::output::parallel::try_map_with(
+        &adds,
+        threads,
+        // Opened as the apply opened it; a repository handle cannot be shared between threads.
+        || Repository::open(&target.repo).map_err(git("opening the repository")),
+        |repo, (path, _)| {
+            repo.blob_path(&workdir.join(path))
+                .map_err(git(format!("staging {path}")))
+        },
+    )?;
+    let config = repo.config().map_err(git("reading the configuration"))?;
+    let trust_mode = config.get_bool("core.filemode").unwrap_or(true);
+    let symlinks = config.get_bool("core.symlinks").unwrap_or(true);
+    for ((path, meta), id) in adds.iter().zip(blobs) {
+        let existing = index.get_path(Path::new(path), 0).map(|e| e.mode);
+        let entry = index_entry(path, meta, id, existing, trust_mode, symlinks);
+        index.add(&entry).map_err(git(format!("staging {path}")))?;
     }
     index.write().map_err(git("writing the index"))?;
     crate::fault::point("index");

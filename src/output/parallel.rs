@@ -17,9 +17,24 @@ pub(crate) fn try_map<T: Sync, R: Send, E: Send>(
     threads: usize,
     f: impl Fn(&T) -> Result<R, E> + Sync,
 ) -> Result<Vec<R>, E> {
+    try_map_with(items, threads, || Ok(()), |(), item| f(item))
+}
+
+/// [`try_map`] with per-thread state: each thread makes its own with `init` before its first
+/// item (a failure counts as that item's error), for what cannot be shared between threads.
+pub(crate) fn try_map_with<T: Sync, S, R: Send, E: Send>(
+    items: &[T],
+    threads: usize,
+    init: impl Fn() -> Result<S, E> + Sync,
+    f: impl Fn(&mut S, &T) -> Result<R, E> + Sync,
+) -> Result<Vec<R>, E> {
     let threads = threads.clamp(1, items.len().max(1));
     if threads == 1 {
-        return items.iter().map(f).collect();
+        let mut state = None;
+        return items
+            .iter()
+            .map(|item| with_state(&mut state, &init, &f, item))
+            .collect();
     }
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
@@ -27,10 +42,11 @@ pub(crate) fn try_map<T: Sync, R: Send, E: Send>(
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
+                let mut state = None;
                 while !failed.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(item) = items.get(i) else { break };
-                    let result = f(item);
+                    let result = with_state(&mut state, &init, &f, item);
                     if result.is_err() {
                         failed.store(true, Ordering::Relaxed);
                     }
@@ -55,6 +71,19 @@ pub(crate) fn try_map<T: Sync, R: Send, E: Send>(
         }
     }
     Ok(out)
+}
+
+fn with_state<T, S, R, E>(
+    state: &mut Option<S>,
+    init: &impl Fn() -> Result<S, E>,
+    f: &impl Fn(&mut S, &T) -> Result<R, E>,
+    item: &T,
+) -> Result<R, E> {
+    let state = match state {
+        Some(s) => s,
+        None => state.insert(init()?),
+    };
+    f(state, item)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use sha2::{Digest, Sha256};
 
@@ -20,21 +20,32 @@ pub(crate) struct OutputTree {
     files: BTreeMap<String, File>,
 }
 
-/// One rendered file: its bytes (shared with the plan's file changes, never copied) and their
-/// git blob id.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One rendered file: its bytes (shared with the plan's file changes, never copied) and, once
+/// asked for, their git blob id. `render` never needs the id, so it is not hashed there.
+#[derive(Clone, Debug)]
 pub(crate) struct File {
     pub(crate) bytes: Arc<[u8]>,
-    pub(crate) id: BlobId,
+    id: OnceLock<BlobId>,
 }
+
+impl PartialEq for File {
+    fn eq(&self, other: &File) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for File {}
 
 impl File {
     pub(crate) fn new(bytes: Vec<u8>) -> File {
-        let id = BlobId::of(&bytes);
         File {
             bytes: bytes.into(),
-            id,
+            id: OnceLock::new(),
         }
+    }
+
+    pub(crate) fn id(&self) -> BlobId {
+        *self.id.get_or_init(|| BlobId::of(&self.bytes))
     }
 }
 
@@ -124,6 +135,15 @@ impl OutputTree {
         &self.files
     }
 
+    /// Computes every file's blob id on up to `threads` threads (comparisons then find them).
+    pub(crate) fn hash(&self, threads: usize) {
+        let files: Vec<&File> = self.files.values().collect();
+        let hashed = parallel::try_map(&files, threads, |f| {
+            Ok::<_, std::convert::Infallible>(f.id())
+        });
+        drop(hashed);
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.files.len()
     }
@@ -135,7 +155,7 @@ impl OutputTree {
         for (path, file) in &self.files {
             h.update((path.len() as u64).to_be_bytes());
             h.update(path.as_bytes());
-            h.update(file.id.0);
+            h.update(file.id().0);
         }
         hex::encode(h.finalize())
     }
@@ -222,20 +242,37 @@ impl OutputTree {
             write_manifest(dir, &intent)?;
         }
         remove_leftovers(dir, self.files.keys().chain(&previous))?;
+        // Each directory is made once, not once per file in it.
+        let parents: BTreeSet<&Path> = changed
+            .iter()
+            .filter_map(|(rel, _)| Path::new(rel.as_str()).parent())
+            .collect();
+        for parent in parents {
+            let path = dir.join(parent);
+            std::fs::create_dir_all(&path).map_err(io(&path))?;
+        }
         let staged = parallel::try_map(&changed, threads, |(rel, bytes)| {
             let target = dir.join(rel);
-            Ok::<_, TreeError>((stage(&target, bytes)?, target))
+            let tmp = stage_beside(&target, bytes).map_err(io(&target))?;
+            Ok::<_, TreeError>((std::sync::Mutex::new(Some(tmp)), target))
         })?;
         report
             .written
             .extend(changed.iter().map(|(rel, _)| (*rel).clone()));
-        for (tmp, target) in staged {
+        parallel::try_map(&staged, threads, |(tmp, target)| {
             crate::fault::point("rename");
-            tmp.persist(&target).map_err(|e| TreeError::Io {
-                path: target.clone(),
-                source: e.error,
-            })?;
-        }
+            let tmp = tmp
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            match tmp {
+                Some(tmp) => tmp.persist(target).map_err(|e| TreeError::Io {
+                    path: target.clone(),
+                    source: e.error,
+                }),
+                None => Ok(()),
+            }
+        })?;
         for rel in stale {
             let path = dir.join(&rel);
             match std::fs::remove_file(&path) {
@@ -311,12 +348,19 @@ fn remove_leftovers<'a>(
 /// The file gets the mode of the file it replaces, or 0644: temporary files start at 0600, which
 /// would make generated config unreadable to other users and containers.
 pub(crate) fn stage_file(target: &Path, bytes: &[u8]) -> std::io::Result<tempfile::TempPath> {
+    if let Some(d) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(d)?;
+    }
+    stage_beside(target, bytes)
+}
+
+/// [`stage_file`] into a directory that exists.
+fn stage_beside(target: &Path, bytes: &[u8]) -> std::io::Result<tempfile::TempPath> {
     use std::os::unix::fs::PermissionsExt as _;
     let parent = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(parent)?;
     let mode = std::fs::metadata(target).map_or(0o644, |m| m.permissions().mode() & 0o777);
     let mut tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
@@ -362,10 +406,6 @@ fn remove_stale_siblings(path: &Path) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
-}
-
-fn stage(target: &Path, bytes: &[u8]) -> Result<tempfile::TempPath, TreeError> {
-    stage_file(target, bytes).map_err(io(target))
 }
 
 fn remove_empty_parents(root: &Path, file: &Path) {

@@ -11,10 +11,8 @@ use similar::TextDiff;
 
 use crate::gitops::changes::{Action, Changes, FileChange};
 
-fn lossy(bytes: Option<&[u8]>) -> String {
-    bytes
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .unwrap_or_default()
+fn lossy(bytes: Option<&[u8]>) -> std::borrow::Cow<'_, str> {
+    bytes.map_or(std::borrow::Cow::Borrowed(""), String::from_utf8_lossy)
 }
 
 /// One file's unified diff with paths as `git apply` expects them from the repository root;
@@ -33,12 +31,53 @@ pub(crate) fn file_diff(change: &FileChange, old: Option<&[u8]>, prefix: &str) -
     } else {
         format!("b/{path}")
     };
-    TextDiff::from_lines(&old, &new)
+    // A whole file added or removed is one hunk of every line: written directly, as the diff
+    // would write it, since a first apply shows every file so. (The diff also ends lines at a
+    // lone `\r`; rendered files hold none, and such text takes the diff.)
+    match (
+        old.is_empty() && !new.contains('\r'),
+        new.is_empty() && !old.contains('\r'),
+    ) {
+        (true, false) => return whole(&a, &b, &new, '+'),
+        (false, true) => return whole(&a, &b, &old, '-'),
+        _ => {}
+    }
+    TextDiff::from_lines(&*old, &*new)
         .unified_diff()
         .context_radius(3)
         .missing_newline_hint(true)
         .header(&a, &b)
         .to_string()
+}
+
+/// The unified diff of a non-empty `text` against nothing, its lines marked with `sign`.
+fn whole(a: &str, b: &str, text: &str, sign: char) -> String {
+    let lines = text.split_inclusive('\n').count();
+    let range = if lines == 1 {
+        "1".to_owned()
+    } else {
+        format!("1,{lines}")
+    };
+    let hunk = if sign == '+' {
+        format!("@@ -0,0 +{range} @@\n")
+    } else {
+        format!("@@ -{range} +0,0 @@\n")
+    };
+    let mut out = String::with_capacity(text.len() + lines + a.len() + b.len() + hunk.len() + 64);
+    out.push_str("--- ");
+    out.push_str(a);
+    out.push_str("\n+++ ");
+    out.push_str(b);
+    out.push('\n');
+    out.push_str(&hunk);
+    for line in text.split_inclusive('\n') {
+        out.push(sign);
+        out.push_str(line);
+    }
+    if !text.ends_with('\n') {
+        out.push_str("\n\\ No newline at end of file\n");
+    }
+    out
 }
 
 pub(crate) fn summary_line(changes: &Changes) -> String {
@@ -64,5 +103,52 @@ fn added_file(path: &str, bytes: usize) -> FileChange {
         path: path.to_owned(),
         action: Action::Add,
         new: Some("x\n".repeat(bytes / 2).into_bytes().into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn by_similar(change: &FileChange, old: &str) -> String {
+        let new = lossy(change.new.as_deref());
+        let path = format!("peers/{}", change.path);
+        let a = if change.action == Action::Add {
+            "/dev/null".to_owned()
+        } else {
+            format!("a/{path}")
+        };
+        let b = if change.action == Action::Remove {
+            "/dev/null".to_owned()
+        } else {
+            format!("b/{path}")
+        };
+        TextDiff::from_lines(old, &*new)
+            .unified_diff()
+            .context_radius(3)
+            .missing_newline_hint(true)
+            .header(&a, &b)
+            .to_string()
+    }
+
+    proptest! {
+        #[test]
+        fn a_whole_file_diff_is_the_diff_libraries(
+            text in "(([a-z\"\\\\ ]{0,8}|\u{2028}|\r)\n?){1,12}",
+            add in any::<bool>(),
+        ) {
+            prop_assume!(!text.is_empty());
+            let change = FileChange {
+                path: "v/c/peers.yaml".to_owned(),
+                action: if add { Action::Add } else { Action::Remove },
+                new: add.then(|| text.clone().into_bytes().into()),
+            };
+            let old = if add { "" } else { text.as_str() };
+            prop_assert_eq!(
+                file_diff(&change, (!add).then_some(old.as_bytes()), "peers/"),
+                by_similar(&change, old)
+            );
+        }
     }
 }
