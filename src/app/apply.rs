@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use super::Error;
 use super::cli::{ApplyArgs, PlanFormat};
 use super::source::Source;
-use crate::gitops::changes::Changes;
+use crate::gitops::changes::{Changes, JoinLists};
 use crate::gitops::{self, ApplyOptions, GitopsError};
 use crate::output::previous::Previous;
 use crate::output::template::Templates;
@@ -24,6 +24,12 @@ pub(super) fn run(args: ApplyArgs, color: bool, out: &mut dyn Write) -> Result<E
                 .map_err(|e| GitopsError::Message(format!("{}: {e}", p.display())))
         })
         .transpose()?;
+    // A custom message template is documented to see every peer list.
+    let joins = if args.target.format == PlanFormat::Text && message_template.is_none() {
+        JoinLists::Counted
+    } else {
+        JoinLists::Listed
+    };
     let opts = ApplyOptions {
         only: args.target.only.clone(),
         branch: args.branch,
@@ -36,6 +42,7 @@ pub(super) fn run(args: ApplyArgs, color: bool, out: &mut dyn Write) -> Result<E
         author_email: args.author_email,
         max_push_attempts: args.max_push_attempts,
         threads: super::cli::threads(args.target.threads),
+        joins,
     };
     let (format, prefix) = (args.target.format, target.prefix());
     let only = args.target.only.as_deref();

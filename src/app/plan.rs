@@ -48,7 +48,18 @@ pub(super) fn compare(
     let threads = super::cli::threads(args.threads);
     let (plan, tree) = source.render(&templates, args.only.as_deref(), Some(base), threads)?;
     tree.hash(threads);
-    let mut changes = changes::compare(&tree, base, args.only.as_deref(), plan.as_ref(), threads)?;
+    let joins = match args.format {
+        PlanFormat::Text => changes::JoinLists::Counted,
+        PlanFormat::Markdown | PlanFormat::Json => changes::JoinLists::Listed,
+    };
+    let mut changes = changes::compare(
+        &tree,
+        base,
+        args.only.as_deref(),
+        plan.as_ref(),
+        threads,
+        joins,
+    )?;
     changes.needs_force = changes.threshold_violations(removal::DEFAULT_MAX_PERCENT);
     show(out, args.format, color, &changes, base, &target.prefix())?;
     if check && !changes.is_empty() {

@@ -32,7 +32,7 @@ pub(crate) struct FileChange {
     /// The rendered bytes, shared with the rendered tree. The old bytes are read from the
     /// previous output when a report needs them ([`FileChange::old`]), one file at a time.
     #[serde(skip)]
-    pub(crate) new: Option<Arc<[u8]>>,
+    pub(crate) new: Option<Arc<Vec<u8>>>,
 }
 
 impl FileChange {
@@ -183,6 +183,15 @@ impl Changes {
     }
 }
 
+/// Whether the peer change of a node that joins or leaves lists every peer it gains or loses, or
+/// only counts them: the text report and the built-in commit message never read those lists,
+/// which for a fleet's first apply hold millions of peers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum JoinLists {
+    Listed,
+    Counted,
+}
+
 /// Compares `tree` with the previous output. `only` limits the comparison to one validator's
 /// subtree, as `--self` limits rendering. A file whose blob id matches is not read; only the
 /// files that change are, for the reports.
@@ -196,6 +205,7 @@ pub(crate) fn compare(
     only: Option<&str>,
     plan: Option<&Plan>,
     threads: usize,
+    joins: JoinLists,
 ) -> Result<Changes, TreeError> {
     let owned = previous.owned()?;
     let in_scope = |p: &str| in_scope(p, only);
@@ -258,7 +268,7 @@ pub(crate) fn compare(
     }
 
     if let Some(plan) = plan {
-        changes.peers = peer_changes(&changes.files, plan, previous, threads)?;
+        changes.peers = peer_changes(&changes.files, plan, previous, threads, joins)?;
         for cp in &plan.consumers {
             if changes.peers.iter().any(|p| p.slug == cp.slug) {
                 let ids = cp.members.iter().chain(&cp.private);
@@ -353,6 +363,7 @@ fn peer_changes(
     plan: &Plan,
     previous: &dyn Previous,
     threads: usize,
+    joins: JoinLists,
 ) -> Result<Vec<PeerChange>, TreeError> {
     let mut monikers: BTreeMap<(&str, &NodeId), &str> = BTreeMap::new();
     let mut any_moniker: BTreeMap<&NodeId, &str> = BTreeMap::new();
@@ -364,6 +375,7 @@ fn peer_changes(
     }
     let ctx = PeerContext {
         plan,
+        joins,
         monikers,
         any_moniker,
         by_slug: plan
@@ -399,6 +411,7 @@ type NodeDir<'a> = (&'a str, &'a str, Option<&'a str>);
 /// What every node's peer change is computed against: the plan and its monikers.
 struct PeerContext<'a> {
     plan: &'a Plan,
+    joins: JoinLists,
     monikers: BTreeMap<(&'a str, &'a NodeId), &'a str>,
     any_moniker: BTreeMap<&'a NodeId, &'a str>,
     by_slug: BTreeMap<&'a str, &'a ConsumerPlan>,
@@ -418,28 +431,32 @@ impl PeerContext<'_> {
         let (validator, slug, node) = dir;
         let plan = self.plan;
         let old = old.and_then(|b| parse_peers(&f.path, b));
+        let counted = self.joins == JoinLists::Counted && (old.is_none() || f.new.is_none());
         let planned = f.new.as_ref().and_then(|_| {
             let cp = self.by_slug.get(slug)?;
             let member = cp.members.iter().chain(&cp.private).find(|m| {
                 m.validator == validator
                     && node.is_none_or(|n| m.node_name() == n && m.role != Role::Public)
             })?;
-            let peers: BTreeMap<NodeId, Endpoint> = plan
-                .view(cp, member)
-                .peers
-                .iter()
-                .map(|m| (m.node_id.clone(), m.endpoint.clone()))
-                .collect();
-            Some((*cp, peers))
+            let view = plan.view(cp, member);
+            let peers: BTreeMap<NodeId, Endpoint> = if counted {
+                BTreeMap::new()
+            } else {
+                view.peers
+                    .iter()
+                    .map(|m| (m.node_id.clone(), m.endpoint.clone()))
+                    .collect()
+            };
+            Some((*cp, peers, view.peers.len()))
         });
         let (consumer_id, chain_id) = match (&planned, &old) {
-            (Some((cp, _)), _) => (cp.consumer_id.clone(), cp.chain_id.clone()),
+            (Some((cp, _, _)), _) => (cp.consumer_id.clone(), cp.chain_id.clone()),
             (None, Some(o)) => (o.consumer_id.clone(), o.chain_id.clone()),
             (None, None) => return None,
         };
         let empty = BTreeMap::new();
         let old_peers = old.as_ref().map_or(&empty, |p| &p.peers);
-        let new_peers = planned.as_ref().map_or(&empty, |(_, p)| p);
+        let new_peers = planned.as_ref().map_or(&empty, |(_, p, _)| p);
         let peer = |id: &NodeId, endpoint: &Endpoint| Peer {
             node_id: id.clone(),
             address: endpoint.clone(),
@@ -449,7 +466,7 @@ impl PeerContext<'_> {
             validator: node.map_or_else(|| validator.to_owned(), |n| format!("{validator}/{n}")),
             slug: slug.to_owned(),
             before: old.as_ref().map(|p| p.peers.len()),
-            after: planned.as_ref().map(|(_, p)| p.len()),
+            after: planned.as_ref().map(|(_, _, n)| *n),
             added: Vec::new(),
             removed: Vec::new(),
             moved: Vec::new(),
@@ -467,6 +484,9 @@ impl PeerContext<'_> {
                 }),
                 Some(_) => {}
             }
+        }
+        if counted {
+            return Some(change);
         }
         for (id, endpoint) in old_peers {
             if !new_peers.contains_key(id) {
@@ -487,8 +507,10 @@ fn zone_changes(
     let mut out = Vec::new();
     for f in files.iter().filter(|f| f.path.ends_with(".zone")) {
         let old = f.old(previous)?;
-        let Ok(d) = crate::cosmos::dns::text::diff(&text(old.as_deref()), &text(f.new.as_deref()))
-        else {
+        let Ok(d) = crate::cosmos::dns::text::diff(
+            &text(old.as_deref()),
+            &text(f.new.as_deref().map(Vec::as_slice)),
+        ) else {
             continue;
         };
         out.push(ZoneChange {

@@ -81,7 +81,8 @@ fn context<'a>(changes: &Changes, checksum: &'a str, full_lists: bool) -> Contex
                     to: m.to.clone(),
                 })
                 .collect(),
-            ..p.clone()
+            before: p.before,
+            after: p.after,
         };
         match consumers.last_mut() {
             Some(c) if c.slug == change.slug => c.validators.push(change),

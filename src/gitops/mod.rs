@@ -180,6 +180,8 @@ pub(crate) struct ApplyOptions {
     pub(crate) max_push_attempts: u32,
     /// Threads writing the tree.
     pub(crate) threads: usize,
+    /// What the report and the commit message need of nodes that join or leave.
+    pub(crate) joins: changes::JoinLists,
 }
 
 /// What one apply did.
@@ -286,6 +288,7 @@ pub(crate) fn apply<E: From<GitopsError>>(
             opts.only.as_deref(),
             plan.as_ref(),
             opts.threads,
+            opts.joins,
         )
         .map_err(GitopsError::from)?;
         changes.needs_force = changes.threshold_violations(opts.max_removal_percent);

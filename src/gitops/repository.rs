@@ -256,7 +256,7 @@ pub(super) fn check_owned_clean(
         };
         let planned = changes.files.iter().find(|f| f.path == rel);
         let on_disk = crate::output::previous::read_optional(&target.out_dir(), rel)?;
-        if planned.is_none_or(|f| f.new.as_deref() != on_disk.as_deref()) {
+        if planned.is_none_or(|f| f.new.as_deref() != on_disk.as_ref()) {
             dirty.push(path);
         }
     }

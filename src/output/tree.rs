@@ -24,7 +24,7 @@ pub(crate) struct OutputTree {
 /// asked for, their git blob id. `render` never needs the id, so it is not hashed there.
 #[derive(Clone, Debug)]
 pub(crate) struct File {
-    pub(crate) bytes: Arc<[u8]>,
+    pub(crate) bytes: Arc<Vec<u8>>,
     id: OnceLock<BlobId>,
 }
 
@@ -39,7 +39,7 @@ impl Eq for File {}
 impl File {
     pub(crate) fn new(bytes: Vec<u8>) -> File {
         File {
-            bytes: bytes.into(),
+            bytes: Arc::new(bytes),
             id: OnceLock::new(),
         }
     }
@@ -215,22 +215,35 @@ impl OutputTree {
             });
         }
 
-        let mut sound_dirs = BTreeSet::new();
+        let mut sound_dirs = std::collections::HashSet::new();
+        // What each planned file's target is now (`None`: absent), from the check's own lstat.
+        let mut found = Vec::with_capacity(self.files.len());
         for rel in self.files.keys().chain(&stale) {
-            let planned = self.files.get(rel).map(|f| &*f.bytes);
-            check_target(dir, rel, previous.contains(rel), planned, &mut sound_dirs)?;
+            let planned = self.files.get(rel).map(|f| f.bytes.as_slice());
+            let meta = check_target(dir, rel, previous.contains(rel), planned, &mut sound_dirs)?;
+            if found.len() < self.files.len() {
+                found.push(meta);
+            }
         }
         let mut report = WriteReport::default();
-        let files: Vec<(&String, &File)> = self.files.iter().collect();
-        let held = parallel::try_map(&files, threads, |(rel, file)| {
-            Ok::<_, TreeError>(holds(&dir.join(rel), Some(&file.bytes)))
+        let files: Vec<(&String, &File, Option<std::fs::Metadata>)> = self
+            .files
+            .iter()
+            .zip(found)
+            .map(|((rel, file), meta)| (rel, file, meta))
+            .collect();
+        let held = parallel::try_map(&files, threads, |(rel, file, meta)| {
+            Ok::<_, TreeError>(
+                meta.as_ref()
+                    .is_some_and(|m| holds(&dir.join(rel), m, &file.bytes)),
+            )
         })?;
         let mut changed = Vec::new();
-        for ((rel, file), held) in files.into_iter().zip(held) {
+        for ((rel, file, meta), held) in files.into_iter().zip(held) {
             if held {
                 report.unchanged += 1;
             } else {
-                changed.push((rel, &*file.bytes));
+                changed.push((rel, file.bytes.as_slice(), meta.as_ref().map(file_mode)));
             }
         }
         let owned = self.owned_after(&previous, only);
@@ -245,20 +258,21 @@ impl OutputTree {
         // Each directory is made once, not once per file in it.
         let parents: BTreeSet<&Path> = changed
             .iter()
-            .filter_map(|(rel, _)| Path::new(rel.as_str()).parent())
+            .filter_map(|(rel, _, _)| Path::new(rel.as_str()).parent())
             .collect();
         for parent in parents {
             let path = dir.join(parent);
             std::fs::create_dir_all(&path).map_err(io(&path))?;
         }
-        let staged = parallel::try_map(&changed, threads, |(rel, bytes)| {
+        let staged = parallel::try_map(&changed, threads, |(rel, bytes, mode)| {
             let target = dir.join(rel);
-            let tmp = stage_beside(&target, bytes).map_err(io(&target))?;
+            let mode = mode.unwrap_or(NEW_FILE_MODE);
+            let tmp = stage_beside(&target, bytes, mode).map_err(io(&target))?;
             Ok::<_, TreeError>((std::sync::Mutex::new(Some(tmp)), target))
         })?;
         report
             .written
-            .extend(changed.iter().map(|(rel, _)| (*rel).clone()));
+            .extend(changed.iter().map(|(rel, _, _)| (*rel).clone()));
         parallel::try_map(&staged, threads, |(tmp, target)| {
             crate::fault::point("rename");
             let tmp = tmp
@@ -351,17 +365,25 @@ pub(crate) fn stage_file(target: &Path, bytes: &[u8]) -> std::io::Result<tempfil
     if let Some(d) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(d)?;
     }
-    stage_beside(target, bytes)
+    let mode = std::fs::metadata(target).map_or(NEW_FILE_MODE, |m| file_mode(&m));
+    stage_beside(target, bytes, mode)
 }
 
-/// [`stage_file`] into a directory that exists.
-fn stage_beside(target: &Path, bytes: &[u8]) -> std::io::Result<tempfile::TempPath> {
+/// The mode of a file nobody wrote before.
+const NEW_FILE_MODE: u32 = 0o644;
+
+fn file_mode(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    meta.permissions().mode() & 0o777
+}
+
+/// [`stage_file`] into a directory that exists, with the file mode `mode`.
+fn stage_beside(target: &Path, bytes: &[u8], mode: u32) -> std::io::Result<tempfile::TempPath> {
     use std::os::unix::fs::PermissionsExt as _;
     let parent = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mode = std::fs::metadata(target).map_or(0o644, |m| m.permissions().mode() & 0o777);
     let mut tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .permissions(std::fs::Permissions::from_mode(mode))
@@ -428,8 +450,8 @@ fn check_target(
     rel: &str,
     owned: bool,
     planned: Option<&[u8]>,
-    sound_dirs: &mut BTreeSet<PathBuf>,
-) -> Result<(), TreeError> {
+    sound_dirs: &mut std::collections::HashSet<PathBuf>,
+) -> Result<Option<std::fs::Metadata>, TreeError> {
     let mut path = dir.to_path_buf();
     let parts: Vec<&str> = rel.split('/').collect();
     for (i, part) in parts.iter().enumerate() {
@@ -440,7 +462,7 @@ fn check_target(
         }
         let meta = match std::fs::symlink_metadata(&path) {
             Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(&path)(e)),
         };
         let problem = if meta.file_type().is_symlink() {
@@ -449,7 +471,7 @@ fn check_target(
             Some("is not a directory")
         } else if last && !meta.is_file() {
             Some("is not a regular file")
-        } else if last && !owned && !holds(&path, planned) {
+        } else if last && !owned && !planned.is_some_and(|p| holds(&path, &meta, p)) {
             Some(
                 "exists but is not listed in the manifest: peergen does not overwrite files it does not own",
             )
@@ -459,21 +481,19 @@ fn check_target(
         if let Some(problem) = problem {
             return Err(TreeError::BadTarget { path, problem });
         }
-        if !last {
-            sound_dirs.insert(path.clone());
+        if last {
+            return Ok(Some(meta));
         }
+        sound_dirs.insert(path.clone());
     }
-    Ok(())
+    Ok(None)
 }
 
 /// A file that already holds exactly the planned bytes is peergen's own (a run killed before
 /// its manifest was written left it); writing it again changes nothing.
-fn holds(path: &Path, planned: Option<&[u8]>) -> bool {
+fn holds(path: &Path, meta: &std::fs::Metadata, planned: &[u8]) -> bool {
     // A file of another length cannot hold them: no need to read it.
-    planned.is_some_and(|p| {
-        std::fs::metadata(path).is_ok_and(|m| m.len() == p.len() as u64)
-            && std::fs::read(path).is_ok_and(|b| b == p)
-    })
+    meta.len() == planned.len() as u64 && std::fs::read(path).is_ok_and(|b| b == planned)
 }
 
 /// The files peergen owns in `dir`: its manifest, or nothing when `dir` is missing or empty. A

@@ -202,69 +202,80 @@ pub(super) fn check_names(plan: &Plan, errors: &mut Vec<PlanError>) {
 /// them connects while `allow_duplicate_ip` is false). Host names are resolved by each node at
 /// start-up and cannot be checked here.
 pub(super) fn check_admission(plan: &Plan, errors: &mut Vec<PlanError>) {
-    for cp in &plan.consumers {
-        let p2p = &cp.settings.p2p;
-        // Links, not views: only node IDs and IP literals matter here, and this runs on every
-        // node of every consumer before rendering builds the views.
-        let nodes: Vec<(&Member, Links<'_>)> = cp
-            .members
-            .iter()
-            .chain(&cp.private)
-            .map(|m| (m, cp.links(m)))
-            .collect();
-        // Hashed, not ordered: only looked up, and filled once per link.
-        let mut listed_by: HashMap<&NodeId, Vec<&NodeId>> = HashMap::new();
-        for (m, links) in &nodes {
-            let mut listed: Vec<&NodeId> = links.listed.iter().map(|p| &p.node_id).collect();
-            listed.sort_unstable();
-            listed.dedup();
-            for id in listed {
-                listed_by.entry(id).or_default().push(&m.node_id);
-            }
+    // Consumers are independent and each costs peers² work: checked on every core, reported in
+    // consumer order.
+    let found = crate::output::parallel::try_map(
+        &plan.consumers,
+        crate::output::parallel::default_threads(),
+        |cp| Ok::<_, std::convert::Infallible>(admission_errors(cp)),
+    );
+    errors.extend(found.into_iter().flatten().flatten());
+}
+
+fn admission_errors(cp: &ConsumerPlan) -> Vec<PlanError> {
+    let mut errors = Vec::new();
+    let p2p = &cp.settings.p2p;
+    // Links, not views: only node IDs and IP literals matter here, and this runs on every
+    // node of every consumer before rendering builds the views.
+    let nodes: Vec<(&Member, Links<'_>)> = cp
+        .members
+        .iter()
+        .chain(&cp.private)
+        .map(|m| (m, cp.links(m)))
+        .collect();
+    // Hashed, not ordered: only looked up, and filled once per link.
+    let mut listed_by: HashMap<&NodeId, Vec<&NodeId>> = HashMap::new();
+    for (m, links) in &nodes {
+        let mut listed: Vec<&NodeId> = links.listed.iter().map(|p| &p.node_id).collect();
+        listed.sort_unstable();
+        listed.dedup();
+        for id in listed {
+            listed_by.entry(id).or_default().push(&m.node_id);
         }
-        for (m, links) in &nodes {
-            let dialers = listed_by.get(&m.node_id).map_or(0, |ids| {
-                // `unconditional` is sorted: a search, not a scan, keeps this linear in peers.
-                ids.iter()
-                    .filter(|id| links.unconditional.binary_search(id).is_err())
-                    .count()
+    }
+    for (m, links) in &nodes {
+        let dialers = listed_by.get(&m.node_id).map_or(0, |ids| {
+            // `unconditional` is sorted: a search, not a scan, keeps this linear in peers.
+            ids.iter()
+                .filter(|id| links.unconditional.binary_search(id).is_err())
+                .count()
+        });
+        if dialers > usize::from(p2p.max_inbound()) {
+            errors.push(PlanError::InboundBudget {
+                node: m.label(),
+                consumer_id: cp.consumer_id.clone(),
+                chain_id: cp.chain_id.clone(),
+                dialers,
+                max: p2p.max_inbound(),
             });
-            if dialers > usize::from(p2p.max_inbound()) {
-                errors.push(PlanError::InboundBudget {
+        }
+        if p2p.allow_duplicate_ip() {
+            continue;
+        }
+        // The peers a view lists, in its order, restricted to IP literals (one node ID never
+        // has two endpoints here: that is an error found before this check runs).
+        let mut on_ip: Vec<(String, &NodeId, &std::net::IpAddr)> = links
+            .listed
+            .iter()
+            .filter_map(|p| match &p.endpoint.host {
+                Host::Ip(ip) => Some((p.peer_string().to_owned(), &p.node_id, ip)),
+                Host::Name(_) => None,
+            })
+            .collect();
+        on_ip.sort_by(|a, b| a.0.cmp(&b.0));
+        on_ip.dedup_by(|a, b| a.1 == b.1);
+        let mut by_ip: BTreeMap<&std::net::IpAddr, &str> = BTreeMap::new();
+        for (peer, _, ip) in &on_ip {
+            if let Some(first) = by_ip.insert(ip, peer) {
+                errors.push(PlanError::DuplicateIp {
                     node: m.label(),
                     consumer_id: cp.consumer_id.clone(),
-                    chain_id: cp.chain_id.clone(),
-                    dialers,
-                    max: p2p.max_inbound(),
+                    ip: ip.to_string(),
+                    peers: (first.to_owned(), peer.clone()),
                 });
-            }
-            if p2p.allow_duplicate_ip() {
-                continue;
-            }
-            // The peers a view lists, in its order, restricted to IP literals (one node ID never
-            // has two endpoints here: that is an error found before this check runs).
-            let mut on_ip: Vec<(String, &NodeId, &std::net::IpAddr)> = links
-                .listed
-                .iter()
-                .filter_map(|p| match &p.endpoint.host {
-                    Host::Ip(ip) => Some((p.peer_string().to_owned(), &p.node_id, ip)),
-                    Host::Name(_) => None,
-                })
-                .collect();
-            on_ip.sort_by(|a, b| a.0.cmp(&b.0));
-            on_ip.dedup_by(|a, b| a.1 == b.1);
-            let mut by_ip: BTreeMap<&std::net::IpAddr, &str> = BTreeMap::new();
-            for (peer, _, ip) in &on_ip {
-                if let Some(first) = by_ip.insert(ip, peer) {
-                    errors.push(PlanError::DuplicateIp {
-                        node: m.label(),
-                        consumer_id: cp.consumer_id.clone(),
-                        ip: ip.to_string(),
-                        peers: (first.to_owned(), peer.clone()),
-                    });
-                    break;
-                }
+                break;
             }
         }
     }
+    errors
 }

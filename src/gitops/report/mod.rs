@@ -20,7 +20,7 @@ fn lossy(bytes: Option<&[u8]>) -> std::borrow::Cow<'_, str> {
 pub(crate) fn file_diff(change: &FileChange, old: Option<&[u8]>, prefix: &str) -> String {
     let path = format!("{prefix}{}", change.path);
     let old = lossy(old);
-    let new = lossy(change.new.as_deref());
+    let new = lossy(change.new.as_deref().map(Vec::as_slice));
     let a = if change.action == Action::Add {
         "/dev/null".to_owned()
     } else {
@@ -112,7 +112,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn by_similar(change: &FileChange, old: &str) -> String {
-        let new = lossy(change.new.as_deref());
+        let new = lossy(change.new.as_deref().map(Vec::as_slice));
         let path = format!("peers/{}", change.path);
         let a = if change.action == Action::Add {
             "/dev/null".to_owned()
