@@ -29,6 +29,7 @@ use cli::{Cli, ColorChoice, Command};
 /// Runs one command. Data goes to `out` (stdout); logs go through `tracing` (stderr).
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Error> {
     let color = use_color(cli.color);
+    crate::gitops::configure_git();
     match cli.command {
         Command::Check(args) => check::run(&args, out),
         Command::Render(args) => render::run(&args, out),

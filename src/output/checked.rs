@@ -241,6 +241,10 @@ fn fill(format: Format, skeleton: &str, nonce: u64, longs: Vec<Long>) -> Option<
     Some((text, Ok(doc)))
 }
 
+/// Longer escaped keys take the whole parse: YAML limits an implicit key to 1024 characters, and
+/// this many bytes are certainly fewer.
+const YAML_KEY_LIMIT: usize = 1000;
+
 /// The placeholders found in a parsed skeleton, and the values they stand for.
 struct Markers<'a> {
     prefix: &'a str,
@@ -252,7 +256,7 @@ struct Markers<'a> {
 impl Markers<'_> {
     /// The value of `s` when it is exactly one unused placeholder (taken), `Ok(None)` when it holds
     /// no placeholder, `Err` for any other string holding the placeholder prefix.
-    fn take(&mut self, s: &str) -> Result<Option<String>, ()> {
+    fn take(&mut self, s: &str) -> Result<Option<&Long>, ()> {
         let Some(rest) = s.strip_prefix(self.prefix) else {
             return if s.contains(self.prefix) {
                 Err(())
@@ -271,15 +275,15 @@ impl Markers<'_> {
             return Err(());
         }
         self.found[i] = true;
-        Ok(Some(long.raw.as_str().unwrap_or_default().to_owned()))
+        Ok(Some(long))
     }
 
     /// Replaces a placeholder string with its value. False for a string holding the placeholder
     /// prefix that is not exactly one unused placeholder.
     fn string(&mut self, s: &mut String) -> bool {
         match self.take(s) {
-            Ok(Some(value)) => {
-                *s = value;
+            Ok(Some(long)) => {
+                *s = long.raw.as_str().unwrap_or_default().to_owned();
                 true
             }
             Ok(None) => true,
@@ -289,16 +293,23 @@ impl Markers<'_> {
 
     /// A mapping's keys with their placeholders replaced, in order. False when a key holds the
     /// prefix without being one placeholder, when two keys become one (the whole text would hold
-    /// a duplicate key), or when a YAML key becomes `<<` (which a parser may read as a merge).
+    /// a duplicate key), when a YAML key becomes `<<` (which a parser may read as a merge), or
+    /// when a YAML key's escaped form nears the 1024-character limit of an implicit key.
     fn keys<V>(
         &mut self,
         entries: Vec<(String, V)>,
         mut insert: impl FnMut(String, V) -> bool,
     ) -> bool {
+        let yaml = self.format == Format::Yaml;
         for (key, value) in entries {
             let key = match self.take(&key) {
-                Ok(Some(raw)) if self.format == Format::Yaml && raw == "<<" => return false,
-                Ok(Some(raw)) => raw,
+                Ok(Some(long)) => {
+                    let raw = long.raw.as_str().unwrap_or_default();
+                    if yaml && (raw == "<<" || long.escaped.len() > YAML_KEY_LIMIT) {
+                        return false;
+                    }
+                    raw.to_owned()
+                }
                 Ok(None) => key,
                 Err(()) => return false,
             };
@@ -522,6 +533,8 @@ mod tests {
             proptest::collection::vec(any::<char>(), 250..400)
                 .prop_map(|c| c.into_iter().collect::<String>()),
             "(\"|\\\\|\n|\u{2028}|\u{85}|\t| |#|: |a){250,300}",
+            // Past YAML's implicit-key limit.
+            "[a-z]{1000,1100}",
             // Short strings are placeholders too: names, keys, a merge key, nothing at all.
             "[a-z<.-]{0,4}",
             Just("<<".to_owned()),

@@ -12,7 +12,11 @@ use similar::TextDiff;
 use crate::gitops::changes::{Action, Changes, FileChange};
 
 fn lossy(bytes: Option<&[u8]>) -> std::borrow::Cow<'_, str> {
-    bytes.map_or(std::borrow::Cow::Borrowed(""), String::from_utf8_lossy)
+    // The strict check is the fast one; rendered files are UTF-8, so the lossy pass rarely runs.
+    bytes.map_or(std::borrow::Cow::Borrowed(""), |b| {
+        std::str::from_utf8(b)
+            .map_or_else(|_| String::from_utf8_lossy(b), std::borrow::Cow::Borrowed)
+    })
 }
 
 /// One file's unified diff with paths as `git apply` expects them from the repository root;
