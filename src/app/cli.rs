@@ -182,7 +182,7 @@ pub(crate) struct TargetArgs {
     /// How to show the plan
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub(crate) format: PlanFormat,
-    /// Threads to render with (output is the same for any number) [default: every core]
+    /// Threads to work with: rendering, checks, hashing, staging (output is the same for any number) [default: every core]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub(crate) threads: Option<u16>,
 }
@@ -407,7 +407,7 @@ pub(crate) struct RenderArgs {
     /// Accept the removal of many previously generated files
     #[arg(long)]
     pub(crate) force: bool,
-    /// Threads to render with (output is the same for any number) [default: every core]
+    /// Threads to work with: rendering, checks, hashing, staging (output is the same for any number) [default: every core]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub(crate) threads: Option<u16>,
 }
@@ -452,7 +452,11 @@ fn consumer_id(text: &str) -> Result<String, String> {
     }
 }
 
-/// The thread count a render uses: as given, else every core.
+/// The thread count a command works with: as given (which then bounds every parallel step), else
+/// every core.
 pub(crate) fn threads(given: Option<u16>) -> usize {
-    given.map_or_else(crate::output::parallel::default_threads, usize::from)
+    if let Some(n) = given {
+        crate::output::parallel::limit(usize::from(n));
+    }
+    crate::output::parallel::default_threads()
 }

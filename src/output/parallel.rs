@@ -4,9 +4,21 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-/// How many threads a render uses when not told: every core the process may run on.
+static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// Bounds every parallel step of the process (planning's checks too, which are not told a
+/// thread count) to `n` threads; the first call wins.
+pub(crate) fn limit(n: usize) {
+    let _ = LIMIT.set(n.max(1));
+}
+
+/// How many threads work uses when not told: the limit set, else every core the process may
+/// run on.
 pub(crate) fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    LIMIT
+        .get()
+        .copied()
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
 }
 
 /// `f` applied to every item on up to `threads` threads. After an error no new item is started,

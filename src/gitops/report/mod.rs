@@ -22,19 +22,9 @@ fn lossy(bytes: Option<&[u8]>) -> std::borrow::Cow<'_, str> {
 /// One file's unified diff with paths as `git apply` expects them from the repository root;
 /// `old` is what the previous output holds there.
 pub(crate) fn file_diff(change: &FileChange, old: Option<&[u8]>, prefix: &str) -> String {
-    let path = format!("{prefix}{}", change.path);
     let old = lossy(old);
     let new = lossy(change.new.as_deref().map(Vec::as_slice));
-    let a = if change.action == Action::Add {
-        "/dev/null".to_owned()
-    } else {
-        format!("a/{path}")
-    };
-    let b = if change.action == Action::Remove {
-        "/dev/null".to_owned()
-    } else {
-        format!("b/{path}")
-    };
+    let (a, b) = headers(change, prefix);
     // A whole file added or removed is one hunk of every line: written directly, as the diff
     // would write it, since a first apply shows every file so. (The diff also ends lines at a
     // lone `\r`; rendered files hold none, and such text takes the diff.)
@@ -46,11 +36,32 @@ pub(crate) fn file_diff(change: &FileChange, old: Option<&[u8]>, prefix: &str) -
         (false, true) => return whole(&a, &b, &old, '-'),
         _ => {}
     }
-    TextDiff::from_lines(&*old, &*new)
+    by_lines(&old, &new, &a, &b)
+}
+
+/// The `---` and `+++` names of a change's diff.
+fn headers(change: &FileChange, prefix: &str) -> (String, String) {
+    let path = format!("{prefix}{}", change.path);
+    let a = if change.action == Action::Add {
+        "/dev/null".to_owned()
+    } else {
+        format!("a/{path}")
+    };
+    let b = if change.action == Action::Remove {
+        "/dev/null".to_owned()
+    } else {
+        format!("b/{path}")
+    };
+    (a, b)
+}
+
+/// The line diff of `old` and `new`, as `git diff` shows it.
+fn by_lines(old: &str, new: &str, a: &str, b: &str) -> String {
+    TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(3)
         .missing_newline_hint(true)
-        .header(&a, &b)
+        .header(a, b)
         .to_string()
 }
 
@@ -117,23 +128,8 @@ mod tests {
 
     fn by_similar(change: &FileChange, old: &str) -> String {
         let new = lossy(change.new.as_deref().map(Vec::as_slice));
-        let path = format!("peers/{}", change.path);
-        let a = if change.action == Action::Add {
-            "/dev/null".to_owned()
-        } else {
-            format!("a/{path}")
-        };
-        let b = if change.action == Action::Remove {
-            "/dev/null".to_owned()
-        } else {
-            format!("b/{path}")
-        };
-        TextDiff::from_lines(old, &*new)
-            .unified_diff()
-            .context_radius(3)
-            .missing_newline_hint(true)
-            .header(&a, &b)
-            .to_string()
+        let (a, b) = headers(change, "peers/");
+        by_lines(old, &new, &a, &b)
     }
 
     proptest! {
