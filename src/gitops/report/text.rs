@@ -8,10 +8,33 @@ use super::{file_diff, summary_line};
 use crate::gitops::changes::Changes;
 use crate::output::previous::Previous;
 
+/// A file's diff, its header, hunk, added and removed lines styled when `color`.
+fn painted(diff: String, color: bool) -> String {
+    if !color {
+        return diff;
+    }
+    let header = Style::new().bold();
+    let hunk = Style::new().fg_color(Some(AnsiColor::Cyan.into()));
+    let added = Style::new().fg_color(Some(AnsiColor::Green.into()));
+    let removed = Style::new().fg_color(Some(AnsiColor::Red.into()));
+    let mut out = String::with_capacity(diff.len());
+    for (i, line) in diff.split_inclusive('\n').enumerate() {
+        let style = match line.as_bytes().first() {
+            _ if i < 2 => header,
+            Some(b'@') => hunk,
+            Some(b'+') => added,
+            Some(b'-') => removed,
+            _ => Style::new(),
+        };
+        paint(&mut out, style, line);
+    }
+    out
+}
+
 /// Resets before the newline, so a pager or a later line never inherits the colour.
-fn paint(out: &mut String, style: Style, line: &str, color: bool) {
+fn paint(out: &mut String, style: Style, line: &str) {
     let (body, newline) = line.strip_suffix('\n').map_or((line, ""), |b| (b, "\n"));
-    if color && style != Style::new() {
+    if style != Style::new() {
         let _ = write!(
             out,
             "{}{body}{}{newline}",
@@ -23,9 +46,10 @@ fn paint(out: &mut String, style: Style, line: &str, color: bool) {
     }
 }
 
-/// The unified diff of every file, then the summary, written to `w` one file at a time (a plan
-/// may change tens of thousands of files; the old side is read from `previous` as it goes).
-/// `prefix` is the output directory relative to the repository root (empty or ending in `/`).
+/// The unified diff of every file, then the summary, written to `w` a batch of files at a time
+/// (a plan may change tens of thousands of files; the old side is read from `previous` as it
+/// goes, and a batch's diffs are made on every thread). `prefix` is the output directory
+/// relative to the repository root (empty or ending in `/`).
 pub(crate) fn write(
     w: &mut dyn std::io::Write,
     changes: &Changes,
@@ -33,30 +57,23 @@ pub(crate) fn write(
     prefix: &str,
     color: bool,
 ) -> std::io::Result<()> {
-    let header = Style::new().bold();
-    let hunk = Style::new().fg_color(Some(AnsiColor::Cyan.into()));
-    let added = Style::new().fg_color(Some(AnsiColor::Green.into()));
-    let removed = Style::new().fg_color(Some(AnsiColor::Red.into()));
-    let mut out = String::new();
-    for f in &changes.files {
-        let old = f
-            .old(previous)
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        let diff = file_diff(f, old.as_deref(), prefix);
-        out.clear();
-        for (i, line) in diff.split_inclusive('\n').enumerate() {
-            let style = match line.as_bytes().first() {
-                _ if i < 2 => header,
-                Some(b'@') => hunk,
-                Some(b'+') => added,
-                Some(b'-') => removed,
-                _ => Style::new(),
-            };
-            paint(&mut out, style, line, color);
+    let threads = crate::output::parallel::default_threads();
+    for batch in changes.files.chunks(256) {
+        let mut items = Vec::with_capacity(batch.len());
+        for f in batch {
+            let old = f
+                .old(previous)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            items.push((f, old));
         }
-        w.write_all(out.as_bytes())?;
+        let shown = crate::output::parallel::try_map(&items, threads, |(f, old)| {
+            Ok::<_, std::convert::Infallible>(painted(file_diff(f, old.as_deref(), prefix), color))
+        });
+        for text in shown.into_iter().flatten() {
+            w.write_all(text.as_bytes())?;
+        }
     }
-    out.clear();
+    let mut out = String::new();
     let _ = writeln!(out, "{}", summary_line(changes));
     if !changes.needs_force.is_empty() {
         let _ = writeln!(out, "Would need --force:");
