@@ -1051,10 +1051,16 @@ fn an_apply_killed_mid_write_or_before_its_commit_is_completed_by_the_next() {
     let clean = Repo::new();
     clean.run("apply", &[]).success();
     let expected = git(&clean.work(), &["ls-tree", "-r", "HEAD", "peers"]);
+    assert!(run_files(&clean).is_empty(), "an apply leaves its spool");
     for fault in ["rename:1", "rename:20", "rename:53", "index:1"] {
         let repo = Repo::new();
         let killed = killed_apply(&repo, fault);
         assert_ne!(killed.code, 0, "{fault} was not reached");
+        let spools = run_files(&repo);
+        assert!(
+            spools.len() == 1 && spools[0].starts_with("peergen-spool-"),
+            "{fault}: a killed apply leaves its spool of changed files: {spools:?}"
+        );
         repo.run("apply", &[]).success().stdout_has("committed ");
         assert_eq!(
             git(&repo.work(), &["ls-tree", "-r", "HEAD", "peers"]),
@@ -1067,19 +1073,19 @@ fn an_apply_killed_mid_write_or_before_its_commit_is_completed_by_the_next() {
             "",
             "{fault}: clean"
         );
-        let exports: Vec<_> = std::fs::read_dir(repo.work().join(".git"))
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with("peergen-HEAD-")
-            })
-            .collect();
-        assert!(exports.is_empty(), "{fault}: HEAD exports left behind");
+        let left = run_files(&repo);
+        assert!(left.is_empty(), "{fault}: left behind: {left:?}");
         fsck(&repo.work());
     }
+}
+
+/// What runs keep in the git directory: apply's spools, older versions' HEAD exports.
+fn run_files(repo: &Repo) -> Vec<String> {
+    std::fs::read_dir(repo.work().join(".git"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("peergen-HEAD-") || n.starts_with("peergen-spool-"))
+        .collect()
 }
 
 #[test]

@@ -9,6 +9,7 @@ use super::cli::{ApplyArgs, PlanFormat};
 use super::source::Source;
 use crate::gitops::changes::{Changes, JoinLists};
 use crate::gitops::{self, ApplyOptions, GitopsError};
+use crate::output::file::Keep;
 use crate::output::previous::Previous;
 use crate::output::template::Templates;
 
@@ -47,8 +48,9 @@ pub(super) fn run(args: ApplyArgs, color: bool, out: &mut dyn Write) -> Result<E
     let (format, prefix) = (args.target.format, target.prefix());
     let only = args.target.only.as_deref();
     let threads = opts.threads;
-    let mut render =
-        |previous: &dyn Previous| source.render(&templates, only, Some(previous), threads);
+    let mut render = |previous: &dyn Previous, keep: &Keep<'_>| {
+        source.render(&templates, only, Some(previous), threads, keep)
+    };
     let mut show = |c: &Changes, previous: &dyn Previous| {
         super::plan::show(&mut *out, format, color, c, previous, &prefix)
     };

@@ -11,6 +11,7 @@ use crate::cosmos::inventory::settings::Topology;
 use crate::cosmos::peers::{ConsumerPlan, Plan, topology};
 use crate::input::address::Host;
 use crate::input::network;
+use crate::output::file::Keep;
 use crate::output::template::Templates;
 use crate::stellar;
 
@@ -31,6 +32,7 @@ pub(super) fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<ExitCode, Err
         None,
         None,
         crate::output::parallel::default_threads(),
+        &Keep::ALL,
     )?;
     write_report(out, &loaded, &plan, zone_warnings)?;
     Ok(ExitCode::SUCCESS)

@@ -9,6 +9,7 @@ use super::cli::{PlanArgs, PlanFormat, TargetArgs};
 use super::source::Source;
 use crate::gitops::changes::{self, Changes};
 use crate::gitops::{self, GitopsError, report};
+use crate::output::file::Keep;
 use crate::output::previous::{Previous, PreviousDir, manifest_of};
 use crate::output::removal;
 use crate::output::template::Templates;
@@ -46,7 +47,13 @@ pub(super) fn compare(
         );
     }
     let threads = super::cli::threads(args.threads);
-    let (plan, tree) = source.render(&templates, args.only.as_deref(), Some(base), threads)?;
+    // What HEAD holds already is hashed and dropped as it is rendered.
+    let ids = base.ids();
+    let keep = ids
+        .as_ref()
+        .map_or(Keep::ALL, |ids| Keep::changed(ids, None));
+    let (plan, tree) =
+        source.render(&templates, args.only.as_deref(), Some(base), threads, &keep)?;
     tree.hash(threads);
     let joins = match args.format {
         PlanFormat::Text => changes::JoinLists::Counted,

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use super::Error;
 use super::cli::RenderArgs;
 use super::source::Source;
+use crate::output::file::Keep;
 use crate::output::lock::DirLock;
 use crate::output::previous::PreviousDir;
 use crate::output::template::Templates;
@@ -17,7 +18,13 @@ pub(super) fn run(args: &RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Er
     let templates = Templates::new(args.templates.as_deref())?;
     let previous = PreviousDir::new(&args.out);
     let threads = super::cli::threads(args.threads);
-    let (_, tree) = source.render(&templates, args.only.as_deref(), Some(&previous), threads)?;
+    let (_, tree) = source.render(
+        &templates,
+        args.only.as_deref(),
+        Some(&previous),
+        threads,
+        &Keep::ALL,
+    )?;
     let report = tree.write(&args.out, args.only.as_deref(), args.force, threads)?;
     for removed in &report.removed {
         tracing::info!("removed {removed} (no longer generated)");

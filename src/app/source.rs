@@ -12,6 +12,7 @@ use crate::cosmos::render;
 use crate::cosmos::state::ProviderState;
 use crate::input::network;
 use crate::input::printable::printable;
+use crate::output::file::Keep;
 use crate::output::previous::Previous;
 use crate::output::template::Templates;
 use crate::output::tree::OutputTree;
@@ -52,13 +53,14 @@ fn render_cosmos(
     only: Option<&str>,
     previous: Option<&dyn Previous>,
     threads: usize,
+    keep: &Keep<'_>,
 ) -> Result<(Plan, OutputTree), Error> {
     let plan = plan_cosmos(loaded)?;
-    let (tree, _) = render_plan(loaded, &plan, templates, only, previous, threads)?;
+    let (tree, _) = render_plan(loaded, &plan, templates, only, previous, threads, keep)?;
     Ok((plan, tree))
 }
 
-/// The files `plan` renders to, and how many warnings the zones added.
+/// The files `plan` renders to (each kept as `keep` says), and how many warnings the zones added.
 pub(super) fn render_plan(
     loaded: &Loaded,
     plan: &Plan,
@@ -66,8 +68,9 @@ pub(super) fn render_plan(
     only: Option<&str>,
     previous: Option<&dyn Previous>,
     threads: usize,
+    keep: &Keep<'_>,
 ) -> Result<(OutputTree, usize), Error> {
-    let mut tree = render::render(plan, &loaded.inventory, templates, only, threads)?;
+    let mut tree = render::render(plan, &loaded.inventory, templates, only, threads, keep)?;
     let mut warnings = 0;
     // Zones hold every validator's records, so a `--self` render leaves them alone.
     if only.is_none() && loaded.inventory.dns.is_some() {
@@ -80,7 +83,7 @@ pub(super) fn render_plan(
         warn_all(&zones.warnings);
         warnings = zones.warnings.len();
         for (path, text) in zones.files {
-            tree.insert(path, text.into_bytes())?;
+            tree.insert_kept(path, text.into_bytes(), keep)?;
         }
     }
     Ok((tree, warnings))
@@ -106,17 +109,19 @@ impl Source {
     }
 
     /// The rendered tree: what `render` writes and what `plan`/`apply` compare. The Cosmos plan
-    /// comes along so reports can name peers; Stellar output is compared file by file.
+    /// comes along so reports can name peers; Stellar output is compared file by file. Cosmos
+    /// files are kept as `keep` says; Stellar's (a few per validator) stay in memory.
     pub(super) fn render(
         &self,
         templates: &Templates,
         only: Option<&str>,
         previous: Option<&dyn Previous>,
         threads: usize,
+        keep: &Keep<'_>,
     ) -> Result<(Option<Plan>, OutputTree), Error> {
         match self {
             Source::Cosmos(loaded) => {
-                let (plan, tree) = render_cosmos(loaded, templates, only, previous, threads)?;
+                let (plan, tree) = render_cosmos(loaded, templates, only, previous, threads, keep)?;
                 Ok((Some(plan), tree))
             }
             Source::Stellar(inventory) => {

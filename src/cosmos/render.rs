@@ -16,9 +16,10 @@ use crate::cosmos::inventory::{EndpointSource, Inventory};
 use crate::cosmos::peers::{ConsumerPlan, Member, Plan, Role, View};
 use crate::cosmos::registry::chain_registry;
 use crate::output::checked::Doc;
+use crate::output::file::{File, Keep};
 use crate::output::parallel;
 use crate::output::template::{TemplateError, Templates};
-use crate::output::tree::{File, OutputTree, TreeError};
+use crate::output::tree::{OutputTree, TreeError};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum RenderError {
@@ -201,6 +202,7 @@ fn render_consumer<'a>(
     inventory: &Inventory,
     templates: &Templates,
     only: Option<&str>,
+    keep: &Keep<'_>,
 ) -> Result<ConsumerOutput<'a>, RenderError> {
     let mut out = ConsumerOutput {
         files: Vec::new(),
@@ -217,7 +219,11 @@ fn render_consumer<'a>(
     }
     let peer_values = PeerValues::of(cp);
     let neighbours = inventory.allowlist.as_ref().map(|_| Neighbours::of(cp));
-    let mut add = |path: String, text: String| out.files.push((path, File::new(text.into_bytes())));
+    let mut add = |path: String, text: String| -> Result<(), TreeError> {
+        let file = keep.file(&path, text.into_bytes())?;
+        out.files.push((path, file));
+        Ok(())
+    };
     for member in members {
         let view = plan.view(cp, member);
         let dir = view.dir.clone();
@@ -246,26 +252,26 @@ fn render_consumer<'a>(
                     message,
                 }
             })?;
-            add(path, policy);
+            add(path, policy)?;
             let nft = templates.render("cosmos/allowlist.nft", &al_ctx)?;
             let path = format!("{dir}/allowlist.nft");
             allowlist::verify_nft(&nft, al).map_err(|message| RenderError::Verify {
                 path: path.clone(),
                 message,
             })?;
-            add(path, nft);
+            add(path, nft)?;
         }
         let (peers, doc) = templates.render_parsed("cosmos/peers.yaml", &ctx)?;
         verify_configmap(&format!("{dir}/peers.yaml"), doc, &view)?;
         let (kustomization, doc) = templates.render_parsed("cosmos/kustomization.yaml", &ctx)?;
         verify_parsed(&format!("{dir}/kustomization.yaml"), doc)?;
-        add(format!("{dir}/peers.yaml"), peers);
-        add(format!("{dir}/p2p.toml"), p2p);
-        add(format!("{dir}/kustomization.yaml"), kustomization);
+        add(format!("{dir}/peers.yaml"), peers)?;
+        add(format!("{dir}/p2p.toml"), p2p)?;
+        add(format!("{dir}/kustomization.yaml"), kustomization)?;
         if view.workload.is_some() {
             let (rollout, doc) = templates.render_parsed("cosmos/rollout.yaml", &ctx)?;
             verify_parsed(&format!("{dir}/rollout/kustomization.yaml"), doc)?;
-            add(format!("{dir}/rollout/kustomization.yaml"), rollout);
+            add(format!("{dir}/rollout/kustomization.yaml"), rollout)?;
         }
         out.nodes.push((
             member.validator.as_str(),
@@ -277,13 +283,15 @@ fn render_consumer<'a>(
 }
 
 /// Renders every view of the plan (only validator `only`'s with a limit) on up to `threads`
-/// threads; the tree, and any error, are those of a serial render.
+/// threads, each file kept as `keep` says once verified; the tree, and any error, are those of a
+/// serial render.
 pub(crate) fn render(
     plan: &Plan,
     inventory: &Inventory,
     templates: &Templates,
     only: Option<&str>,
     threads: usize,
+    keep: &Keep<'_>,
 ) -> Result<OutputTree, RenderError> {
     if let Some(name) = only
         && !inventory.validators.contains_key(name)
@@ -310,7 +318,7 @@ pub(crate) fn render(
     };
     let consumers: Vec<&ConsumerPlan> = plan.consumers.iter().collect();
     let outputs = parallel::try_map(&consumers, threads, |cp| {
-        render_consumer(plan, cp, inventory, templates, only)
+        render_consumer(plan, cp, inventory, templates, only, keep)
     })?;
     for output in outputs {
         for (path, file) in output.files {
@@ -339,7 +347,7 @@ pub(crate) fn render(
             if let Some(text) = chain_registry::peers_json(cp, &v.name) {
                 let path = format!("{}/{}/{}", v.name, cp.slug, chain_registry::FILE);
                 verify_chain_registry(&path, &text)?;
-                tree.insert(path, text.into_bytes())?;
+                tree.insert_kept(path, text.into_bytes(), keep)?;
             }
         }
     }
@@ -349,7 +357,7 @@ pub(crate) fn render(
         let text = templates.render("cosmos/consumer-kustomization.yaml", &index)?;
         let path = format!("{validator}/{slug}/kustomization.yaml");
         verify_yaml(&path, &text)?;
-        tree.insert(path, text.into_bytes())?;
+        tree.insert_kept(path, text.into_bytes(), keep)?;
     }
     for (validator, mut consumers) in per_validator {
         consumers.sort_unstable();
@@ -362,7 +370,7 @@ pub(crate) fn render(
                 path: path.clone(),
                 message,
             })?;
-            tree.insert(path, text.into_bytes())?;
+            tree.insert_kept(path, text.into_bytes(), keep)?;
         }
         let index = ValidatorIndex {
             validator: BTreeMap::from([("name", validator)]),
@@ -372,7 +380,7 @@ pub(crate) fn render(
         let text = templates.render("cosmos/validator-kustomization.yaml", &index)?;
         let path = format!("{validator}/kustomization.yaml");
         verify_yaml(&path, &text)?;
-        tree.insert(path, text.into_bytes())?;
+        tree.insert_kept(path, text.into_bytes(), keep)?;
     }
     Ok(tree)
 }

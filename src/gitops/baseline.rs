@@ -9,6 +9,7 @@ use git2::{ErrorCode, Oid, Repository};
 
 use super::{GitopsError, Target, git};
 use crate::output::blob::BlobId;
+use crate::output::file::Spool;
 use crate::output::lock::DirLock;
 use crate::output::previous::{Previous, manifest_of};
 use crate::output::tree::TreeError;
@@ -84,6 +85,12 @@ pub(crate) fn committed_output<'r>(
     Ok(committed)
 }
 
+fn blob_id(id: Oid) -> BlobId {
+    let mut bytes = [0; 20];
+    bytes.copy_from_slice(id.as_bytes());
+    BlobId(bytes)
+}
+
 impl Previous for Committed<'_> {
     fn get(&self, rel: &str) -> Result<Option<Vec<u8>>, TreeError> {
         let Some(id) = self.files.get(rel) else {
@@ -101,11 +108,16 @@ impl Previous for Committed<'_> {
     }
 
     fn id(&self, rel: &str) -> Result<Option<BlobId>, TreeError> {
-        Ok(self.files.get(rel).map(|id| {
-            let mut bytes = [0; 20];
-            bytes.copy_from_slice(id.as_bytes());
-            BlobId(bytes)
-        }))
+        Ok(self.files.get(rel).map(|id| blob_id(*id)))
+    }
+
+    fn ids(&self) -> Option<BTreeMap<String, BlobId>> {
+        Some(
+            self.files
+                .iter()
+                .map(|(rel, id)| (rel.clone(), blob_id(*id)))
+                .collect(),
+        )
     }
 
     fn owned(&self) -> Result<BTreeSet<String>, TreeError> {
@@ -143,8 +155,8 @@ pub(crate) fn plan_repo(target: &Target) -> Result<Option<PlanRepo>, GitopsError
     }
 }
 
-/// The HEAD exports older versions left in the git directory; a killed run of one of them
-/// may have left one. Called under the repository's exclusive lock.
+/// The HEAD exports older versions left in the git directory and apply's spools
+/// ([`Spool`]); a killed run may have left one. Called under the repository's exclusive lock.
 const EXPORT_PREFIX: &str = "peergen-HEAD-";
 
 pub(crate) fn remove_leftovers(repo: &Repository) {
@@ -155,7 +167,7 @@ pub(crate) fn remove_leftovers(repo: &Repository) {
         if entry
             .file_name()
             .to_str()
-            .is_some_and(|n| n.starts_with(EXPORT_PREFIX))
+            .is_some_and(|n| n.starts_with(EXPORT_PREFIX) || n.starts_with(Spool::PREFIX))
         {
             let path = entry.path();
             tracing::info!("removing {} (left by an interrupted run)", path.display());

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::cosmos::node_id::NodeId;
 use crate::cosmos::peers::{ConsumerPlan, Plan, Role};
 use crate::input::address::Endpoint;
+use crate::output::file::File;
 use crate::output::previous::Previous;
 use crate::output::removal;
 use crate::output::tree::{MANIFEST, OutputTree, TreeError, in_scope};
@@ -29,13 +30,19 @@ pub(crate) struct FileChange {
     /// Relative to the output directory.
     pub(crate) path: String,
     pub(crate) action: Action,
-    /// The rendered bytes, shared with the rendered tree. The old bytes are read from the
-    /// previous output when a report needs them ([`FileChange::old`]), one file at a time.
+    /// The rendered file, shared with the rendered tree (its bytes perhaps spooled). The old
+    /// bytes are read from the previous output when a report needs them ([`FileChange::old`]),
+    /// one file at a time.
     #[serde(skip)]
-    pub(crate) new: Option<Arc<Vec<u8>>>,
+    pub(crate) new: Option<File>,
 }
 
 impl FileChange {
+    /// What the rendered tree holds here.
+    pub(crate) fn read_new(&self) -> Result<Option<Arc<Vec<u8>>>, TreeError> {
+        self.new.as_ref().map(|f| f.read(&self.path)).transpose()
+    }
+
     /// What the previous output holds here.
     pub(crate) fn old(&self, previous: &dyn Previous) -> Result<Option<Vec<u8>>, TreeError> {
         match self.action {
@@ -241,7 +248,7 @@ pub(crate) fn compare(
         changes.files.push(FileChange {
             path: path.to_owned(),
             action,
-            new: new.map(|f| f.bytes.clone()),
+            new: new.cloned(),
         });
     }
     let manifest = OutputTree::manifest_text(&tree.owned_after(&owned, only)).into_bytes();
@@ -262,7 +269,7 @@ pub(crate) fn compare(
             FileChange {
                 path: MANIFEST.to_owned(),
                 action,
-                new: Some(manifest.into()),
+                new: Some(File::new(manifest)),
             },
         );
     }
@@ -509,7 +516,7 @@ fn zone_changes(
         let old = f.old(previous)?;
         let Ok(d) = crate::cosmos::dns::text::diff(
             &text(old.as_deref()),
-            &text(f.new.as_deref().map(Vec::as_slice)),
+            &text(f.read_new()?.as_deref().map(Vec::as_slice)),
         ) else {
             continue;
         };

@@ -23,6 +23,7 @@ use self::repository::{
 };
 use crate::cosmos::peers::Plan;
 use crate::gitops::changes::{Changes, compare};
+use crate::output::file::{Keep, Spool};
 use crate::output::lock::{DirLock, LockError};
 use crate::output::previous::Previous;
 use crate::output::tree::{OutputTree, TreeError};
@@ -195,9 +196,9 @@ pub(crate) struct Outcome {
     pub(crate) attempts: u32,
 }
 
-/// Renders into memory given the directory holding the previous output.
+/// Renders given the previous output, keeping each file as told.
 pub(crate) type Render<'a, E> =
-    dyn FnMut(&dyn Previous) -> Result<(Option<Plan>, OutputTree), E> + 'a;
+    dyn FnMut(&dyn Previous, &Keep<'_>) -> Result<(Option<Plan>, OutputTree), E> + 'a;
 /// Shows a plan to the user before anything is written.
 pub(crate) type Show<'a, E> = dyn FnMut(&Changes, &dyn Previous) -> Result<(), E> + 'a;
 
@@ -254,6 +255,12 @@ pub(crate) fn apply<E: From<GitopsError>>(
     remove_leftovers(&repo);
     check_repo_state(&repo, target)?;
 
+    // The bytes of every file HEAD does not hold already wait in a spool, not in memory.
+    let spool = Spool::new_in(repo.path()).map_err(GitopsError::from)?;
+    let mut render = |committed: &dyn Previous| {
+        let ids = committed.ids().unwrap_or_default();
+        render(committed, &Keep::changed(&ids, Some(&spool)))
+    };
     let first = render(&committed_output(&repo, target)?)?;
     first.1.hash(opts.threads);
     let first_checksum = first.1.checksum();

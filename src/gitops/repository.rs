@@ -11,6 +11,7 @@ use super::changes::Changes;
 use super::remote::{fetch, remote_has_branch};
 use super::{ApplyOptions, GitopsError, Target, git};
 use crate::output::blob::BlobId;
+use crate::output::file::File;
 use crate::output::previous::{Previous, PreviousDir, manifest_of};
 use crate::output::tree::{MANIFEST, OutputTree, read_manifest};
 
@@ -31,7 +32,8 @@ pub(super) fn owned_paths(
 }
 
 /// What a changed path held before the write, so a failed apply can put it back without keeping
-/// tens of thousands of files in memory: HEAD's blob or the planned bytes are fetched again.
+/// tens of thousands of files in memory: HEAD's blob is fetched again, and a file that held the
+/// planned bytes already is left alone (the write left it so too).
 enum Before {
     Absent,
     Head,
@@ -84,7 +86,7 @@ pub(super) fn write_and_commit(
             let bytes = match before {
                 Before::Absent => None,
                 Before::Head => committed.get(rel).ok().flatten(),
-                Before::Planned => tree.files().get(rel).map(|f| f.bytes.to_vec()),
+                Before::Planned => continue,
                 Before::Bytes(bytes) => Some(bytes),
             };
             let restored = match bytes {
@@ -256,7 +258,8 @@ pub(super) fn check_owned_clean(
         };
         let planned = changes.files.iter().find(|f| f.path == rel);
         let on_disk = crate::output::previous::read_optional(&target.out_dir(), rel)?;
-        if planned.is_none_or(|f| f.new.as_deref() != on_disk.as_ref()) {
+        let planned_id = planned.and_then(|f| f.new.as_ref()).map(File::id);
+        if planned_id.is_none() || planned_id != on_disk.as_deref().map(BlobId::of) {
             dirty.push(path);
         }
     }

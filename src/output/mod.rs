@@ -5,6 +5,7 @@
 pub(crate) mod blob;
 pub(crate) mod checked;
 pub(crate) mod escape;
+pub(crate) mod file;
 pub(crate) mod lock;
 pub(crate) mod parallel;
 pub(crate) mod previous;

@@ -2,7 +2,7 @@
 //! directory on disk here, or a commit's tree (`gitops`). Files are named by their git blob id,
 //! so a comparison reads no file whose id already matches.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::blob::BlobId;
@@ -16,6 +16,11 @@ pub(crate) trait Previous {
     /// The git blob id of what is at `rel`: hashed from [`Previous::get`] unless known already.
     fn id(&self, rel: &str) -> Result<Option<BlobId>, TreeError> {
         Ok(self.get(rel)?.map(|bytes| BlobId::of(&bytes)))
+    }
+    /// Every file's blob id by path, when they are known without reading the files (a commit's
+    /// tree): a render then keeps no bytes of a file that is unchanged.
+    fn ids(&self) -> Option<BTreeMap<String, BlobId>> {
+        None
     }
     /// The files peergen owns there (its manifest); empty when there is no previous output.
     fn owned(&self) -> Result<BTreeSet<String>, TreeError>;

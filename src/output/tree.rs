@@ -1,14 +1,14 @@
-//! The rendered output: relative path → bytes, held in memory until everything is verified, then
-//! written with every file staged beside its target before any is renamed into place.
+//! The rendered output: relative path → file (its bytes in memory or spooled, see `file`), built
+//! whole before anything is written, then written with every file staged beside its target before
+//! any is renamed into place.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
 
 use sha2::{Digest, Sha256};
 
-use super::blob::BlobId;
+use super::file::{File, Keep};
 use super::parallel;
 use super::removal;
 
@@ -20,37 +20,12 @@ pub(crate) struct OutputTree {
     files: BTreeMap<String, File>,
 }
 
-/// One rendered file: its bytes (shared with the plan's file changes, never copied) and, once
-/// asked for, their git blob id. `render` never needs the id, so it is not hashed there.
-#[derive(Clone, Debug)]
-pub(crate) struct File {
-    pub(crate) bytes: Arc<Vec<u8>>,
-    id: OnceLock<BlobId>,
-}
-
-impl PartialEq for File {
-    fn eq(&self, other: &File) -> bool {
-        self.bytes == other.bytes
-    }
-}
-
-impl Eq for File {}
-
-impl File {
-    pub(crate) fn new(bytes: Vec<u8>) -> File {
-        File {
-            bytes: Arc::new(bytes),
-            id: OnceLock::new(),
-        }
-    }
-
-    pub(crate) fn id(&self) -> BlobId {
-        *self.id.get_or_init(|| BlobId::of(&self.bytes))
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum TreeError {
+    #[error(
+        "{0}: HEAD changed while peergen ran, and this file's rendered bytes were not kept; run again"
+    )]
+    NotKept(String),
     #[error("internal: two outputs would be written to {0}")]
     Duplicate(String),
     #[error("internal: {0:?} is not a safe relative output path")]
@@ -119,7 +94,18 @@ impl OutputTree {
         self.insert_file(path, File::new(bytes))
     }
 
-    /// Inserts a file whose id was computed already (by a rendering thread).
+    /// Inserts what `keep` keeps of `bytes`.
+    pub(crate) fn insert_kept(
+        &mut self,
+        path: String,
+        bytes: Vec<u8>,
+        keep: &Keep<'_>,
+    ) -> Result<(), TreeError> {
+        let file = keep.file(&path, bytes)?;
+        self.insert_file(path, file)
+    }
+
+    /// Inserts a file a rendering thread made (and perhaps hashed and spooled).
     pub(crate) fn insert_file(&mut self, path: String, file: File) -> Result<(), TreeError> {
         if !is_safe_relative(&path) || path == MANIFEST {
             return Err(TreeError::UnsafePath(path));
@@ -219,7 +205,7 @@ impl OutputTree {
         // What each planned file's target is now (`None`: absent), from the check's own lstat.
         let mut found = Vec::with_capacity(self.files.len());
         for rel in self.files.keys().chain(&stale) {
-            let planned = self.files.get(rel).map(|f| f.bytes.as_slice());
+            let planned = self.files.get(rel);
             let meta = check_target(dir, rel, previous.contains(rel), planned, &mut sound_dirs)?;
             if found.len() < self.files.len() {
                 found.push(meta);
@@ -235,7 +221,7 @@ impl OutputTree {
         let held = parallel::try_map(&files, threads, |(rel, file, meta)| {
             Ok::<_, TreeError>(
                 meta.as_ref()
-                    .is_some_and(|m| holds(&dir.join(rel), m, &file.bytes)),
+                    .is_some_and(|m| file.held_by(&dir.join(rel), m)),
             )
         })?;
         let mut changed = Vec::new();
@@ -243,7 +229,7 @@ impl OutputTree {
             if held {
                 report.unchanged += 1;
             } else {
-                changed.push((rel, file.bytes.as_slice(), meta.as_ref().map(file_mode)));
+                changed.push((rel, file, meta.as_ref().map(file_mode)));
             }
         }
         let owned = self.owned_after(&previous, only);
@@ -264,10 +250,10 @@ impl OutputTree {
             let path = dir.join(parent);
             std::fs::create_dir_all(&path).map_err(io(&path))?;
         }
-        let staged = parallel::try_map(&changed, threads, |(rel, bytes, mode)| {
+        let staged = parallel::try_map(&changed, threads, |(rel, file, mode)| {
             let target = dir.join(rel);
             let mode = mode.unwrap_or(NEW_FILE_MODE);
-            let tmp = stage_beside(&target, bytes, mode).map_err(io(&target))?;
+            let tmp = file.stage(&target, mode).map_err(io(&target))?;
             Ok::<_, TreeError>((std::sync::Mutex::new(Some(tmp)), target))
         })?;
         report
@@ -320,7 +306,7 @@ fn write_manifest(dir: &Path, owned: &BTreeSet<String>) -> Result<(), TreeError>
 }
 
 /// The prefix of peergen's temporary files; only a killed run leaves one behind.
-const TEMP_PREFIX: &str = ".peergen-tmp-";
+pub(super) const TEMP_PREFIX: &str = ".peergen-tmp-";
 
 /// Removes the temporary files a killed run left in the directories of `paths` (relative to
 /// `dir`). Only called under the directory's lock, so no live run's file is among them.
@@ -378,7 +364,11 @@ fn file_mode(meta: &std::fs::Metadata) -> u32 {
 }
 
 /// [`stage_file`] into a directory that exists, with the file mode `mode`.
-fn stage_beside(target: &Path, bytes: &[u8], mode: u32) -> std::io::Result<tempfile::TempPath> {
+pub(super) fn stage_beside(
+    target: &Path,
+    bytes: &[u8],
+    mode: u32,
+) -> std::io::Result<tempfile::TempPath> {
     use std::os::unix::fs::PermissionsExt as _;
     let parent = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -443,13 +433,15 @@ fn remove_empty_parents(root: &Path, file: &Path) {
 /// Refuses, before anything is written, every target a write could not finish or should not make:
 /// a symlink anywhere inside `dir` on the way (it would write or delete outside the output), a
 /// directory or other non-file where the file goes, and a file peergen does not own.
+/// A file that already holds exactly the planned bytes is peergen's own (a run killed before its
+/// manifest was written left it): writing it again changes nothing.
 /// `sound_dirs` remembers directories already found to be real directories: a tree has tens of
 /// thousands of files in a few hundred directories.
 fn check_target(
     dir: &Path,
     rel: &str,
     owned: bool,
-    planned: Option<&[u8]>,
+    planned: Option<&File>,
     sound_dirs: &mut std::collections::HashSet<PathBuf>,
 ) -> Result<Option<std::fs::Metadata>, TreeError> {
     let mut path = dir.to_path_buf();
@@ -471,7 +463,7 @@ fn check_target(
             Some("is not a directory")
         } else if last && !meta.is_file() {
             Some("is not a regular file")
-        } else if last && !owned && !planned.is_some_and(|p| holds(&path, &meta, p)) {
+        } else if last && !owned && !planned.is_some_and(|p| p.held_by(&path, &meta)) {
             Some(
                 "exists but is not listed in the manifest: peergen does not overwrite files it does not own",
             )
@@ -487,13 +479,6 @@ fn check_target(
         sound_dirs.insert(path.clone());
     }
     Ok(None)
-}
-
-/// A file that already holds exactly the planned bytes is peergen's own (a run killed before
-/// its manifest was written left it); writing it again changes nothing.
-fn holds(path: &Path, meta: &std::fs::Metadata, planned: &[u8]) -> bool {
-    // A file of another length cannot hold them: no need to read it.
-    meta.len() == planned.len() as u64 && std::fs::read(path).is_ok_and(|b| b == planned)
 }
 
 /// The files peergen owns in `dir`: its manifest, or nothing when `dir` is missing or empty. A

@@ -7,6 +7,7 @@ use super::diagram::{self, Diagram};
 use super::file_diff;
 use crate::gitops::changes::{Action, Changes, Peer};
 use crate::output::escape::md_code_span as md_text;
+use crate::output::file::File;
 use crate::output::previous::Previous;
 use crate::output::tree::TreeError;
 
@@ -253,12 +254,18 @@ pub(crate) fn markdown(
         for f in &changes.files {
             // An added file's diff is longer than the file: no need to build one that cannot fit.
             if f.action == Action::Add
-                && body.len() + f.new.as_ref().map_or(0, |b| b.len()) > budget
+                && body.len() as u64 + f.new.as_ref().map_or(0, File::len) > budget as u64
             {
                 omitted += 1;
                 continue;
             }
-            let diff = file_diff(f, f.old(previous)?.as_deref(), prefix);
+            let new = f.read_new()?;
+            let diff = file_diff(
+                f,
+                f.old(previous)?.as_deref(),
+                new.as_deref().map(Vec::as_slice),
+                prefix,
+            );
             if body.len() + diff.len() > budget {
                 omitted += 1;
             } else {

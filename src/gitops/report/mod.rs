@@ -20,10 +20,15 @@ fn lossy(bytes: Option<&[u8]>) -> std::borrow::Cow<'_, str> {
 }
 
 /// One file's unified diff with paths as `git apply` expects them from the repository root;
-/// `old` is what the previous output holds there.
-pub(crate) fn file_diff(change: &FileChange, old: Option<&[u8]>, prefix: &str) -> String {
+/// `old` is what the previous output holds there, `new` what the rendered tree holds.
+pub(crate) fn file_diff(
+    change: &FileChange,
+    old: Option<&[u8]>,
+    new: Option<&[u8]>,
+    prefix: &str,
+) -> String {
     let old = lossy(old);
-    let new = lossy(change.new.as_deref().map(Vec::as_slice));
+    let new = lossy(new);
     let (a, b) = headers(change, prefix);
     // A whole file added or removed is one hunk of every line: written directly, as the diff
     // would write it, since a first apply shows every file so. (The diff also ends lines at a
@@ -117,17 +122,21 @@ fn added_file(path: &str, bytes: usize) -> FileChange {
     FileChange {
         path: path.to_owned(),
         action: Action::Add,
-        new: Some("x\n".repeat(bytes / 2).into_bytes().into()),
+        new: Some(crate::output::file::File::new(
+            "x\n".repeat(bytes / 2).into_bytes(),
+        )),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::file::File;
     use proptest::prelude::*;
 
     fn by_similar(change: &FileChange, old: &str) -> String {
-        let new = lossy(change.new.as_deref().map(Vec::as_slice));
+        let new = change.read_new().unwrap();
+        let new = lossy(new.as_deref().map(Vec::as_slice));
         let (a, b) = headers(change, "peers/");
         by_lines(old, &new, &a, &b)
     }
@@ -142,11 +151,16 @@ mod tests {
             let change = FileChange {
                 path: "v/c/peers.yaml".to_owned(),
                 action: if add { Action::Add } else { Action::Remove },
-                new: add.then(|| text.clone().into_bytes().into()),
+                new: add.then(|| File::new(text.clone().into_bytes())),
             };
             let old = if add { "" } else { text.as_str() };
             prop_assert_eq!(
-                file_diff(&change, (!add).then_some(old.as_bytes()), "peers/"),
+                file_diff(
+                    &change,
+                    (!add).then_some(old.as_bytes()),
+                    add.then_some(text.as_bytes()),
+                    "peers/"
+                ),
                 by_similar(&change, old)
             );
         }

@@ -67,9 +67,12 @@ pub(crate) fn write(
             items.push((f, old));
         }
         let shown = crate::output::parallel::try_map(&items, threads, |(f, old)| {
-            Ok::<_, std::convert::Infallible>(painted(file_diff(f, old.as_deref(), prefix), color))
-        });
-        for text in shown.into_iter().flatten() {
+            let new = f.read_new()?;
+            let diff = file_diff(f, old.as_deref(), new.as_deref().map(Vec::as_slice), prefix);
+            Ok::<_, crate::output::tree::TreeError>(painted(diff, color))
+        })
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+        for text in shown {
             w.write_all(text.as_bytes())?;
         }
     }
