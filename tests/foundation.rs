@@ -732,6 +732,8 @@ fn template_overrides_are_used_and_strays_or_undefined_values_fail() {
     .stderr_has(
         "p2p.toml fails verification: p2p.persistent_peers differs from the planned peer list",
     );
+    // The files rendered before the failing one were spooled in out3, and went with it.
+    assert!(!env.path("out3").exists());
 
     env.write("tpl/cosmos/peer.yaml.j2", "x");
     env.run([

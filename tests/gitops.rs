@@ -1058,7 +1058,7 @@ fn an_apply_killed_mid_write_or_before_its_commit_is_completed_by_the_next() {
         assert_ne!(killed.code, 0, "{fault} was not reached");
         let spools = run_files(&repo);
         assert!(
-            spools.len() == 1 && spools[0].starts_with("peergen-spool-"),
+            spools.len() == 1 && spools[0].starts_with(".peergen-tmp-spool-"),
             "{fault}: a killed apply leaves its spool of changed files: {spools:?}"
         );
         repo.run("apply", &[]).success().stdout_has("committed ");
@@ -1084,7 +1084,7 @@ fn run_files(repo: &Repo) -> Vec<String> {
     std::fs::read_dir(repo.work().join(".git"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("peergen-HEAD-") || n.starts_with("peergen-spool-"))
+        .filter(|n| n.starts_with("peergen-HEAD-") || n.starts_with(".peergen-tmp-spool-"))
         .collect()
 }
 

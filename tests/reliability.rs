@@ -87,21 +87,28 @@ fn temporary_files_of_a_killed_run_are_removed_by_the_next() {
     let env = Env::new();
     let example = example_inventory().display().to_string();
     assert_ne!(render(&env, &example, "out", Some("rename:3")).code, 0);
+    // Staged files beside their targets, and the spool's files in `.peergen-tmp-spool-*/`.
     let leftovers = |env: &Env| {
-        let mut n = 0;
-        for path in walk(&env.path("out")) {
-            if path
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(".peergen-tmp-")
-            {
-                n += 1;
-            }
-        }
-        n
+        let out = env.path("out");
+        walk(&out)
+            .iter()
+            .filter(|p| {
+                p.strip_prefix(&out)
+                    .unwrap()
+                    .components()
+                    .any(|c| c.as_os_str().to_string_lossy().starts_with(".peergen-tmp-"))
+            })
+            .count()
     };
     assert!(leftovers(&env) > 0, "a killed run leaves its staged files");
+    assert!(
+        std::fs::read_dir(env.path("out")).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".peergen-tmp-spool-")),
+        "a killed run leaves its spool"
+    );
     render(&env, &example, "out", None).success();
     assert_eq!(leftovers(&env), 0);
 }

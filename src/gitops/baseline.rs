@@ -9,7 +9,6 @@ use git2::{ErrorCode, Oid, Repository};
 
 use super::{GitopsError, Target, git};
 use crate::output::blob::BlobId;
-use crate::output::file::Spool;
 use crate::output::lock::DirLock;
 use crate::output::previous::{Previous, manifest_of};
 use crate::output::tree::TreeError;
@@ -155,8 +154,8 @@ pub(crate) fn plan_repo(target: &Target) -> Result<Option<PlanRepo>, GitopsError
     }
 }
 
-/// The HEAD exports older versions left in the git directory and apply's spools
-/// ([`Spool`]); a killed run may have left one. Called under the repository's exclusive lock.
+/// The HEAD exports older versions left in the git directory; a killed run of one of them
+/// may have left one. Called under the repository's exclusive lock.
 const EXPORT_PREFIX: &str = "peergen-HEAD-";
 
 pub(crate) fn remove_leftovers(repo: &Repository) {
@@ -167,7 +166,7 @@ pub(crate) fn remove_leftovers(repo: &Repository) {
         if entry
             .file_name()
             .to_str()
-            .is_some_and(|n| n.starts_with(EXPORT_PREFIX) || n.starts_with(Spool::PREFIX))
+            .is_some_and(|n| n.starts_with(EXPORT_PREFIX))
         {
             let path = entry.path();
             tracing::info!("removing {} (left by an interrupted run)", path.display());

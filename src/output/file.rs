@@ -123,9 +123,9 @@ impl Drop for Spooled {
     }
 }
 
-/// A private directory for the bytes of files an apply will write, inside the git directory (on
-/// the working tree's file system, so staging links instead of copying). Removed when dropped; a
-/// killed run's is removed by the next apply ([`Spool::PREFIX`]).
+/// A private directory for the bytes of files a run will write, on the file system it writes to
+/// (so staging links instead of copying): apply's in the git directory, render's in `--out`.
+/// Removed when dropped; a killed run's is removed by the next run's [`Spool::new_in`].
 #[derive(Debug)]
 pub(crate) struct Spool {
     dir: tempfile::TempDir,
@@ -133,9 +133,24 @@ pub(crate) struct Spool {
 }
 
 impl Spool {
-    pub(crate) const PREFIX: &'static str = "peergen-spool-";
+    /// Begins with the temporary files' prefix, so an output directory holding only a killed
+    /// run's spool still counts as empty.
+    pub(crate) const PREFIX: &'static str = ".peergen-tmp-spool-";
 
+    /// A new spool in `parent`, after removing the ones killed runs left there: the caller holds
+    /// the lock that serialises runs on `parent`, so none of them is in use.
     pub(crate) fn new_in(parent: &Path) -> Result<Spool, TreeError> {
+        for entry in std::fs::read_dir(parent).map_err(io(parent))?.flatten() {
+            let ours = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(Spool::PREFIX));
+            if ours && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                let path = entry.path();
+                tracing::info!("removing {} (left by an interrupted run)", path.display());
+                std::fs::remove_dir_all(&path).map_err(io(&path))?;
+            }
+        }
         let dir = tempfile::Builder::new()
             .prefix(Spool::PREFIX)
             .tempdir_in(parent)
@@ -160,10 +175,10 @@ impl Spool {
     }
 }
 
-/// What a render keeps of each file once it is verified: everything in memory (`render`,
-/// `check`, a plan against a plain directory); only the blob id of a file the previous output
-/// already holds (plan and apply against a commit); and with a spool, the bytes of every other
-/// file on disk (apply).
+/// What a render keeps of each file once it is verified: everything in memory (`check`, a plan
+/// against a plain directory); only the blob id of a file the previous output already holds (plan
+/// and apply against a commit); and with a spool, the bytes of every other file on disk (apply,
+/// `render`).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Keep<'a> {
     previous: Option<&'a BTreeMap<String, BlobId>>,
@@ -176,6 +191,14 @@ impl<'a> Keep<'a> {
         previous: None,
         spool: None,
     };
+
+    /// Spools every file's bytes.
+    pub(crate) fn spooled(spool: &'a Spool) -> Keep<'a> {
+        Keep {
+            previous: None,
+            spool: Some(spool),
+        }
+    }
 
     /// Drops the bytes of files whose blob id `previous` (path → id) names, and spools the rest
     /// when `spool` is given.
@@ -191,12 +214,12 @@ impl<'a> Keep<'a> {
 
     /// The file `bytes` rendered at `path` becomes.
     pub(crate) fn file(&self, path: &str, bytes: Vec<u8>) -> Result<File, TreeError> {
-        let Some(previous) = self.previous else {
+        if self.previous.is_none() && self.spool.is_none() {
             return Ok(File::new(bytes));
-        };
+        }
         let id = BlobId::of(&bytes);
         let len = bytes.len() as u64;
-        let body = if previous.get(path) == Some(&id) {
+        let body = if self.previous.is_some_and(|p| p.get(path) == Some(&id)) {
             Body::Dropped(id)
         } else if let Some(spool) = self.spool {
             Body::Spooled(Arc::new(spool.write(&bytes)?), id)

@@ -482,15 +482,26 @@ fn check_target(
 }
 
 /// The files peergen owns in `dir`: its manifest, or nothing when `dir` is missing or empty. A
-/// non-empty directory without a manifest was not written by peergen and is refused.
+/// non-empty directory without a manifest was not written by peergen and is refused; peergen's own
+/// temporary files and spools (a killed first run's) do not count.
 pub(crate) fn owned_files(dir: &Path) -> Result<BTreeSet<String>, TreeError> {
     match read_manifest(dir)? {
         Some(owned) => Ok(owned),
-        None if dir.is_dir() && std::fs::read_dir(dir).map_err(io(dir))?.next().is_some() => {
+        None if dir.is_dir() && has_foreign_entries(dir)? => {
             Err(TreeError::NotOwned(dir.to_path_buf()))
         }
         None => Ok(BTreeSet::new()),
     }
+}
+
+fn has_foreign_entries(dir: &Path) -> Result<bool, TreeError> {
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        if !entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The files a previous run generated in `dir`, or `None` when `dir` has no manifest.
