@@ -337,9 +337,10 @@ pub(crate) fn apply<E: From<GitopsError>>(
                 "building the author signature (--author-name, --author-email, git user.name/user.email)",
             ))?;
             let owned = owned_paths(target, &committed, &tree)?;
-            check_owned_clean(&repo, target, &owned, &changes)?;
+            let touched = check_owned_clean(&repo, target, &owned, &changes)?;
             write_and_commit(
-                &repo, target, &tree, &committed, &changes, &owned, opts, &message, &sig,
+                &repo, target, &tree, &committed, &changes, &owned, &touched, opts, &message,
+                &sig,
             )?
         };
         match commit {

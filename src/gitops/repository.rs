@@ -43,6 +43,7 @@ enum Before {
 
 /// Writes the tree, stages the changed paths and commits. On failure the files and index entries
 /// it touched are put back as they were, so the next run is not refused for staged changes.
+/// `touched` is what [`check_owned_clean`] found not to hold HEAD's bytes.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn write_and_commit(
     repo: &Repository,
@@ -51,15 +52,21 @@ pub(super) fn write_and_commit(
     committed: &dyn Previous,
     changes: &Changes,
     owned: &BTreeSet<String>,
+    touched: &BTreeSet<String>,
     opts: &ApplyOptions,
     message: &str,
     sig: &Signature<'_>,
 ) -> Result<Option<Oid>, GitopsError> {
     let out_dir = target.out_dir();
     // check_owned_clean guarantees that every other owned file already holds HEAD's bytes, so
-    // the changed paths are all a write can touch.
+    // the changed paths are all a write can touch; of those, a path git sees as HEAD's is not
+    // read (a large change replaces tens of thousands of them).
     let mut backup = Vec::new();
     for f in &changes.files {
+        if f.path != MANIFEST && !touched.contains(&f.path) && committed.id(&f.path)?.is_some() {
+            backup.push((f.path.as_str(), Before::Head));
+            continue;
+        }
         let before = match crate::output::previous::read_optional(&out_dir, &f.path)? {
             None => Before::Absent,
             Some(bytes) if f.path == MANIFEST => Before::Bytes(bytes),
@@ -227,13 +234,15 @@ fn owned_by_peergen(repo: &Repository, target: &Target) -> BTreeSet<String> {
 }
 
 /// Refuses when an owned file has changes git does not have and writing would lose them: it holds
-/// neither HEAD's bytes nor the bytes peergen is about to write there.
+/// neither HEAD's bytes nor the bytes peergen is about to write there. Returns the owned paths
+/// (relative to the output directory) whose working file is not HEAD's: every other owned path
+/// holds HEAD's bytes or, when HEAD has none, is absent or ignored.
 pub(super) fn check_owned_clean(
     repo: &Repository,
     target: &Target,
     owned: &BTreeSet<String>,
     changes: &Changes,
-) -> Result<(), GitopsError> {
+) -> Result<BTreeSet<String>, GitopsError> {
     let prefix = target.prefix();
     let mut opts = StatusOptions::new();
     opts.include_untracked(true)
@@ -246,6 +255,7 @@ pub(super) fn check_owned_clean(
         .statuses(Some(&mut opts))
         .map_err(git("reading the status"))?;
     let mut dirty = Vec::new();
+    let mut touched = BTreeSet::new();
     for s in statuses.iter().filter(|s| s.status() != Status::CURRENT) {
         let Some(path) = s.path().ok().map(str::to_owned) else {
             continue;
@@ -256,7 +266,12 @@ pub(super) fn check_owned_clean(
         else {
             continue;
         };
-        let planned = changes.files.iter().find(|f| f.path == rel);
+        touched.insert(rel.to_owned());
+        let planned = changes
+            .files
+            .binary_search_by(|f| f.path.as_str().cmp(rel))
+            .ok()
+            .map(|i| &changes.files[i]);
         let on_disk = crate::output::previous::read_optional(&target.out_dir(), rel)?;
         let planned_id = planned.and_then(|f| f.new.as_ref()).map(File::id);
         if planned_id.is_none() || planned_id != on_disk.as_deref().map(BlobId::of) {
@@ -264,7 +279,7 @@ pub(super) fn check_owned_clean(
         }
     }
     if dirty.is_empty() {
-        Ok(())
+        Ok(touched)
     } else {
         Err(GitopsError::DirtyOwned {
             path: target.repo.clone(),
