@@ -7,7 +7,7 @@ use minijinja::Value;
 use minijinja::value::Serde;
 use serde::Deserialize;
 use serde::Serialize;
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
 use crate::cosmos::alerts;
@@ -18,7 +18,7 @@ use crate::cosmos::registry::chain_registry;
 use crate::output::checked::Doc;
 use crate::output::file::{File, Keep};
 use crate::output::parallel;
-use crate::output::template::{TemplateError, Templates};
+use crate::output::template::{TemplateError, Templates, fields};
 use crate::output::tree::{OutputTree, TreeError};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,38 +37,26 @@ pub(crate) enum RenderError {
     UnknownValidator(String, String),
 }
 
-/// A comma-separated list, `null` (the setting left out) when empty.
-fn id_list(text: String) -> Json {
+/// A comma-separated list, `none` (the setting left out) when empty.
+fn id_list(text: String) -> Value {
     if text.is_empty() {
-        Json::Null
+        Value::from(())
     } else {
-        Json::String(text)
+        Value::from(text)
     }
 }
 
 /// A peer as templates see it: `{validator, moniker, operator_address, node_id, host, port, address}`.
 fn peer_value(m: &Member) -> Value {
-    Value::from(Serde(json!({
-        "validator": m.validator,
-        "moniker": m.moniker,
-        "operator_address": m.operator_address,
-        "node_id": m.node_id.as_str(),
-        "host": m.endpoint.host.to_string(),
-        "port": m.endpoint.port,
-        "address": m.peer_string(),
-    })))
-}
-
-#[derive(Serialize)]
-struct Context<'a> {
-    validator: Json,
-    consumer: Json,
-    peers: Vec<Value>,
-    persistent_peers: &'a str,
-    peer_lines: String,
-    configmap: Json,
-    workload: Json,
-    p2p: Json,
+    fields(vec![
+        ("validator", Value::from(m.validator.as_str())),
+        ("moniker", Value::from(m.moniker.as_str())),
+        ("operator_address", Value::from(m.operator_address.as_str())),
+        ("node_id", Value::from(m.node_id.as_str())),
+        ("host", Value::from(m.endpoint.host.to_string())),
+        ("port", Value::from(m.endpoint.port)),
+        ("address", Value::from(m.peer_string())),
+    ])
 }
 
 /// Each member's [`peer_value`], built once per consumer: every member's view lists almost every
@@ -105,7 +93,8 @@ impl<'a> PeerValues<'a> {
     }
 }
 
-/// The template context of one view (documented in docs/output.md; templates rely on its shape).
+/// The template context of one view (documented in docs/output.md; templates rely on its shape),
+/// built as template values directly: it is made for every one of tens of thousands of views.
 fn context(view: &View<'_>, peer_values: &PeerValues<'_>) -> Value {
     let cp = view.consumer;
     let p2p = &cp.settings.p2p;
@@ -116,56 +105,95 @@ fn context(view: &View<'_>, peer_values: &PeerValues<'_>) -> Value {
             .collect::<Vec<_>>()
             .join(","),
     );
-    let ctx = Context {
-        validator: json!({
-            "name": view.member.validator,
-            "moniker": view.member.moniker,
-            "operator_address": view.member.operator_address,
-            "node_id": view.member.node_id.as_str(),
-            "endpoint": view.member.endpoint.to_string(),
-            "node": view.member.node_name(),
-            "role": match view.member.role {
-                Role::Public => "public",
-                Role::Sentry(_) => "sentry",
-                Role::Validator => "validator",
-            },
-        }),
-        consumer: json!({
-            "consumer_id": cp.consumer_id,
-            "chain_id": cp.chain_id,
-            "slug": cp.slug,
-            "phase": cp.phase.as_str(),
-            "selection": cp.settings.selection.as_str(),
-        }),
-        peers: view.peers.iter().map(|m| peer_values.get(m)).collect(),
-        persistent_peers: &view.persistent_peers,
-        peer_lines: view.peers.iter().fold(String::new(), |mut lines, m| {
-            lines.push_str(m.peer_string());
-            lines.push('\n');
-            lines
-        }),
-        configmap: json!({ "name": view.configmap, "namespace": view.namespace }),
-        workload: cp
-            .settings
-            .workload
-            .as_ref()
-            .zip(view.workload.as_ref())
-            .map_or(
-                Json::Null,
-                |(w, name)| json!({ "kind": w.kind.as_str(), "name": name }),
-            ),
-        p2p: json!({
-            "addr_book_strict": p2p.addr_book_strict.as_ref().map(|b| b.value),
-            "pex": view.pex,
-            "seeds": seeds,
-            "unconditional_peer_ids": id_list(view.unconditional_text()),
-            "private_peer_ids": id_list(view.private_text()),
-            "persistent_peers_max_dial_period": p2p.max_dial_period(),
-            "max_num_inbound_peers": p2p.max_num_inbound_peers.as_ref().map(|m| m.value),
-            "allow_duplicate_ip": p2p.allow_duplicate_ip.as_ref().map(|a| a.value),
-        }),
+    let member = view.member;
+    let role = match member.role {
+        Role::Public => "public",
+        Role::Sentry(_) => "sentry",
+        Role::Validator => "validator",
     };
-    Value::from(Serde(&ctx))
+    let workload = cp
+        .settings
+        .workload
+        .as_ref()
+        .zip(view.workload.as_ref())
+        .map_or(Value::from(()), |(w, name)| {
+            fields(vec![
+                ("kind", Value::from(w.kind.as_str())),
+                ("name", Value::from(name.as_str())),
+            ])
+        });
+    let peer_lines = view.peers.iter().fold(String::new(), |mut lines, m| {
+        lines.push_str(m.peer_string());
+        lines.push('\n');
+        lines
+    });
+    let peers: Vec<Value> = view.peers.iter().map(|m| peer_values.get(m)).collect();
+    fields(vec![
+        (
+            "validator",
+            fields(vec![
+                ("name", Value::from(member.validator.as_str())),
+                ("moniker", Value::from(member.moniker.as_str())),
+                (
+                    "operator_address",
+                    Value::from(member.operator_address.as_str()),
+                ),
+                ("node_id", Value::from(member.node_id.as_str())),
+                ("endpoint", Value::from(member.endpoint.to_string())),
+                ("node", Value::from(member.node_name())),
+                ("role", Value::from(role)),
+            ]),
+        ),
+        (
+            "consumer",
+            fields(vec![
+                ("consumer_id", Value::from(cp.consumer_id.as_str())),
+                ("chain_id", Value::from(cp.chain_id.as_str())),
+                ("slug", Value::from(cp.slug.as_str())),
+                ("phase", Value::from(cp.phase.as_str())),
+                ("selection", Value::from(cp.settings.selection.as_str())),
+            ]),
+        ),
+        ("peers", Value::from(peers)),
+        (
+            "persistent_peers",
+            Value::from(view.persistent_peers.as_str()),
+        ),
+        ("peer_lines", Value::from(peer_lines)),
+        (
+            "configmap",
+            fields(vec![
+                ("name", Value::from(view.configmap.as_str())),
+                ("namespace", Value::from(view.namespace.as_str())),
+            ]),
+        ),
+        ("workload", workload),
+        (
+            "p2p",
+            fields(vec![
+                (
+                    "addr_book_strict",
+                    Value::from(p2p.addr_book_strict.as_ref().map(|b| b.value)),
+                ),
+                ("pex", Value::from(view.pex)),
+                ("seeds", seeds),
+                ("unconditional_peer_ids", id_list(view.unconditional_text())),
+                ("private_peer_ids", id_list(view.private_text())),
+                (
+                    "persistent_peers_max_dial_period",
+                    Value::from(p2p.max_dial_period()),
+                ),
+                (
+                    "max_num_inbound_peers",
+                    Value::from(p2p.max_num_inbound_peers.as_ref().map(|m| m.value)),
+                ),
+                (
+                    "allow_duplicate_ip",
+                    Value::from(p2p.allow_duplicate_ip.as_ref().map(|a| a.value)),
+                ),
+            ]),
+        ),
+    ])
 }
 
 /// The nodes of a validator with sentries on one consumer: `validator` and each sentry.

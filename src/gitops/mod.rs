@@ -339,8 +339,7 @@ pub(crate) fn apply<E: From<GitopsError>>(
             let owned = owned_paths(target, &committed, &tree)?;
             let touched = check_owned_clean(&repo, target, &owned, &changes)?;
             write_and_commit(
-                &repo, target, &tree, &committed, &changes, &owned, &touched, opts, &message,
-                &sig,
+                &repo, target, &tree, &committed, &changes, &owned, &touched, opts, &message, &sig,
             )?
         };
         match commit {

@@ -2,9 +2,9 @@
 //! strict about undefined values, and escaping every printed value for the file's format.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use minijinja::value::Serde;
-use minijinja::value::ValueKind;
+use minijinja::value::{Enumerator, Object, ObjectRepr, Serde, ValueKind};
 use minijinja::{
     AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior, Value,
 };
@@ -223,6 +223,37 @@ impl Templates {
     }
 }
 
+/// A template map whose keys keep the order given, as a serialized struct's do (a template may
+/// iterate one), built without serde: every view's context is made of these.
+pub(crate) fn fields(pairs: Vec<(&'static str, Value)>) -> Value {
+    Value::from_object(Fields(pairs))
+}
+
+#[derive(Debug)]
+struct Fields(Vec<(&'static str, Value)>);
+
+impl Object for Fields {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let key = key.as_str()?;
+        self.0
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.0.iter().map(|(k, _)| Value::from(*k)).collect())
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.0.len())
+    }
+}
+
 fn describe(e: &Error) -> String {
     let mut msg = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -281,4 +312,29 @@ fn check_no_strays(root: &Path, dir: &Path) -> Result<(), TemplateError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_keep_their_order_and_print_as_maps_do() {
+        let map = fields(vec![
+            ("zeta", Value::from(1)),
+            ("alpha", Value::from("a")),
+            ("none", Value::from(())),
+        ]);
+        let env = Environment::new();
+        let out = env
+            .render_str(
+                "{% for k, v in m|items %}{{ k }}={{ v }};{% endfor %} {{ m.alpha }} {{ m|length }} {{ m.missing is undefined }} {{ m|tojson }}",
+                minijinja::context! { m => map },
+            )
+            .unwrap();
+        assert_eq!(
+            out,
+            r#"zeta=1;alpha=a;none=None; a 3 True {"zeta": 1, "alpha": "a", "none": null}"#
+        );
+    }
 }
