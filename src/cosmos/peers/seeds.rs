@@ -62,7 +62,7 @@ pub(super) fn consumer_seeds(
 /// consumer (the node itself, one of its persistent peers, or a node the topology deliberately
 /// does not link it to, which a seed connection would link after all).
 pub(super) fn node_seeds(cp: &ConsumerPlan, pex: Option<bool>) -> Vec<Seed> {
-    if pex == Some(false) {
+    if pex == Some(false) || cp.seeds.is_empty() {
         return Vec::new();
     }
     let planned: BTreeSet<&NodeId> = cp
