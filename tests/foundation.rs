@@ -83,10 +83,29 @@ fn rendering_is_byte_for_byte_deterministic() {
     env.run(["render", "-i", &inv(), "--out", "b"]).success();
     assert_eq!(read_tree(&env.path("a")), read_tree(&env.path("b")));
     let before = read_tree(&env.path("a"));
+    let inode = |rel: &str| {
+        use std::os::unix::fs::MetadataExt as _;
+        let m = std::fs::metadata(env.path("a").join(rel)).unwrap();
+        (m.ino(), m.mtime_nsec())
+    };
+    let peers = inode("alice/pion-1/peers.yaml");
     env.run(["render", "-i", &inv(), "--out", "a"])
         .success()
         .stdout_has("0 written, 53 unchanged, 0 removed");
     assert_eq!(before, read_tree(&env.path("a")));
+    assert_eq!(
+        inode("alice/pion-1/peers.yaml"),
+        peers,
+        "an unchanged file is not rewritten"
+    );
+    let names: Vec<String> = std::fs::read_dir(env.path("a"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.starts_with(".peergen-tmp-")),
+        "{names:?}"
+    );
 }
 
 #[test]

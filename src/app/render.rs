@@ -30,7 +30,7 @@ pub(super) fn run(args: &RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Er
             args.only.as_deref(),
             Some(&previous),
             threads,
-            &Keep::spooled(&spool),
+            &Keep::spooled(&spool, &args.out),
         )?;
         let report = tree.write(&args.out, args.only.as_deref(), args.force, threads)?;
         Ok((tree.len(), report))

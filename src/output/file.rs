@@ -25,7 +25,7 @@ enum Body {
     /// The id is hashed when first asked for: `render` never needs it.
     Memory(Arc<Vec<u8>>, OnceLock<BlobId>),
     Spooled(Arc<Spooled>, BlobId),
-    /// The previous output holds exactly these bytes.
+    /// The previous output (HEAD, or the directory `render` writes) holds exactly these bytes.
     Dropped(BlobId),
 }
 
@@ -105,7 +105,7 @@ impl File {
             }
             Body::Dropped(_) => {
                 return Err(std::io::Error::other(
-                    "its rendered bytes were not kept (HEAD changed while peergen ran); run again",
+                    "it changed while peergen ran, and its rendered bytes were not kept because they matched what was there; run again",
                 ));
             }
         };
@@ -177,11 +177,13 @@ impl Spool {
 
 /// What a render keeps of each file once it is verified: everything in memory (`check`, a plan
 /// against a plain directory); only the blob id of a file the previous output already holds (plan
-/// and apply against a commit); and with a spool, the bytes of every other file on disk (apply,
-/// `render`).
+/// and apply against a commit, `render` over its own output); and with a spool, the bytes of every
+/// other file on disk (apply, `render`).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Keep<'a> {
     previous: Option<&'a BTreeMap<String, BlobId>>,
+    /// The directory `render` writes: a file it holds already is not spooled again.
+    written: Option<&'a Path>,
     spool: Option<&'a Spool>,
 }
 
@@ -189,13 +191,16 @@ impl<'a> Keep<'a> {
     /// Keeps every file's bytes in memory.
     pub(crate) const ALL: Keep<'static> = Keep {
         previous: None,
+        written: None,
         spool: None,
     };
 
-    /// Spools every file's bytes.
-    pub(crate) fn spooled(spool: &'a Spool) -> Keep<'a> {
+    /// Spools the bytes of every file the directory `out` does not hold already (a render over
+    /// its own unchanged output writes nothing).
+    pub(crate) fn spooled(spool: &'a Spool, out: &'a Path) -> Keep<'a> {
         Keep {
             previous: None,
+            written: Some(out),
             spool: Some(spool),
         }
     }
@@ -208,6 +213,7 @@ impl<'a> Keep<'a> {
     ) -> Keep<'a> {
         Keep {
             previous: Some(previous),
+            written: None,
             spool,
         }
     }
@@ -219,7 +225,8 @@ impl<'a> Keep<'a> {
         }
         let id = BlobId::of(&bytes);
         let len = bytes.len() as u64;
-        let body = if self.previous.is_some_and(|p| p.get(path) == Some(&id)) {
+        let held = || self.written.is_some_and(|dir| holds(dir, path, &bytes));
+        let body = if self.previous.is_some_and(|p| p.get(path) == Some(&id)) || held() {
             Body::Dropped(id)
         } else if let Some(spool) = self.spool {
             Body::Spooled(Arc::new(spool.write(&bytes)?), id)
@@ -228,6 +235,15 @@ impl<'a> Keep<'a> {
         };
         Ok(File { body, len })
     }
+}
+
+/// True when `dir/rel` is a regular file holding exactly `bytes`. Any trouble (a link on the way, a
+/// directory there) is for the write's own checks to report: here it only means "not held".
+fn holds(dir: &Path, rel: &str, bytes: &[u8]) -> bool {
+    let same_length = std::fs::symlink_metadata(dir.join(rel))
+        .is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64);
+    same_length
+        && super::previous::read_optional(dir, rel).is_ok_and(|held| held.as_deref() == Some(bytes))
 }
 
 #[cfg(test)]
@@ -270,9 +286,25 @@ mod tests {
             .unwrap();
         assert_eq!(*in_memory.read("x").unwrap(), b"y");
 
+        // Over its own output, a render spools only what the directory does not hold.
+        let out = work.path().join("rendered");
+        std::fs::create_dir_all(out.join("v")).unwrap();
+        std::fs::write(out.join("v/same"), "held\n").unwrap();
+        std::fs::write(out.join("v/other"), "old\n").unwrap();
+        let rendering = Keep::spooled(&spool, &out);
+        let held = rendering.file("v/same", b"held\n".to_vec()).unwrap();
+        assert!(matches!(held.read("v/same"), Err(TreeError::NotKept(_))));
+        let meta = std::fs::symlink_metadata(out.join("v/same")).unwrap();
+        assert!(held.held_by(&out.join("v/same"), &meta));
+        for (rel, bytes) in [("v/other", "new\n"), ("v/absent", "held\n")] {
+            let file = rendering.file(rel, bytes.as_bytes().to_vec()).unwrap();
+            assert_eq!(*file.read(rel).unwrap(), bytes.as_bytes(), "{rel}");
+        }
+
         // The spool file goes with the last file naming it, and the spool with its directory.
         let spool_dir = spool.dir.path().to_path_buf();
         assert_eq!(std::fs::read_dir(&spool_dir).unwrap().count(), 1);
+        assert!(spool_dir.starts_with(work.path()));
         drop(spooled);
         assert_eq!(std::fs::read_dir(&spool_dir).unwrap().count(), 0);
         drop(spool);

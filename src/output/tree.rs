@@ -23,7 +23,7 @@ pub(crate) struct OutputTree {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum TreeError {
     #[error(
-        "{0}: HEAD changed while peergen ran, and this file's rendered bytes were not kept; run again"
+        "{0} changed while peergen ran (a git command or an editor outside peergen), and its rendered bytes were not kept because they matched what was there; run again"
     )]
     NotKept(String),
     #[error("internal: two outputs would be written to {0}")]
