@@ -33,7 +33,17 @@ pub(super) fn compare(
     let target = gitops::Target::new(&args.repo, &args.path)?;
     let out_dir = target.out_dir();
     let repo = gitops::plan_repo(&target)?;
-    let committed = repo.as_ref().map(|r| r.committed(&target)).transpose()?;
+    // HEAD's tree is read while the inputs are planned.
+    let (plan, committed) = std::thread::scope(|s| {
+        let planning = s.spawn(|| source.plan());
+        let committed = repo.as_ref().map(|r| r.committed(&target)).transpose();
+        let plan = planning
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (plan, committed)
+    });
+    let committed = committed?;
+    let plan = plan?;
     let dir = PreviousDir::new(&out_dir);
     let base: &dyn Previous = match &committed {
         Some(c) => c,
@@ -52,8 +62,14 @@ pub(super) fn compare(
     let keep = ids
         .as_ref()
         .map_or(Keep::ALL, |ids| Keep::changed(ids, None));
-    let (plan, tree) =
-        source.render(&templates, args.only.as_deref(), Some(base), threads, &keep)?;
+    let (plan, tree) = source.render_planned(
+        plan,
+        &templates,
+        args.only.as_deref(),
+        Some(base),
+        threads,
+        &keep,
+    )?;
     tree.hash(threads);
     let joins = match args.format {
         PlanFormat::Text => changes::JoinLists::Counted,

@@ -38,7 +38,8 @@ pub(super) fn run(args: &RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Er
     let (files, report) = match written {
         Ok(written) => written,
         Err(e) => {
-            // Nothing was written; a directory this run made for its spool goes too.
+            // A directory this run made for its spool goes when nothing else is in it (nothing
+            // was written before the failure).
             if created {
                 let _ = std::fs::remove_dir(&args.out);
             }

@@ -45,21 +45,6 @@ pub(super) fn load(inputs: &Inputs) -> Result<Loaded, Error> {
     })
 }
 
-/// Renders everything the Cosmos inputs produce into memory. `previous` is the last output (for state that carries over between runs, such as zone serials); `only`
-/// limits output to one validator.
-fn render_cosmos(
-    loaded: &Loaded,
-    templates: &Templates,
-    only: Option<&str>,
-    previous: Option<&dyn Previous>,
-    threads: usize,
-    keep: &Keep<'_>,
-) -> Result<(Plan, OutputTree), Error> {
-    let plan = plan_cosmos(loaded)?;
-    let (tree, _) = render_plan(loaded, &plan, templates, only, previous, threads, keep)?;
-    Ok((plan, tree))
-}
-
 /// The files `plan` renders to (each kept as `keep` says), and how many warnings the zones added.
 pub(super) fn render_plan(
     loaded: &Loaded,
@@ -119,13 +104,40 @@ impl Source {
         threads: usize,
         keep: &Keep<'_>,
     ) -> Result<(Option<Plan>, OutputTree), Error> {
+        let plan = self.plan()?;
+        self.render_planned(plan, templates, only, previous, threads, keep)
+    }
+
+    /// The Cosmos plan (Stellar has none): the first half of [`Source::render`], for a caller
+    /// with other work to do meanwhile.
+    pub(super) fn plan(&self) -> Result<Option<Plan>, Error> {
         match self {
-            Source::Cosmos(loaded) => {
-                let (plan, tree) = render_cosmos(loaded, templates, only, previous, threads, keep)?;
+            Source::Cosmos(loaded) => Ok(Some(plan_cosmos(loaded)?)),
+            Source::Stellar(_) => Ok(None),
+        }
+    }
+
+    /// The second half of [`Source::render`], given what [`Source::plan`] returned.
+    pub(super) fn render_planned(
+        &self,
+        plan: Option<Plan>,
+        templates: &Templates,
+        only: Option<&str>,
+        previous: Option<&dyn Previous>,
+        threads: usize,
+        keep: &Keep<'_>,
+    ) -> Result<(Option<Plan>, OutputTree), Error> {
+        match (self, plan) {
+            (Source::Cosmos(loaded), Some(plan)) => {
+                let (tree, _) =
+                    render_plan(loaded, &plan, templates, only, previous, threads, keep)?;
                 Ok((Some(plan), tree))
             }
-            Source::Stellar(inventory) => {
+            (Source::Stellar(inventory), _) => {
                 Ok((None, stellar::render_tree(inventory, templates, only)?))
+            }
+            (Source::Cosmos(_), None) => {
+                Err(Error::usage("internal: a Cosmos render without its plan"))
             }
         }
     }
