@@ -49,7 +49,14 @@ pub(super) fn run(args: ApplyArgs, color: bool, out: &mut dyn Write) -> Result<E
     let only = args.target.only.as_deref();
     let threads = opts.threads;
     let mut render = |previous: &dyn Previous, keep: &Keep<'_>| {
-        source.render(&templates, only, Some(previous), threads, keep)
+        source.render(
+            source.plan()?,
+            &templates,
+            only,
+            Some(previous),
+            threads,
+            keep,
+        )
     };
     let mut show = |c: &Changes, previous: &dyn Previous| {
         super::plan::show(&mut *out, format, color, c, previous, &prefix)

@@ -62,7 +62,7 @@ pub(super) fn compare(
     let keep = ids
         .as_ref()
         .map_or(Keep::ALL, |ids| Keep::changed(ids, None));
-    let (plan, tree) = source.render_planned(
+    let (plan, tree) = source.render(
         plan,
         &templates,
         args.only.as_deref(),

@@ -26,6 +26,7 @@ pub(super) fn run(args: &RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Er
     let spool = Spool::new_in(&args.out).map_err(Error::from);
     let written = spool.and_then(|spool| {
         let (_, tree) = source.render(
+            source.plan()?,
             &templates,
             args.only.as_deref(),
             Some(&previous),

@@ -93,23 +93,8 @@ impl Source {
         }
     }
 
-    /// The rendered tree: what `render` writes and what `plan`/`apply` compare. The Cosmos plan
-    /// comes along so reports can name peers; Stellar output is compared file by file. Cosmos
-    /// files are kept as `keep` says; Stellar's (a few per validator) stay in memory.
-    pub(super) fn render(
-        &self,
-        templates: &Templates,
-        only: Option<&str>,
-        previous: Option<&dyn Previous>,
-        threads: usize,
-        keep: &Keep<'_>,
-    ) -> Result<(Option<Plan>, OutputTree), Error> {
-        let plan = self.plan()?;
-        self.render_planned(plan, templates, only, previous, threads, keep)
-    }
-
-    /// The Cosmos plan (Stellar has none): the first half of [`Source::render`], for a caller
-    /// with other work to do meanwhile.
+    /// The Cosmos plan (Stellar has none), which [`Source::render`] renders; made apart so a caller
+    /// can do other work meanwhile.
     pub(super) fn plan(&self) -> Result<Option<Plan>, Error> {
         match self {
             Source::Cosmos(loaded) => Ok(Some(plan_cosmos(loaded)?)),
@@ -117,8 +102,11 @@ impl Source {
         }
     }
 
-    /// The second half of [`Source::render`], given what [`Source::plan`] returned.
-    pub(super) fn render_planned(
+    /// The rendered tree of `plan` ([`Source::plan`]'s): what `render` writes and what
+    /// `plan`/`apply` compare. The Cosmos plan comes along so reports can name peers; Stellar output
+    /// is compared file by file. Cosmos files are kept as `keep` says; Stellar's (a few per
+    /// validator) stay in memory.
+    pub(super) fn render(
         &self,
         plan: Option<Plan>,
         templates: &Templates,
