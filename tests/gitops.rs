@@ -169,6 +169,22 @@ fn first_apply_commits_once_and_a_second_apply_changes_nothing() {
     // Before anything refreshes the index: its entries carry the files' own status, as `git add`
     // records it, so git finds every file unchanged without reading it.
     git(&work, &["diff-files", "--quiet"]);
+    // git compares change times to the second; to the nanosecond, nothing touched a file after
+    // its entry was made.
+    let index = git(&work, &["ls-files", "--debug", "peers"]);
+    let (mut path, mut entries) = ("", 0);
+    for line in index.lines() {
+        if let Some(ctime) = line.strip_prefix("  ctime: ") {
+            use std::os::unix::fs::MetadataExt as _;
+            let meta = std::fs::symlink_metadata(work.join(path)).unwrap();
+            let on_disk = format!("{}:{}", meta.ctime(), meta.ctime_nsec());
+            assert_eq!(ctime, on_disk, "{path}");
+            entries += 1;
+        } else if !line.starts_with(' ') {
+            path = line;
+        }
+    }
+    assert_eq!(entries, 53, "{index}");
     assert!(git(&work, &["status", "--porcelain"]).is_empty());
     fsck(&work);
 

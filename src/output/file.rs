@@ -82,8 +82,8 @@ impl File {
     }
 
     /// A temporary file beside `target` with these bytes and file mode `mode`, in a directory that
-    /// exists: a hard link to the spooled file where the spool shares the file system, else a
-    /// copy, synced either way.
+    /// exists: the spooled file itself, moved there, where the spool shares the file system (its
+    /// bytes are then no longer in the spool), else a copy, synced either way.
     pub(crate) fn stage(&self, target: &Path, mode: u32) -> std::io::Result<tempfile::TempPath> {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = match target.parent() {
@@ -98,6 +98,10 @@ impl File {
                     .make_in(dir, |path| std::fs::hard_link(&s.0, path));
                 if let Ok(linked) = linked {
                     let path = linked.into_temp_path();
+                    // Linked then unlinked, not renamed, so an existing name is never replaced; and
+                    // unlinked now, because removing a second name later would change the file's
+                    // ctime after apply put it in git's index.
+                    std::fs::remove_file(&s.0)?;
                     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
                     return Ok(path);
                 }
@@ -273,6 +277,13 @@ mod tests {
         assert_eq!(spooled.id(), BlobId::of(b"fresh\n"));
         assert_eq!(*spooled.read("new").unwrap(), b"fresh\n");
         assert_eq!(stage_and_read(&spooled, work.path()), b"fresh\n");
+        let spool_dir = spool.dir.path().to_path_buf();
+        assert!(spool_dir.starts_with(work.path()));
+        assert_eq!(
+            std::fs::read_dir(&spool_dir).unwrap().count(),
+            0,
+            "staging moves the spooled file out"
+        );
 
         let dropped = keep.file("same", b"held\n".to_vec()).unwrap();
         assert_eq!(dropped.id(), BlobId::of(b"held\n"));
@@ -301,12 +312,13 @@ mod tests {
             assert_eq!(*file.read(rel).unwrap(), bytes.as_bytes(), "{rel}");
         }
 
-        // The spool file goes with the last file naming it, and the spool with its directory.
-        let spool_dir = spool.dir.path().to_path_buf();
+        // A spool file not staged goes with the last file naming it, and the spool with its
+        // directory.
+        let unstaged = keep.file("later", b"later\n".to_vec()).unwrap();
         assert_eq!(std::fs::read_dir(&spool_dir).unwrap().count(), 1);
-        assert!(spool_dir.starts_with(work.path()));
-        drop(spooled);
+        drop(unstaged);
         assert_eq!(std::fs::read_dir(&spool_dir).unwrap().count(), 0);
+        drop(spooled);
         drop(spool);
         assert!(!spool_dir.exists());
     }
