@@ -1257,3 +1257,39 @@ fn a_removed_peer_with_a_per_consumer_node_id_keeps_its_moniker() {
         assert_eq!(p["moniker"], "alice", "{p}");
     }
 }
+
+/// An owned file the operator already deleted, which the plan removes too, is no uncommitted work
+/// to protect: apply goes ahead and commits the removal.
+#[test]
+fn a_file_deleted_by_hand_that_the_plan_removes_does_not_block_apply() {
+    let repo = Repo::new();
+    repo.run("apply", &[]).success();
+    let work = repo.work();
+    let edited = repo.env.write(
+        "edited.yaml",
+        &example_inventory_text().replace(
+            "  neutron-1:\n    p2p:\n",
+            "  neutron-1:\n    exclude: [alice]\n    p2p:\n",
+        ),
+    );
+    let gone = work.join("peers/alice/neutron-1/peers.yaml");
+    std::fs::remove_file(&gone).unwrap();
+    // A file the plan keeps, deleted by hand, is still refused.
+    let kept = work.join("peers/bob/neutron-1/peers.yaml");
+    let kept_bytes = std::fs::read(&kept).unwrap();
+    std::fs::remove_file(&kept).unwrap();
+    repo.run_inventory(&edited, "apply", &["--force"])
+        .failure()
+        .stderr_has("uncommitted changes to files peergen owns (peers/bob/neutron-1/peers.yaml)");
+    std::fs::write(&kept, kept_bytes).unwrap();
+    repo.run_inventory(&edited, "apply", &["--force"])
+        .success()
+        .stdout_has("committed ");
+    assert!(!gone.exists());
+    let removed = git(&work, &["show", "--stat=200", "--format=", "HEAD"]);
+    assert!(
+        removed.contains("peers/alice/neutron-1/peers.yaml"),
+        "{removed}"
+    );
+    assert!(git(&work, &["status", "--porcelain"]).is_empty());
+}

@@ -273,8 +273,9 @@ pub(super) fn check_owned_clean(
             .ok()
             .map(|i| &changes.files[i]);
         let on_disk = crate::output::previous::read_optional(&target.out_dir(), rel)?;
-        let planned_id = planned.and_then(|f| f.new.as_ref()).map(File::id);
-        if planned_id.is_none() || planned_id != on_disk.as_deref().map(BlobId::of) {
+        // What the plan leaves here (`None`: the file goes), against what is there.
+        let planned = planned.map(|f| f.new.as_ref().map(File::id));
+        if planned.is_none_or(|id| id != on_disk.as_deref().map(BlobId::of)) {
             dirty.push(path);
         }
     }
