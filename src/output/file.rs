@@ -107,15 +107,14 @@ impl File {
                 }
                 Arc::new(std::fs::read(&s.0)?)
             }
-            Body::Dropped(_) => {
-                return Err(std::io::Error::other(
-                    "it changed while peergen ran, and its rendered bytes were not kept because they matched what was there; run again",
-                ));
-            }
+            Body::Dropped(_) => return Err(std::io::Error::other(NOT_KEPT)),
         };
         super::tree::stage_beside(target, &bytes, mode)
     }
 }
+
+/// Why a file whose bytes were dropped cannot be written or shown.
+pub(crate) const NOT_KEPT: &str = "changed while peergen ran (a git command or an editor outside peergen), and its rendered bytes were not kept because they matched what was there; run again";
 
 /// A spooled file, removed when the last [`File`] naming it is dropped.
 #[derive(Debug)]

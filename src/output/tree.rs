@@ -22,9 +22,7 @@ pub(crate) struct OutputTree {
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum TreeError {
-    #[error(
-        "{0} changed while peergen ran (a git command or an editor outside peergen), and its rendered bytes were not kept because they matched what was there; run again"
-    )]
+    #[error("{path}: {reason}", path = .0, reason = super::file::NOT_KEPT)]
     NotKept(String),
     #[error("internal: two outputs would be written to {0}")]
     Duplicate(String),
