@@ -108,6 +108,34 @@ fn rendering_is_byte_for_byte_deterministic() {
     );
 }
 
+/// Under a umask that strips the group and world bits, new directories are the umask's but every
+/// file is still 0644 (config a container reads as another user), whole new directories included.
+#[test]
+fn files_are_0644_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = Env::new();
+    let mut c = env.command();
+    let peergen = c.get_program().to_owned();
+    c.env("PEERGEN", peergen);
+    let run = Run::from(
+        std::process::Command::new("sh")
+            .args(["-c", "umask 077 && exec \"$PEERGEN\" \"$@\"", "sh"])
+            .args(["render", "-i", &inv(), "--out", "out"])
+            .envs(c.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .current_dir(env.dir.path())
+            .output()
+            .unwrap(),
+    );
+    run.success().stdout_has("53 written");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&env.path("out/alice")), 0o700, "the umask's directory");
+    let files = walk(&env.path("out"));
+    assert_eq!(files.len(), 53, "the manifest included");
+    for path in files {
+        assert_eq!(mode(&path), 0o644, "{}", path.display());
+    }
+}
+
 #[test]
 fn every_kustomization_builds_with_kubectl() {
     let kubectl = tool("kubectl");

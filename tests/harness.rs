@@ -181,6 +181,20 @@ pub fn tool(name: &str) -> PathBuf {
 }
 
 /// Every file under `dir` (relative path → content), skipping the manifest.
+/// Every file under `dir` (not directories), depth first.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 pub fn read_tree(dir: &Path) -> std::collections::BTreeMap<String, String> {
     let mut out = std::collections::BTreeMap::new();
     fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, String>) {

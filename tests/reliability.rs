@@ -37,28 +37,32 @@ fn a_render_killed_at_any_rename_is_completed_by_the_next_run() {
     render(&env, &changed, "clean-update", None).success();
     let first = everything(&env.path("clean-first"));
     let update = everything(&env.path("clean-update"));
-    let renames = first.len();
-    for n in [1, 2, renames / 2, renames - 1, renames, renames + 1] {
-        // First run, killed at rename n (the last ones are the manifest's).
+    // Every rename of each run, until one past the last: a first render renames the manifest and
+    // moves each new directory in whole; the update writes its changed files one by one.
+    let mut first_renames = 0;
+    for n in 1.. {
         let out = format!("first-{n}");
         let killed = render(&env, &example, &out, Some(&format!("rename:{n}")));
-        assert!(
-            killed.code != 0 || n > renames,
-            "rename {n} was not reached"
-        );
+        if killed.code == 0 {
+            break;
+        }
+        first_renames = n;
         render(&env, &example, &out, None).success();
         same(
             &everything(&env.path(&out)),
             &first,
             &format!("first run killed at rename {n}"),
         );
-        // An update over a complete tree, killed at rename n.
+    }
+    let mut update_renames = 0;
+    for n in 1.. {
         let out = format!("update-{n}");
         render(&env, &example, &out, None).success();
         let killed = render(&env, &changed, &out, Some(&format!("rename:{n}")));
         if killed.code == 0 {
-            continue; // fewer renames than n: nothing to interrupt
+            break;
         }
+        update_renames = n;
         render(&env, &changed, &out, None).success();
         same(
             &everything(&env.path(&out)),
@@ -66,6 +70,18 @@ fn a_render_killed_at_any_rename_is_completed_by_the_next_run() {
             &format!("update killed at rename {n}"),
         );
     }
+    // The manifest, then each top-level directory in whole (its final manifest is the same
+    // text, not rewritten); the update renames each changed file and both manifests.
+    let top: std::collections::BTreeSet<&str> = first
+        .keys()
+        .filter_map(|p| p.split_once('/'))
+        .map(|(dir, _)| dir)
+        .collect();
+    assert_eq!(first_renames, 1 + top.len(), "{top:?}");
+    assert!(
+        update_renames > 2 + 10,
+        "the update rewrites files one by one: {update_renames}"
+    );
 }
 
 /// Names the files that differ instead of printing two whole trees.
@@ -111,19 +127,6 @@ fn temporary_files_of_a_killed_run_are_removed_by_the_next() {
     );
     render(&env, &example, "out", None).success();
     assert_eq!(leftovers(&env), 0);
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

@@ -70,7 +70,7 @@ pub(super) fn compare(
         threads,
         &keep,
     )?;
-    tree.hash(threads);
+    tree.hash(threads)?;
     let joins = match args.format {
         PlanFormat::Text => changes::JoinLists::Counted,
         PlanFormat::Markdown | PlanFormat::Json => changes::JoinLists::Listed,

@@ -33,6 +33,7 @@ pub(super) fn run(args: &RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Er
             threads,
             &Keep::spooled(&spool, &args.out),
         )?;
+        spool.sync()?;
         let report = tree.write(&args.out, args.only.as_deref(), args.force, threads)?;
         Ok((tree.len(), report))
     });

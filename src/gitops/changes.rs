@@ -222,7 +222,7 @@ pub(crate) fn compare(
     paths.extend(owned.iter().map(String::as_str).filter(|p| in_scope(p)));
     paths.insert(MANIFEST);
     let mut current = Sha256::new();
-    current.update(tree.checksum().as_bytes());
+    current.update(tree.checksum()?.as_bytes());
     for &path in &paths {
         let old = previous.id(path)?;
         current.update((path.len() as u64).to_be_bytes());
@@ -239,7 +239,7 @@ pub(crate) fn compare(
             (None, None) => continue,
             (None, Some(_)) => Action::Add,
             (Some(_), None) => Action::Remove,
-            (Some(o), Some(n)) if o == n.id() => {
+            (Some(o), Some(n)) if o == n.id()? => {
                 changes.unchanged += 1;
                 continue;
             }

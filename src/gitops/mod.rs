@@ -262,8 +262,8 @@ pub(crate) fn apply<E: From<GitopsError>>(
         render(committed, &Keep::changed(&ids, Some(&spool)))
     };
     let first = render(&committed_output(&repo, target)?)?;
-    first.1.hash(opts.threads);
-    let first_checksum = first.1.checksum();
+    first.1.hash(opts.threads).map_err(GitopsError::from)?;
+    let first_checksum = first.1.checksum().map_err(GitopsError::from)?;
     let mut rendered = Some(first);
     let mut switched_from = None;
     let branch = match &opts.branch {
@@ -295,7 +295,7 @@ pub(crate) fn apply<E: From<GitopsError>>(
             Some(r) => r,
             None => render(&committed)?,
         };
-        tree.hash(opts.threads);
+        tree.hash(opts.threads).map_err(GitopsError::from)?;
         let mut changes = compare(
             &tree,
             &committed,
@@ -338,6 +338,7 @@ pub(crate) fn apply<E: From<GitopsError>>(
             ))?;
             let owned = owned_paths(target, &committed, &tree)?;
             let touched = check_owned_clean(&repo, target, &owned, &changes)?;
+            spool.sync().map_err(GitopsError::from)?;
             write_and_commit(
                 &repo, target, &tree, &committed, &changes, &owned, &touched, opts, &message, &sig,
             )?

@@ -74,7 +74,11 @@ pub(super) fn write_and_commit(
                 let id = BlobId::of(&bytes);
                 if committed.id(&f.path)? == Some(id) {
                     Before::Head
-                } else if tree.files().get(&f.path).is_some_and(|t| t.id() == id) {
+                } else if tree
+                    .files()
+                    .get(&f.path)
+                    .is_some_and(|t| t.id().is_ok_and(|t| t == id))
+                {
                     Before::Planned
                 } else {
                     Before::Bytes(bytes)
@@ -274,7 +278,9 @@ pub(super) fn check_owned_clean(
             .map(|i| &changes.files[i]);
         let on_disk = crate::output::previous::read_optional(&target.out_dir(), rel)?;
         // What the plan leaves here (`None`: the file goes), against what is there.
-        let planned = planned.map(|f| f.new.as_ref().map(File::id));
+        let planned = planned
+            .map(|f| f.new.as_ref().map(File::id).transpose())
+            .transpose()?;
         if planned.is_none_or(|id| id != on_disk.as_deref().map(BlobId::of)) {
             dirty.push(path);
         }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use super::blob::BlobId;
@@ -24,14 +24,16 @@ pub(crate) struct File {
 enum Body {
     /// The id is hashed when first asked for: `render` never needs it.
     Memory(Arc<Vec<u8>>, OnceLock<BlobId>),
-    Spooled(Arc<Spooled>, BlobId),
+    /// Hashed with the bytes when the run compares ids (plan, apply); `render` compares none, and
+    /// an id asked for later is read back from the spool while the file is still there.
+    Spooled(Arc<Spooled>, OnceLock<BlobId>),
     /// The previous output (HEAD, or the directory `render` writes) holds exactly these bytes.
     Dropped(BlobId),
 }
 
 impl PartialEq for File {
     fn eq(&self, other: &File) -> bool {
-        self.len == other.len && self.id() == other.id()
+        self.len == other.len && matches!((self.id(), other.id()), (Ok(a), Ok(b)) if a == b)
     }
 }
 
@@ -45,10 +47,19 @@ impl File {
         }
     }
 
-    pub(crate) fn id(&self) -> BlobId {
+    /// The blob id; an error only for a spooled file whose id nobody asked for before staging
+    /// moved its bytes out of the spool.
+    pub(crate) fn id(&self) -> Result<BlobId, TreeError> {
         match &self.body {
-            Body::Memory(bytes, id) => *id.get_or_init(|| BlobId::of(bytes)),
-            Body::Spooled(_, id) | Body::Dropped(id) => *id,
+            Body::Memory(bytes, id) => Ok(*id.get_or_init(|| BlobId::of(bytes))),
+            Body::Spooled(s, id) => match id.get() {
+                Some(id) => Ok(*id),
+                None => {
+                    let bytes = std::fs::read(&s.path).map_err(io(&s.path))?;
+                    Ok(*id.get_or_init(|| BlobId::of(&bytes)))
+                }
+            },
+            Body::Dropped(id) => Ok(*id),
         }
     }
 
@@ -61,7 +72,7 @@ impl File {
     pub(crate) fn read(&self, path: &str) -> Result<Arc<Vec<u8>>, TreeError> {
         match &self.body {
             Body::Memory(bytes, _) => Ok(Arc::clone(bytes)),
-            Body::Spooled(s, _) => std::fs::read(&s.0).map(Arc::new).map_err(io(&s.0)),
+            Body::Spooled(s, _) => std::fs::read(&s.path).map(Arc::new).map_err(io(&s.path)),
             Body::Dropped(_) => Err(TreeError::NotKept(path.to_owned())),
         }
     }
@@ -77,13 +88,37 @@ impl File {
         };
         match &self.body {
             Body::Memory(bytes, _) => on_disk == **bytes,
-            Body::Spooled(..) | Body::Dropped(_) => BlobId::of(&on_disk) == self.id(),
+            Body::Spooled(s, id) if id.get().is_none() => {
+                std::fs::read(&s.path).is_ok_and(|spooled| spooled == on_disk)
+            }
+            Body::Spooled(..) | Body::Dropped(_) => {
+                self.id().is_ok_and(|id| id == BlobId::of(&on_disk))
+            }
+        }
+    }
+
+    /// The spool round holding this file at its own relative path, when it can move into the
+    /// output with its whole directory at file mode `mode`.
+    pub(crate) fn spooled_in(&self, mode: u32) -> Option<&Arc<Path>> {
+        match &self.body {
+            Body::Spooled(s, _) if s.mode == mode && !s.moved.load(Ordering::Relaxed) => {
+                Some(&s.round)
+            }
+            _ => None,
+        }
+    }
+
+    /// Records that the file's directory was renamed out of the spool with it.
+    pub(crate) fn moved_with_directory(&self) {
+        if let Body::Spooled(s, _) = &self.body {
+            s.moved.store(true, Ordering::Relaxed);
         }
     }
 
     /// A temporary file beside `target` with these bytes and file mode `mode`, in a directory that
-    /// exists: the spooled file itself, moved there, where the spool shares the file system (its
-    /// bytes are then no longer in the spool), else a copy, synced either way.
+    /// exists: the spooled file itself, renamed there, where the spool shares the file system (its
+    /// bytes are then no longer in the spool; [`Spool::sync`] made them durable), else a copy,
+    /// synced.
     pub(crate) fn stage(&self, target: &Path, mode: u32) -> std::io::Result<tempfile::TempPath> {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = match target.parent() {
@@ -93,19 +128,28 @@ impl File {
         let bytes = match &self.body {
             Body::Memory(bytes, _) => Arc::clone(bytes),
             Body::Spooled(s, _) => {
-                let linked = tempfile::Builder::new()
-                    .prefix(super::tree::TEMP_PREFIX)
-                    .make_in(dir, |path| std::fs::hard_link(&s.0, path));
-                if let Ok(linked) = linked {
-                    let path = linked.into_temp_path();
-                    // Linked then unlinked, not renamed, so an existing name is never replaced; and
-                    // unlinked now, because removing a second name later would change the file's
-                    // ctime after apply put it in git's index.
-                    std::fs::remove_file(&s.0)?;
-                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
-                    return Ok(path);
+                // The name is this run's own (its spool's and the file's number): nothing else
+                // in `dir` has it, since the write removed killed runs' temporary files first,
+                // so the rename replaces nothing. One rename, so no second name is left to
+                // remove later (which would change the file's ctime after apply indexed it).
+                let staged = dir.join(&s.staged_name);
+                match std::fs::rename(&s.path, &staged) {
+                    Ok(()) => {
+                        s.moved.store(true, Ordering::Relaxed);
+                        let staged = tempfile::TempPath::try_from_path(staged)?;
+                        if s.mode != mode {
+                            std::fs::set_permissions(
+                                &staged,
+                                std::fs::Permissions::from_mode(mode),
+                            )?;
+                        }
+                        return Ok(staged);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+                        Arc::new(std::fs::read(&s.path)?)
+                    }
+                    Err(e) => return Err(e),
                 }
-                Arc::new(std::fs::read(&s.0)?)
             }
             Body::Dropped(_) => return Err(std::io::Error::other(NOT_KEPT)),
         };
@@ -116,13 +160,25 @@ impl File {
 /// Why a file whose bytes were dropped cannot be written or shown.
 pub(crate) const NOT_KEPT: &str = "changed while peergen ran (a git command or an editor outside peergen), and its rendered bytes were not kept because they matched what was there; run again";
 
-/// A spooled file, removed when the last [`File`] naming it is dropped.
+/// A spooled file, removed when the last [`File`] naming it is dropped unless staging moved it.
 #[derive(Debug)]
-struct Spooled(PathBuf);
+struct Spooled {
+    /// `round/rel`: the spool's round of this render mirrors the output tree, so a directory
+    /// the output does not have yet moves in whole ([`File::spooled_in`]).
+    path: PathBuf,
+    round: Arc<Path>,
+    /// What staging renames it to, beside its target.
+    staged_name: String,
+    /// The file mode it was created with.
+    mode: u32,
+    moved: AtomicBool,
+}
 
 impl Drop for Spooled {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        if !self.moved.load(Ordering::Relaxed) {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -133,6 +189,9 @@ impl Drop for Spooled {
 pub(crate) struct Spool {
     dir: tempfile::TempDir,
     next: AtomicU64,
+    rounds: AtomicU64,
+    /// The mode new files get here (the umask applied to 0644), read off the first one.
+    created_mode: OnceLock<u32>,
 }
 
 impl Spool {
@@ -161,33 +220,104 @@ impl Spool {
         Ok(Spool {
             dir,
             next: AtomicU64::new(0),
+            rounds: AtomicU64::new(0),
+            created_mode: OnceLock::new(),
         })
     }
 
-    /// Writes `bytes` to a new spool file, synced: staging links it into the working tree.
-    fn write(&self, bytes: &[u8]) -> Result<Spooled, TreeError> {
+    /// A directory of its own for one render's files: a run that renders again (apply on a new
+    /// branch or remote tip) never meets the files of an earlier render that are still alive.
+    fn round(&self) -> Arc<Path> {
+        let n = self.rounds.fetch_add(1, Ordering::Relaxed);
+        self.dir.path().join(n.to_string()).into()
+    }
+
+    /// Writes `bytes` to `round/rel`, not synced: [`Spool::sync`] syncs them all at once.
+    fn write(&self, round: &Arc<Path>, rel: &str, bytes: &[u8]) -> Result<Spooled, TreeError> {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        if !super::tree::is_safe_relative(rel) {
+            return Err(TreeError::UnsafePath(rel.to_owned()));
+        }
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let path = self.dir.path().join(n.to_string());
-        let written = std::fs::File::create_new(&path).and_then(|mut f| {
+        let spool_name = self.dir.path().file_name().and_then(|n| n.to_str());
+        let unique = spool_name.map_or("", |name| name.trim_start_matches(Spool::PREFIX));
+        let mut spooled = Spooled {
+            path: round.join(rel),
+            round: Arc::clone(round),
+            staged_name: format!("{}{unique}-{n}", super::tree::TEMP_PREFIX),
+            mode: 0,
+            moved: AtomicBool::new(false),
+        };
+        let create = |path: &Path| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .open(path)
+        };
+        let created = match create(&spooled.path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => spooled
+                .path
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| create(&spooled.path)),
+            other => other,
+        };
+        let created = match created {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // Not this file's to remove: the first of the two outputs is there.
+                spooled.moved.store(true, Ordering::Relaxed);
+                return Err(TreeError::Duplicate(rel.to_owned()));
+            }
+            other => other,
+        };
+        let written = created.and_then(|mut f| {
             f.write_all(bytes)?;
-            f.sync_all()
+            match self.created_mode.get() {
+                Some(mode) => Ok(*mode),
+                None => {
+                    let mode = f.metadata()?.permissions().mode() & 0o777;
+                    Ok(*self.created_mode.get_or_init(|| mode))
+                }
+            }
         });
-        let spooled = Spooled(path);
-        written.map_err(io(&spooled.0))?;
+        spooled.mode = written.map_err(io(&spooled.path))?;
         Ok(spooled)
     }
+
+    /// Makes every byte written to the spool durable, before any spooled file is renamed into
+    /// place: one sync of the file system instead of one per file (git's `core.fsyncMethod=batch`
+    /// does the same).
+    pub(crate) fn sync(&self) -> Result<(), TreeError> {
+        let dir = self.dir.path();
+        let handle = std::fs::File::open(dir).map_err(io(dir))?;
+        sync_file_system(&handle).map_err(io(dir))
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn sync_file_system(handle: &std::fs::File) -> std::io::Result<()> {
+    Ok(rustix::fs::syncfs(handle)?)
+}
+
+/// Elsewhere `sync` of every file system (POSIX has no per-file-system call), then the handle's.
+#[cfg(not(target_os = "linux"))]
+fn sync_file_system(handle: &std::fs::File) -> std::io::Result<()> {
+    rustix::fs::sync();
+    handle.sync_all()
 }
 
 /// What a render keeps of each file once it is verified: everything in memory (`check`, a plan
 /// against a plain directory); only the blob id of a file the previous output already holds (plan
 /// and apply against a commit, `render` over its own output); and with a spool, the bytes of every
 /// other file on disk (apply, `render`).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Keep<'a> {
     previous: Option<&'a BTreeMap<String, BlobId>>,
     /// The directory `render` writes: a file it holds already is not spooled again.
     written: Option<&'a Path>,
-    spool: Option<&'a Spool>,
+    /// The spool and this render's round in it.
+    spool: Option<(&'a Spool, Arc<Path>)>,
 }
 
 impl<'a> Keep<'a> {
@@ -204,7 +334,7 @@ impl<'a> Keep<'a> {
         Keep {
             previous: None,
             written: Some(out),
-            spool: Some(spool),
+            spool: Some((spool, spool.round())),
         }
     }
 
@@ -217,7 +347,7 @@ impl<'a> Keep<'a> {
         Keep {
             previous: Some(previous),
             written: None,
-            spool,
+            spool: spool.map(|spool| (spool, spool.round())),
         }
     }
 
@@ -226,15 +356,22 @@ impl<'a> Keep<'a> {
         if self.previous.is_none() && self.spool.is_none() {
             return Ok(File::new(bytes));
         }
-        let id = BlobId::of(&bytes);
+        // Only a comparison with the previous output's ids needs this file's id now.
+        let id = self.previous.map(|_| BlobId::of(&bytes));
         let len = bytes.len() as u64;
         let held = || self.written.is_some_and(|dir| holds(dir, path, &bytes));
-        let body = if self.previous.is_some_and(|p| p.get(path) == Some(&id)) || held() {
-            Body::Dropped(id)
-        } else if let Some(spool) = self.spool {
-            Body::Spooled(Arc::new(spool.write(&bytes)?), id)
-        } else {
-            Body::Memory(Arc::new(bytes), OnceLock::from(id))
+        let body = match (id, self.previous) {
+            (Some(id), Some(p)) if p.get(path) == Some(&id) => Body::Dropped(id),
+            _ if held() => Body::Dropped(BlobId::of(&bytes)),
+            _ => {
+                let id = id.map_or_else(OnceLock::new, OnceLock::from);
+                match &self.spool {
+                    Some((spool, round)) => {
+                        Body::Spooled(Arc::new(spool.write(round, path, &bytes)?), id)
+                    }
+                    None => Body::Memory(Arc::new(bytes), id),
+                }
+            }
         };
         Ok(File { body, len })
     }
@@ -253,16 +390,54 @@ fn holds(dir: &Path, rel: &str, bytes: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    fn stage_and_read(file: &File, dir: &Path) -> Vec<u8> {
+    fn stage_and_read(file: &File, dir: &Path, mode: u32) -> Vec<u8> {
         let target = dir.join("out");
-        let staged = file.stage(&target, 0o640).unwrap();
+        let staged = file.stage(&target, mode).unwrap();
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(&staged).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o640);
+        let staged_mode = std::fs::metadata(&staged).unwrap().permissions().mode() & 0o777;
+        assert_eq!(staged_mode, mode);
         staged.persist(&target).unwrap();
         let meta = std::fs::symlink_metadata(&target).unwrap();
         assert!(file.held_by(&target, &meta));
         std::fs::read(&target).unwrap()
+    }
+
+    /// Files anywhere under `dir`.
+    fn files_in(dir: &Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|e| match e.file_type().unwrap().is_dir() {
+                true => files_in(&e.path()),
+                false => 1,
+            })
+            .sum()
+    }
+
+    #[test]
+    fn a_round_mirrors_the_tree_and_refuses_a_path_twice() {
+        let work = tempfile::tempdir().unwrap();
+        let spool = Spool::new_in(work.path()).unwrap();
+        let out = work.path().join("out");
+        let first = Keep::spooled(&spool, &out);
+        let file = first.file("v/c/p2p.toml", b"a".to_vec()).unwrap();
+        let round = file.spooled_in(0o644).or(file.spooled_in(0o600)).unwrap();
+        assert_eq!(std::fs::read(round.join("v/c/p2p.toml")).unwrap(), b"a");
+        assert!(matches!(
+            first.file("v/c/p2p.toml", b"b".to_vec()),
+            Err(TreeError::Duplicate(p)) if p == "v/c/p2p.toml"
+        ));
+        assert_eq!(*file.read("v/c/p2p.toml").unwrap(), b"a", "the first stays");
+        assert!(matches!(
+            first.file("../escape", b"b".to_vec()),
+            Err(TreeError::UnsafePath(_))
+        ));
+        // A second render of the same run has a round of its own.
+        let again = Keep::spooled(&spool, &out)
+            .file("v/c/p2p.toml", b"c".to_vec())
+            .unwrap();
+        assert_eq!(*again.read("v/c/p2p.toml").unwrap(), b"c");
+        assert_eq!(*file.read("v/c/p2p.toml").unwrap(), b"a");
     }
 
     #[test]
@@ -273,19 +448,19 @@ mod tests {
         let keep = Keep::changed(&previous, Some(&spool));
 
         let spooled = keep.file("new", b"fresh\n".to_vec()).unwrap();
-        assert_eq!(spooled.id(), BlobId::of(b"fresh\n"));
+        assert_eq!(spooled.id().unwrap(), BlobId::of(b"fresh\n"));
         assert_eq!(*spooled.read("new").unwrap(), b"fresh\n");
-        assert_eq!(stage_and_read(&spooled, work.path()), b"fresh\n");
+        assert_eq!(stage_and_read(&spooled, work.path(), 0o640), b"fresh\n");
         let spool_dir = spool.dir.path().to_path_buf();
         assert!(spool_dir.starts_with(work.path()));
         assert_eq!(
-            std::fs::read_dir(&spool_dir).unwrap().count(),
+            files_in(&spool_dir),
             0,
             "staging moves the spooled file out"
         );
 
         let dropped = keep.file("same", b"held\n".to_vec()).unwrap();
-        assert_eq!(dropped.id(), BlobId::of(b"held\n"));
+        assert_eq!(dropped.id().unwrap(), BlobId::of(b"held\n"));
         assert!(matches!(dropped.read("same"), Err(TreeError::NotKept(p)) if p == "same"));
         assert!(dropped.stage(&work.path().join("x"), 0o644).is_err());
 
@@ -309,14 +484,28 @@ mod tests {
         for (rel, bytes) in [("v/other", "new\n"), ("v/absent", "held\n")] {
             let file = rendering.file(rel, bytes.as_bytes().to_vec()).unwrap();
             assert_eq!(*file.read(rel).unwrap(), bytes.as_bytes(), "{rel}");
+            // A render hashes nothing; an id asked for is read back from the spool.
+            assert_eq!(file.id().unwrap(), BlobId::of(bytes.as_bytes()), "{rel}");
+            // Staged at the mode spool files are made with (whatever the umask), or another.
+            for mode in [0o644, 0o600] {
+                use std::os::unix::fs::PermissionsExt as _;
+                let rel = format!("{rel}-{mode:o}");
+                let file = rendering.file(&rel, bytes.as_bytes().to_vec()).unwrap();
+                let target = work.path().join("staged");
+                file.stage(&target, mode).unwrap().persist(&target).unwrap();
+                let meta = std::fs::metadata(&target).unwrap();
+                assert_eq!(meta.permissions().mode() & 0o777, mode);
+                assert_eq!(std::fs::read(&target).unwrap(), bytes.as_bytes());
+                assert!(file.id().is_err(), "the bytes left the spool unhashed");
+            }
         }
 
         // A spool file not staged goes with the last file naming it, and the spool with its
         // directory.
         let unstaged = keep.file("later", b"later\n".to_vec()).unwrap();
-        assert_eq!(std::fs::read_dir(&spool_dir).unwrap().count(), 1);
+        assert_eq!(files_in(&spool_dir), 1);
         drop(unstaged);
-        assert_eq!(std::fs::read_dir(&spool_dir).unwrap().count(), 0);
+        assert_eq!(files_in(&spool_dir), 0);
         drop(spooled);
         drop(spool);
         assert!(!spool_dir.exists());

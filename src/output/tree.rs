@@ -120,12 +120,9 @@ impl OutputTree {
     }
 
     /// Computes every file's blob id on up to `threads` threads (comparisons then find them).
-    pub(crate) fn hash(&self, threads: usize) {
+    pub(crate) fn hash(&self, threads: usize) -> Result<(), TreeError> {
         let files: Vec<&File> = self.files.values().collect();
-        let hashed = parallel::try_map(&files, threads, |f| {
-            Ok::<_, std::convert::Infallible>(f.id())
-        });
-        drop(hashed);
+        parallel::try_map(&files, threads, |f| f.id()).map(drop)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -134,14 +131,14 @@ impl OutputTree {
 
     /// sha256 over every (path, blob id) pair, in path order: identifies a rendered tree (a blob
     /// id names its content, as in a git tree).
-    pub(crate) fn checksum(&self) -> String {
+    pub(crate) fn checksum(&self) -> Result<String, TreeError> {
         let mut h = Sha256::new();
         for (path, file) in &self.files {
             h.update((path.len() as u64).to_be_bytes());
             h.update(path.as_bytes());
-            h.update(file.id().0);
+            h.update(file.id()?.0);
         }
-        hex::encode(h.finalize())
+        Ok(hex::encode(h.finalize()))
     }
 
     /// The files peergen owns once this tree is written over `previous`: the other validators'
@@ -199,12 +196,12 @@ impl OutputTree {
             });
         }
 
-        let mut sound_dirs = std::collections::HashSet::new();
+        let mut walk = Walk::default();
         // What each planned file's target is now (`None`: absent), from the check's own lstat.
         let mut found = Vec::with_capacity(self.files.len());
         for rel in self.files.keys().chain(&stale) {
             let planned = self.files.get(rel);
-            let meta = check_target(dir, rel, previous.contains(rel), planned, &mut sound_dirs)?;
+            let meta = check_target(dir, rel, previous.contains(rel), planned, &mut walk)?;
             if found.len() < self.files.len() {
                 found.push(meta);
             }
@@ -239,10 +236,12 @@ impl OutputTree {
             write_manifest(dir, &intent)?;
         }
         remove_leftovers(dir, self.files.keys().chain(&previous))?;
+        let (moves, changed) = directory_moves(changed, &walk.absent);
         // Each directory is made once, not once per file in it.
         let parents: BTreeSet<&Path> = changed
             .iter()
             .filter_map(|(rel, _, _)| Path::new(rel.as_str()).parent())
+            .chain(moves.iter().filter_map(|m| Path::new(m.dir).parent()))
             .collect();
         for parent in parents {
             let path = dir.join(parent);
@@ -254,9 +253,26 @@ impl OutputTree {
             let tmp = file.stage(&target, mode).map_err(io(&target))?;
             Ok::<_, TreeError>((std::sync::Mutex::new(Some(tmp)), target))
         })?;
-        report
-            .written
-            .extend(changed.iter().map(|(rel, _, _)| (*rel).clone()));
+        report.written.extend(
+            changed
+                .iter()
+                .map(|(rel, _, _)| *rel)
+                .chain(
+                    moves
+                        .iter()
+                        .flat_map(|m| m.files.iter().map(|(rel, _)| *rel)),
+                )
+                .cloned(),
+        );
+        report.written.sort_unstable();
+        for m in &moves {
+            crate::fault::point("rename");
+            let target = dir.join(m.dir);
+            std::fs::rename(m.round.join(m.dir), &target).map_err(io(&target))?;
+            for (_, file) in &m.files {
+                file.moved_with_directory();
+            }
+        }
         parallel::try_map(&staged, threads, |(tmp, target)| {
             crate::fault::point("rename");
             let tmp = tmp
@@ -290,6 +306,61 @@ impl OutputTree {
         }
         Ok(report)
     }
+}
+
+/// A directory the output does not have yet, every file of which waits in one spool round at its
+/// own relative path: renamed in whole, instead of made and filled file by file.
+struct DirectoryMove<'t> {
+    dir: &'t str,
+    round: &'t std::sync::Arc<Path>,
+    files: Vec<(&'t String, &'t File)>,
+}
+
+type Change<'t> = (&'t String, &'t File, Option<u32>);
+
+/// Splits the changed files into whole directories to move in and files to stage one by one.
+/// `absent` holds the shallowest missing directory on each absent file's way (relative): every
+/// planned file under one is new, so the spool round holds exactly the tree's files there when
+/// each of them is spooled in it, and nothing else (a round is one render's own).
+fn directory_moves<'t>(
+    changed: Vec<Change<'t>>,
+    absent: &std::collections::HashSet<String>,
+) -> (Vec<DirectoryMove<'t>>, Vec<Change<'t>>) {
+    let mut moves: BTreeMap<&'t str, Option<DirectoryMove<'t>>> = BTreeMap::new();
+    let mut single = Vec::new();
+    for change in changed {
+        let (rel, file, mode) = change;
+        let missing = rel
+            .match_indices('/')
+            .map(|(at, _)| &rel[..at])
+            .find(|d| absent.contains(*d));
+        let Some(missing) = missing else {
+            single.push(change);
+            continue;
+        };
+        let slot = moves.entry(missing).or_insert_with(|| {
+            file.spooled_in(NEW_FILE_MODE).map(|round| DirectoryMove {
+                dir: missing,
+                round,
+                files: Vec::new(),
+            })
+        });
+        match (slot, file.spooled_in(NEW_FILE_MODE)) {
+            (Some(m), Some(round)) if mode.is_none() && std::sync::Arc::ptr_eq(round, m.round) => {
+                m.files.push((rel, file));
+            }
+            (slot, _) => {
+                // One file that cannot move with it keeps the whole directory file by file.
+                if let Some(m) = slot.take() {
+                    single.extend(m.files.into_iter().map(|(rel, file)| (rel, file, None)));
+                }
+                single.push(change);
+            }
+        }
+    }
+    // `single` stays in path order, as staging and its errors go.
+    single.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    (moves.into_values().flatten().collect(), single)
 }
 
 /// Rewrites `dir`'s manifest when it does not already list exactly `owned`.
@@ -374,8 +445,10 @@ pub(super) fn stage_beside(
     };
     let mut tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
-        .permissions(std::fs::Permissions::from_mode(mode))
         .tempfile_in(parent)?;
+    // Set on the open file, which the umask does not narrow as it does a mode given at creation.
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     Ok(tmp.into_temp_path())
@@ -440,19 +513,29 @@ fn check_target(
     rel: &str,
     owned: bool,
     planned: Option<&File>,
-    sound_dirs: &mut std::collections::HashSet<PathBuf>,
+    walk: &mut Walk,
 ) -> Result<Option<std::fs::Metadata>, TreeError> {
     let mut path = dir.to_path_buf();
     let parts: Vec<&str> = rel.split('/').collect();
+    let mut at = 0;
     for (i, part) in parts.iter().enumerate() {
         path.push(part);
+        at += part.len() + usize::from(i > 0);
         let last = i + 1 == parts.len();
-        if !last && sound_dirs.contains(&path) {
+        if !last && walk.sound.contains(&path) {
             continue;
+        }
+        if !last && walk.absent.contains(&rel[..at]) {
+            return Ok(None);
         }
         let meta = match std::fs::symlink_metadata(&path) {
             Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !last {
+                    walk.absent.insert(rel[..at].to_owned());
+                }
+                return Ok(None);
+            }
             Err(e) => return Err(io(&path)(e)),
         };
         let problem = if meta.file_type().is_symlink() {
@@ -474,9 +557,17 @@ fn check_target(
         if last {
             return Ok(Some(meta));
         }
-        sound_dirs.insert(path.clone());
+        walk.sound.insert(path.clone());
     }
     Ok(None)
+}
+
+/// What [`check_target`] learnt of the directories on the way: the ones that are sound (real
+/// directories, no link), and the shallowest missing one on each absent file's way (relative).
+#[derive(Default)]
+struct Walk {
+    sound: std::collections::HashSet<PathBuf>,
+    absent: std::collections::HashSet<String>,
 }
 
 /// The files peergen owns in `dir`: its manifest, or nothing when `dir` is missing or empty. A
@@ -529,4 +620,76 @@ pub(crate) fn parse_manifest(text: &str, path: &Path) -> Result<BTreeSet<String>
         set.insert(line.to_owned());
     }
     Ok(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::file::Spool;
+
+    #[test]
+    fn new_directories_move_in_whole_and_the_rest_file_by_file() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let work = tempfile::tempdir().unwrap();
+        let out = work.path().join("out");
+        let mut before = OutputTree::default();
+        before.insert("a/old".into(), b"old\n".to_vec()).unwrap();
+        before.write(&out, None, false, 2).unwrap();
+
+        let spool = Spool::new_in(&out).unwrap();
+        let keep = Keep::spooled(&spool, &out);
+        let spooled = [
+            ("a/old", "changed\n"),
+            ("a/new/deep/x", "x\n"),
+            ("a/new/y", "y\n"),
+            ("b/z", "z\n"),
+            ("c/spooled", "s\n"),
+        ];
+        let mut tree = OutputTree::default();
+        for (path, text) in spooled {
+            tree.insert_kept(path.into(), text.into(), &keep).unwrap();
+        }
+        // A file held in memory cannot move with its directory: `c` goes file by file.
+        tree.insert("c/memory".into(), b"m\n".to_vec()).unwrap();
+        spool.sync().unwrap();
+        let report = tree.write(&out, None, false, 2).unwrap();
+
+        let mut expected: BTreeMap<&str, &str> = spooled.into_iter().collect();
+        expected.insert("c/memory", "m\n");
+        let mut written: Vec<&str> = expected.keys().copied().collect();
+        written.push(MANIFEST);
+        assert_eq!(report.written, written);
+        for (path, text) in &expected {
+            let on_disk = out.join(path);
+            assert_eq!(std::fs::read_to_string(&on_disk).unwrap(), *text, "{path}");
+            let mode = std::fs::metadata(&on_disk).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, NEW_FILE_MODE, "{path}");
+        }
+        let mut temporary = Vec::new();
+        let mut dirs = vec![out.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let entry = entry.unwrap();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with(Spool::PREFIX) {
+                    continue;
+                }
+                if entry.file_type().unwrap().is_dir() {
+                    dirs.push(entry.path());
+                } else if name.starts_with(TEMP_PREFIX) {
+                    temporary.push(entry.path());
+                }
+            }
+        }
+        assert!(temporary.is_empty(), "staged files left: {temporary:?}");
+        drop(tree);
+        drop(spool);
+        let top: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(top, [MANIFEST, "a", "b", "c"], "the spool is gone");
+    }
 }
