@@ -1,7 +1,7 @@
 //! Whole-plan checks: node IDs that name two nodes, host:port pairs claimed twice, and the
 //! Kubernetes names each member's objects get.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::{ConsumerPlan, Links, Member, Plan, PlanError, Role};
 use crate::cosmos::inventory::settings::{DEFAULT_CONFIGMAP, DEFAULT_NODE_CONFIGMAP, NamePattern};
@@ -223,23 +223,46 @@ fn admission_errors(cp: &ConsumerPlan) -> Vec<PlanError> {
         .chain(&cp.private)
         .map(|m| (m, cp.links(m)))
         .collect();
-    // Hashed, not ordered: only looked up, and filled once per link.
-    let mut listed_by: HashMap<&NodeId, Vec<&NodeId>> = HashMap::new();
+    // Each node ID of the consumer gets a number (two entries may describe one node), so the
+    // peers² work below counts and marks numbers instead of sorting and comparing IDs.
+    let mut numbers: HashMap<&NodeId, usize, IdHash> =
+        HashMap::with_capacity_and_hasher(nodes.len(), IdHash::default());
+    for (m, _) in &nodes {
+        let next = numbers.len();
+        numbers.entry(&m.node_id).or_insert(next);
+    }
+    let number = |id: &NodeId| numbers.get(id).copied();
+    // By node number: the number of each node entry that lists it, once per entry.
+    let mut dialers_of: Vec<Vec<usize>> = vec![Vec::new(); numbers.len()];
+    let mut listed: Vec<usize> = Vec::new();
     for (m, links) in &nodes {
-        let mut listed: Vec<&NodeId> = links.listed.iter().map(|p| &p.node_id).collect();
+        let Some(me) = number(&m.node_id) else {
+            continue;
+        };
+        listed.clear();
+        listed.extend(links.listed.iter().filter_map(|p| number(&p.node_id)));
         listed.sort_unstable();
         listed.dedup();
-        for id in listed {
-            listed_by.entry(id).or_default().push(&m.node_id);
+        for &n in &listed {
+            dialers_of[n].push(me);
         }
     }
+    let mut unconditional = vec![false; numbers.len()];
+    let mut seen_ip: HashSet<&std::net::IpAddr> = HashSet::new();
+    let mut distinct: HashSet<&NodeId, IdHash> = HashSet::default();
     for (m, links) in &nodes {
-        let dialers = listed_by.get(&m.node_id).map_or(0, |ids| {
-            // `unconditional` is sorted: a search, not a scan, keeps this linear in peers.
-            ids.iter()
-                .filter(|id| links.unconditional.binary_search(id).is_err())
-                .count()
-        });
+        let Some(me) = number(&m.node_id) else {
+            continue;
+        };
+        // `unconditional` names node IDs; one outside the consumer dials nothing here.
+        let marked: Vec<usize> = links.unconditional.iter().filter_map(number).collect();
+        for &n in &marked {
+            unconditional[n] = true;
+        }
+        let dialers = dialers_of[me].iter().filter(|&&n| !unconditional[n]).count();
+        for &n in &marked {
+            unconditional[n] = false;
+        }
         if dialers > usize::from(p2p.max_inbound()) {
             errors.push(PlanError::InboundBudget {
                 node: m.label(),
@@ -252,17 +275,24 @@ fn admission_errors(cp: &ConsumerPlan) -> Vec<PlanError> {
         if p2p.allow_duplicate_ip() {
             continue;
         }
-        // The peers a view lists, in its order, restricted to IP literals (one node ID never
-        // has two endpoints here: that is an error found before this check runs).
-        let mut on_ip: Vec<(String, &NodeId, &std::net::IpAddr)> = links
-            .listed
-            .iter()
-            .filter_map(|p| match &p.endpoint.host {
-                Host::Ip(ip) => Some((p.peer_string().to_owned(), &p.node_id, ip)),
+        // The peers a view lists, restricted to IP literals (one node ID never has two endpoints
+        // here: that is an error found before this check runs). Most nodes have no two peers on
+        // one IP: a set says so without ordering them.
+        let on_ip = || {
+            links.listed.iter().filter_map(|p| match &p.endpoint.host {
+                Host::Ip(ip) => Some((p.peer_string(), &p.node_id, ip)),
                 Host::Name(_) => None,
             })
-            .collect();
-        on_ip.sort_by(|a, b| a.0.cmp(&b.0));
+        };
+        seen_ip.clear();
+        distinct.clear();
+        let repeated = on_ip().any(|(_, id, ip)| distinct.insert(id) && !seen_ip.insert(ip));
+        if !repeated {
+            continue;
+        }
+        // Reported as the view lists them: the first pair in peer order.
+        let mut on_ip: Vec<(&str, &NodeId, &std::net::IpAddr)> = on_ip().collect();
+        on_ip.sort_by(|a, b| a.0.cmp(b.0));
         on_ip.dedup_by(|a, b| a.1 == b.1);
         let mut by_ip: BTreeMap<&std::net::IpAddr, &str> = BTreeMap::new();
         for (peer, _, ip) in &on_ip {
@@ -271,11 +301,34 @@ fn admission_errors(cp: &ConsumerPlan) -> Vec<PlanError> {
                     node: m.label(),
                     consumer_id: cp.consumer_id.clone(),
                     ip: ip.to_string(),
-                    peers: (first.to_owned(), peer.clone()),
+                    peers: (first.to_owned(), (*peer).to_owned()),
                 });
                 break;
             }
         }
     }
     errors
+}
+
+/// A multiply-rotate over the forty bytes of a node ID (FxHash's step), not SipHash: these maps
+/// hold one consumer's nodes, so even IDs chosen to collide cost at most nodes² steps, which the
+/// check spends anyway.
+type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
