@@ -259,7 +259,10 @@ fn admission_errors(cp: &ConsumerPlan) -> Vec<PlanError> {
         for &n in &marked {
             unconditional[n] = true;
         }
-        let dialers = dialers_of[me].iter().filter(|&&n| !unconditional[n]).count();
+        let dialers = dialers_of[me]
+            .iter()
+            .filter(|&&n| !unconditional[n])
+            .count();
         for &n in &marked {
             unconditional[n] = false;
         }

@@ -379,9 +379,6 @@ fn plan_with(
         cp.members
             .sort_by(|a, b| (&a.validator, a.node_name()).cmp(&(&b.validator, b.node_name())));
         cp.private.sort_by(|a, b| a.validator.cmp(&b.validator));
-        let keys: Vec<String> = cp.members.iter().map(Member::graph_key).collect();
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        cp.graph = topology::neighbours(cp.settings.topology, &cp.consumer_id, &keys);
         for m in &cp.missing {
             warnings.push(format!(
                 "consumer {} ({}): selected validator {} ({:?}) is not in the inventory; it gets no peer entry",
@@ -403,6 +400,23 @@ fn plan_with(
             ));
         }
         consumers.push(cp);
+    }
+    // Each consumer's graph is its own and a full mesh costs nodes²: built on every core.
+    let graphs = crate::output::parallel::try_map(
+        &consumers,
+        crate::output::parallel::default_threads(),
+        |cp| {
+            let keys: Vec<String> = cp.members.iter().map(Member::graph_key).collect();
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            Ok::<_, std::convert::Infallible>(topology::neighbours(
+                cp.settings.topology,
+                &cp.consumer_id,
+                &keys,
+            ))
+        },
+    );
+    for (cp, graph) in consumers.iter_mut().zip(graphs.into_iter().flatten()) {
+        cp.graph = graph;
     }
     let serving: BTreeSet<&str> = consumers
         .iter()
