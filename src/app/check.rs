@@ -23,8 +23,8 @@ pub(super) fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<ExitCode, Err
     }
     let loaded = load(&args.inputs)?;
     let plan = plan_cosmos(&loaded)?;
-    // Everything `render` would refuse, `check` refuses: the whole tree is rendered and verified
-    // in memory (and dropped).
+    // Everything `render` would refuse, `check` refuses: the whole tree is rendered and verified,
+    // each file dropped as soon as it is.
     let (_, zone_warnings) = render_plan(
         &loaded,
         &plan,
@@ -32,7 +32,7 @@ pub(super) fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<ExitCode, Err
         None,
         None,
         crate::output::parallel::default_threads(),
-        &Keep::ALL,
+        &Keep::NOTHING,
     )?;
     write_report(out, &loaded, &plan, zone_warnings)?;
     Ok(ExitCode::SUCCESS)

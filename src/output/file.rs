@@ -29,6 +29,8 @@ enum Body {
     Spooled(Arc<Spooled>, OnceLock<BlobId>),
     /// The previous output (HEAD, or the directory `render` writes) holds exactly these bytes.
     Dropped(BlobId),
+    /// Verified and dropped with nothing kept: `check` writes and compares nothing.
+    Discarded,
 }
 
 impl PartialEq for File {
@@ -60,6 +62,7 @@ impl File {
                 }
             },
             Body::Dropped(id) => Ok(*id),
+            Body::Discarded => Err(TreeError::Discarded),
         }
     }
 
@@ -74,6 +77,7 @@ impl File {
             Body::Memory(bytes, _) => Ok(Arc::clone(bytes)),
             Body::Spooled(s, _) => std::fs::read(&s.path).map(Arc::new).map_err(io(&s.path)),
             Body::Dropped(_) => Err(TreeError::NotKept(path.to_owned())),
+            Body::Discarded => Err(TreeError::Discarded),
         }
     }
 
@@ -91,7 +95,7 @@ impl File {
             Body::Spooled(s, id) if id.get().is_none() => {
                 std::fs::read(&s.path).is_ok_and(|spooled| spooled == on_disk)
             }
-            Body::Spooled(..) | Body::Dropped(_) => {
+            Body::Spooled(..) | Body::Dropped(_) | Body::Discarded => {
                 self.id().is_ok_and(|id| id == BlobId::of(&on_disk))
             }
         }
@@ -152,6 +156,7 @@ impl File {
                 }
             }
             Body::Dropped(_) => return Err(std::io::Error::other(NOT_KEPT)),
+            Body::Discarded => return Err(std::io::Error::other(TreeError::Discarded)),
         };
         super::tree::stage_beside(target, &bytes, mode)
     }
@@ -307,8 +312,8 @@ fn sync_file_system(handle: &std::fs::File) -> std::io::Result<()> {
     handle.sync_all()
 }
 
-/// What a render keeps of each file once it is verified: everything in memory (`check`, a plan
-/// against a plain directory); only the blob id of a file the previous output already holds (plan
+/// What a render keeps of each file once it is verified: nothing (`check`); everything in memory
+/// (a plan against a plain directory); only the blob id of a file the previous output already holds (plan
 /// and apply against a commit, `render` over its own output); and with a spool, the bytes of every
 /// other file on disk (apply, `render`).
 #[derive(Clone, Debug, Default)]
@@ -318,6 +323,7 @@ pub(crate) struct Keep<'a> {
     written: Option<&'a Path>,
     /// The spool and this render's round in it.
     spool: Option<(&'a Spool, Arc<Path>)>,
+    discard: bool,
 }
 
 impl<'a> Keep<'a> {
@@ -326,6 +332,13 @@ impl<'a> Keep<'a> {
         previous: None,
         written: None,
         spool: None,
+        discard: false,
+    };
+
+    /// Keeps nothing of a verified file but its path and length.
+    pub(crate) const NOTHING: Keep<'static> = Keep {
+        discard: true,
+        ..Keep::ALL
     };
 
     /// Spools the bytes of every file the directory `out` does not hold already (a render over
@@ -335,6 +348,7 @@ impl<'a> Keep<'a> {
             previous: None,
             written: Some(out),
             spool: Some((spool, spool.round())),
+            discard: false,
         }
     }
 
@@ -348,11 +362,18 @@ impl<'a> Keep<'a> {
             previous: Some(previous),
             written: None,
             spool: spool.map(|spool| (spool, spool.round())),
+            discard: false,
         }
     }
 
     /// The file `bytes` rendered at `path` becomes.
     pub(crate) fn file(&self, path: &str, bytes: Vec<u8>) -> Result<File, TreeError> {
+        if self.discard {
+            return Ok(File {
+                len: bytes.len() as u64,
+                body: Body::Discarded,
+            });
+        }
         if self.previous.is_none() && self.spool.is_none() {
             return Ok(File::new(bytes));
         }
@@ -463,6 +484,12 @@ mod tests {
         assert_eq!(dropped.id().unwrap(), BlobId::of(b"held\n"));
         assert!(matches!(dropped.read("same"), Err(TreeError::NotKept(p)) if p == "same"));
         assert!(dropped.stage(&work.path().join("x"), 0o644).is_err());
+
+        let discarded = Keep::NOTHING.file("new", b"fresh\n".to_vec()).unwrap();
+        assert_eq!(discarded.len(), 6);
+        assert!(matches!(discarded.read("new"), Err(TreeError::Discarded)));
+        assert!(matches!(discarded.id(), Err(TreeError::Discarded)));
+        assert!(discarded.stage(&work.path().join("x"), 0o644).is_err());
 
         let memory = Keep::ALL.file("new", b"fresh\n".to_vec()).unwrap();
         assert_eq!(memory, spooled);

@@ -24,6 +24,8 @@ pub(crate) struct OutputTree {
 pub(crate) enum TreeError {
     #[error("{path}: {reason}", path = .0, reason = super::file::NOT_KEPT)]
     NotKept(String),
+    #[error("internal: a file `check` verified and discarded was asked for")]
+    Discarded,
     #[error("internal: two outputs would be written to {0}")]
     Duplicate(String),
     #[error("internal: {0:?} is not a safe relative output path")]
