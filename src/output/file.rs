@@ -195,6 +195,9 @@ pub(crate) struct Spool {
     dir: tempfile::TempDir,
     next: AtomicU64,
     rounds: AtomicU64,
+    /// What a staged file's name starts with: the temporary files' prefix and this spool's own
+    /// suffix, so the names staging gives are this run's alone.
+    staged_prefix: String,
     /// The mode new files get here (the umask applied to 0644), read off the first one.
     created_mode: OnceLock<u32>,
 }
@@ -222,10 +225,14 @@ impl Spool {
             .prefix(Spool::PREFIX)
             .tempdir_in(parent)
             .map_err(io(parent))?;
+        let name = dir.path().file_name().and_then(|n| n.to_str());
+        let unique = name.map_or("", |name| name.trim_start_matches(Spool::PREFIX));
+        let staged_prefix = format!("{}{unique}", super::tree::TEMP_PREFIX);
         Ok(Spool {
             dir,
             next: AtomicU64::new(0),
             rounds: AtomicU64::new(0),
+            staged_prefix,
             created_mode: OnceLock::new(),
         })
     }
@@ -244,12 +251,10 @@ impl Spool {
             return Err(TreeError::UnsafePath(rel.to_owned()));
         }
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let spool_name = self.dir.path().file_name().and_then(|n| n.to_str());
-        let unique = spool_name.map_or("", |name| name.trim_start_matches(Spool::PREFIX));
         let mut spooled = Spooled {
             path: round.join(rel),
             round: Arc::clone(round),
-            staged_name: format!("{}{unique}-{n}", super::tree::TEMP_PREFIX),
+            staged_name: format!("{}-{n}", self.staged_prefix),
             mode: 0,
             moved: AtomicBool::new(false),
         };

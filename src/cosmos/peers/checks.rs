@@ -248,6 +248,7 @@ fn admission_errors(cp: &ConsumerPlan) -> Vec<PlanError> {
         }
     }
     let mut unconditional = vec![false; numbers.len()];
+    let mut marked: Vec<usize> = Vec::new();
     let mut seen_ip: HashSet<&std::net::IpAddr> = HashSet::new();
     let mut distinct: HashSet<&NodeId, IdHash> = HashSet::default();
     for (m, links) in &nodes {
@@ -255,7 +256,8 @@ fn admission_errors(cp: &ConsumerPlan) -> Vec<PlanError> {
             continue;
         };
         // `unconditional` names node IDs; one outside the consumer dials nothing here.
-        let marked: Vec<usize> = links.unconditional.iter().filter_map(number).collect();
+        marked.clear();
+        marked.extend(links.unconditional.iter().filter_map(number));
         for &n in &marked {
             unconditional[n] = true;
         }
